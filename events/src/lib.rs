@@ -1,0 +1,28 @@
+//! Steward's event catalog, the envelope every event travels in, the record codec and the log.
+//!
+//! This crate knows nothing of commands or read models: it holds the facts and keeps them safe.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod catalog;
+pub mod codec;
+pub mod envelope;
+pub mod error;
+pub mod ids;
+pub mod log;
+pub mod money;
+pub mod time;
+pub mod values;
+
+pub use access::{Permission, Permissions, Role, Scope};
+pub use catalog::{
+    ConsumedPortion, CreditSource, Deployment, Endpoint, Event, RemovalReason, RequestMethod,
+    TransferPortion, UsageUnits,
+};
+pub use envelope::{Actor, Envelope, StreamId};
+pub use error::LogError;
+pub use ids::{AccountId, EventId, GrantId, KeyId, ProjectId, RequestId, TransferId};
+pub use log::{AppendOutcome, Commit, EventLog, ExpectedVersion, ProposedEvent, VerifyReport};
+pub use money::Nanodollars;
+pub use time::Timestamp;
+pub use values::{Email, Sha256Digest, Tag, ValueError};

@@ -1,0 +1,448 @@
+//! The event log on sled: append-only, gap-free positions, versioned streams, group commit.
+//!
+//! Three trees, as DESIGN.md lays out:
+//! - `events`: big-endian position → record (see `codec`). The source of truth. Each append
+//!   writes all its records with one atomic `apply_batch`, so a crash keeps all or none.
+//! - `streams`: stream prefix + big-endian version → big-endian position. An index derived from
+//!   `events`; `meta` notes the position it covers, and opening the log re-indexes any tail
+//!   that a crash left unindexed.
+//! - `meta`: the index watermark (and, later, idempotency keys and projection checkpoints).
+//!
+//! Every append ends with one `flush`, so an append that returned is durable.
+
+use crate::{
+    catalog::Event,
+    codec,
+    envelope::{Actor, Envelope, StreamId},
+    error::LogError,
+    ids::EventId,
+    time::Timestamp,
+};
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Mutex, MutexGuard},
+};
+use uuid::Uuid;
+
+/// The most events one commit may hold.
+pub const MAX_EVENTS_PER_COMMIT: usize = 4096;
+/// The most commits one append may hold.
+pub const MAX_COMMITS_PER_APPEND: usize = 4096;
+
+const INDEXED_THROUGH_KEY: &[u8] = b"streams_indexed_through";
+
+/// What a writer believes a stream's version to be.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ExpectedVersion {
+    /// No check.
+    Any,
+    /// The stream holds exactly this many events (`Exactly(0)`: it does not exist yet).
+    Exactly(u64),
+}
+
+/// An event about to be appended; the log gives it its position and stream version.
+#[derive(Clone, Debug)]
+pub struct ProposedEvent {
+    pub event: Event,
+    pub actor: Actor,
+    pub correlation_id: Uuid,
+    pub event_id: EventId,
+    pub recorded_at: Timestamp,
+}
+
+/// The events of one command, appended all or none, under optional version checks.
+#[derive(Clone, Debug, Default)]
+pub struct Commit {
+    pub expected_versions: Vec<(StreamId, ExpectedVersion)>,
+    pub events: Vec<ProposedEvent>,
+}
+
+/// One commit's result within an append: its stored envelopes, or why it alone was refused
+/// (`Conflict`, `Limit`). Storage failures fail the whole append instead.
+pub type AppendOutcome = Result<Vec<Envelope>, LogError>;
+
+/// What `EventLog::verify` found in a sound log.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub streams: u64,
+}
+
+struct Heads {
+    /// The position the next event will take.
+    next_position: u64,
+    /// Known stream versions; a stream missing here is looked up in the index.
+    stream_versions: HashMap<StreamId, u64>,
+}
+
+/// The append-only event log.
+pub struct EventLog {
+    db: sled::Db,
+    events: sled::Tree,
+    streams: sled::Tree,
+    meta: sled::Tree,
+    heads: Mutex<Heads>,
+}
+
+fn stream_key(stream: StreamId, version: u64) -> [u8; StreamId::PREFIX_LEN + 8] {
+    let mut key = [0u8; StreamId::PREFIX_LEN + 8];
+    key[..StreamId::PREFIX_LEN].copy_from_slice(&stream.storage_prefix());
+    key[StreamId::PREFIX_LEN..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+fn be_u64(bytes: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+impl EventLog {
+    /// Opens (or creates) the log in `path`, re-indexing any tail a crash left unindexed.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
+        let db = sled::Config::new().path(path.as_ref()).open()?;
+        Self::with_db(db)
+    }
+
+    /// Opens a log on an already opened sled database (tests use a temporary one).
+    pub fn with_db(db: sled::Db) -> Result<Self, LogError> {
+        let log = Self {
+            events: db.open_tree("events")?,
+            streams: db.open_tree("streams")?,
+            meta: db.open_tree("meta")?,
+            db,
+            heads: Mutex::new(Heads {
+                next_position: 1,
+                stream_versions: HashMap::new(),
+            }),
+        };
+        {
+            let mut heads = log.lock_heads();
+            log.recover(&mut heads)?;
+        }
+        Ok(log)
+    }
+
+    /// The underlying database, for trees of other components (idempotency, checkpoints).
+    pub fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    /// The position of the last event, 0 when the log is empty.
+    pub fn head(&self) -> u64 {
+        self.lock_heads().next_position - 1
+    }
+
+    /// The number of events in `stream` (its version), 0 when it does not exist.
+    pub fn stream_version(&self, stream: StreamId) -> Result<u64, LogError> {
+        let mut heads = self.lock_heads();
+        self.cached_stream_version(&mut heads, stream)
+    }
+
+    fn lock_heads(&self) -> MutexGuard<'_, Heads> {
+        // A panic while holding the lock leaves no half-made change behind: heads are only
+        // updated after a successful flush, so the poisoned value is still consistent.
+        self.heads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Brings the derived index up to the events tree and resets the in-memory heads.
+    fn recover(&self, heads: &mut Heads) -> Result<(), LogError> {
+        let last_position = match self.events.last()? {
+            Some((key, _)) => be_u64(&key).ok_or_else(|| LogError::Corrupt {
+                position: 0,
+                reason: "an events key is not eight bytes".into(),
+            })?,
+            None => 0,
+        };
+        let indexed_through = self
+            .meta
+            .get(INDEXED_THROUGH_KEY)?
+            .and_then(|bytes| be_u64(&bytes))
+            .unwrap_or(0);
+        if indexed_through < last_position {
+            let mut batch = sled::Batch::default();
+            for record in self.read_from(indexed_through + 1) {
+                let envelope = record?;
+                batch.insert(
+                    &stream_key(envelope.stream, envelope.stream_version)[..],
+                    &envelope.position.to_be_bytes()[..],
+                );
+            }
+            self.streams.apply_batch(batch)?;
+            self.meta
+                .insert(INDEXED_THROUGH_KEY, &last_position.to_be_bytes()[..])?;
+            self.db.flush()?;
+        }
+        heads.next_position = last_position + 1;
+        heads.stream_versions.clear();
+        Ok(())
+    }
+
+    fn cached_stream_version(&self, heads: &mut Heads, stream: StreamId) -> Result<u64, LogError> {
+        if let Some(&version) = heads.stream_versions.get(&stream) {
+            return Ok(version);
+        }
+        let version = match self
+            .streams
+            .scan_prefix(stream.storage_prefix())
+            .next_back()
+        {
+            Some(entry) => {
+                let (key, _) = entry?;
+                be_u64(&key[StreamId::PREFIX_LEN..]).ok_or_else(|| LogError::Corrupt {
+                    position: 0,
+                    reason: format!("a streams key of {stream} is malformed"),
+                })?
+            }
+            None => 0,
+        };
+        heads.stream_versions.insert(stream, version);
+        Ok(version)
+    }
+
+    /// Appends one commit and flushes. Shorthand for a one-commit `append_all`.
+    pub fn append(&self, commit: Commit) -> Result<Vec<Envelope>, LogError> {
+        let mut outcomes = self.append_all(vec![commit])?;
+        outcomes.pop().expect("one outcome per commit")
+    }
+
+    /// Appends many commits with one atomic batch and one flush (group commit).
+    ///
+    /// Each commit is checked on its own against the versions its predecessors in the same call
+    /// leave behind; a commit that fails its check is left out and the others still land. The
+    /// outer error means storage failed and nothing of this call can be trusted to have landed.
+    pub fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError> {
+        if commits.len() > MAX_COMMITS_PER_APPEND {
+            return Err(LogError::Limit("an append exceeds MAX_COMMITS_PER_APPEND"));
+        }
+        let mut heads = self.lock_heads();
+        let mut next_position = heads.next_position;
+        let mut pending_versions: HashMap<StreamId, u64> = HashMap::new();
+        let mut events_batch = sled::Batch::default();
+        let mut streams_batch = sled::Batch::default();
+        let mut outcomes = Vec::with_capacity(commits.len());
+
+        for commit in commits {
+            match self.stage(
+                &mut heads,
+                &mut pending_versions,
+                next_position,
+                commit,
+                &mut events_batch,
+                &mut streams_batch,
+            ) {
+                Ok(envelopes) => {
+                    next_position += envelopes.len() as u64;
+                    outcomes.push(Ok(envelopes));
+                }
+                Err(error) => outcomes.push(Err(error)),
+            }
+        }
+
+        if next_position == heads.next_position {
+            return Ok(outcomes);
+        }
+        let written = self
+            .events
+            .apply_batch(events_batch)
+            .and_then(|()| self.streams.apply_batch(streams_batch))
+            .and_then(|()| {
+                self.meta
+                    .insert(INDEXED_THROUGH_KEY, &(next_position - 1).to_be_bytes()[..])
+                    .map(drop)
+            })
+            .and_then(|()| self.db.flush().map(drop));
+        if let Err(error) = written {
+            // What reached the trees is unknown; start again from what they hold.
+            let _ = self.recover(&mut heads);
+            return Err(error.into());
+        }
+        heads.next_position = next_position;
+        heads.stream_versions.extend(pending_versions);
+        Ok(outcomes)
+    }
+
+    /// Checks one commit and adds its records to the batches; leaves all untouched on refusal.
+    fn stage(
+        &self,
+        heads: &mut Heads,
+        pending_versions: &mut HashMap<StreamId, u64>,
+        first_position: u64,
+        commit: Commit,
+        events_batch: &mut sled::Batch,
+        streams_batch: &mut sled::Batch,
+    ) -> Result<Vec<Envelope>, LogError> {
+        if commit.events.len() > MAX_EVENTS_PER_COMMIT {
+            return Err(LogError::Limit("a commit exceeds MAX_EVENTS_PER_COMMIT"));
+        }
+        let mut versions: HashMap<StreamId, u64> = HashMap::new();
+        let mut current_version =
+            |stream: StreamId, versions: &mut HashMap<StreamId, u64>| -> Result<u64, LogError> {
+                if let Some(&version) = versions.get(&stream) {
+                    return Ok(version);
+                }
+                let version = match pending_versions.get(&stream) {
+                    Some(&version) => version,
+                    None => self.cached_stream_version(heads, stream)?,
+                };
+                versions.insert(stream, version);
+                Ok(version)
+            };
+
+        for &(stream, expected) in &commit.expected_versions {
+            let actual = current_version(stream, &mut versions)?;
+            if let ExpectedVersion::Exactly(expected) = expected {
+                if expected != actual {
+                    return Err(LogError::Conflict {
+                        stream,
+                        expected,
+                        actual,
+                    });
+                }
+            }
+        }
+
+        let mut envelopes = Vec::with_capacity(commit.events.len());
+        let mut records = Vec::with_capacity(commit.events.len());
+        for (offset, proposed) in commit.events.into_iter().enumerate() {
+            let stream = proposed.event.stream();
+            let stream_version = current_version(stream, &mut versions)? + 1;
+            versions.insert(stream, stream_version);
+            let envelope = Envelope {
+                position: first_position + offset as u64,
+                stream,
+                stream_version,
+                event_id: proposed.event_id,
+                recorded_at: proposed.recorded_at,
+                actor: proposed.actor,
+                correlation_id: proposed.correlation_id,
+                schema_version: codec::SCHEMA_VERSION,
+                event: proposed.event,
+            };
+            records.push(codec::encode(&envelope)?);
+            envelopes.push(envelope);
+        }
+
+        for (envelope, record) in envelopes.iter().zip(records) {
+            events_batch.insert(&envelope.position.to_be_bytes()[..], record);
+            streams_batch.insert(
+                &stream_key(envelope.stream, envelope.stream_version)[..],
+                &envelope.position.to_be_bytes()[..],
+            );
+        }
+        pending_versions.extend(versions);
+        Ok(envelopes)
+    }
+
+    /// Every event from `position` (inclusive) on, in order. A record that fails its checks, or
+    /// a missing position, ends the iteration with `Corrupt` naming the position.
+    pub fn read_from(&self, position: u64) -> impl Iterator<Item = Result<Envelope, LogError>> {
+        let start = position.max(1);
+        let mut expected_position = start;
+        let mut failed = false;
+        self.events
+            .range(start.to_be_bytes()..)
+            .map_while(move |entry| {
+                if failed {
+                    return None;
+                }
+                let decoded = entry.map_err(LogError::from).and_then(|(key, record)| {
+                    let position = be_u64(&key).ok_or_else(|| LogError::Corrupt {
+                        position: expected_position,
+                        reason: "an events key is not eight bytes".into(),
+                    })?;
+                    if position != expected_position {
+                        return Err(LogError::Corrupt {
+                            position: expected_position,
+                            reason: format!("missing; the next record is at {position}"),
+                        });
+                    }
+                    codec::decode(position, &record)
+                });
+                failed = decoded.is_err();
+                expected_position += 1;
+                Some(decoded)
+            })
+    }
+
+    /// The events of one stream from `version` (inclusive) on, in order.
+    pub fn read_stream(
+        &self,
+        stream: StreamId,
+        version: u64,
+    ) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
+        let start = stream_key(stream, version.max(1));
+        let end = stream_key(stream, u64::MAX);
+        self.streams.range(start..=end).map(move |entry| {
+            let (key, value) = entry?;
+            let position = be_u64(&value).ok_or_else(|| LogError::Corrupt {
+                position: 0,
+                reason: format!("a streams index value of {stream} is malformed"),
+            })?;
+            let version = be_u64(&key[StreamId::PREFIX_LEN..]).unwrap_or(0);
+            let record =
+                self.events
+                    .get(position.to_be_bytes())?
+                    .ok_or_else(|| LogError::Corrupt {
+                        position,
+                        reason: format!("indexed as {stream} version {version} but missing"),
+                    })?;
+            let envelope = codec::decode(position, &record)?;
+            if envelope.stream != stream || envelope.stream_version != version {
+                return Err(LogError::Corrupt {
+                    position,
+                    reason: format!(
+                        "indexed as {stream} version {version}, holds {} version {}",
+                        envelope.stream, envelope.stream_version
+                    ),
+                });
+            }
+            Ok(envelope)
+        })
+    }
+
+    /// Reads the whole log and checks it: positions gap-free from 1, every record decodes,
+    /// stream versions contiguous from 1, and the stream index agrees with the records.
+    pub fn verify(&self) -> Result<VerifyReport, LogError> {
+        let mut versions: HashMap<StreamId, u64> = HashMap::new();
+        let mut events = 0u64;
+        for record in self.read_from(1) {
+            let envelope = record?;
+            let version = versions.entry(envelope.stream).or_insert(0);
+            if envelope.stream_version != *version + 1 {
+                return Err(LogError::Corrupt {
+                    position: envelope.position,
+                    reason: format!(
+                        "{} version {} follows version {}",
+                        envelope.stream, envelope.stream_version, version
+                    ),
+                });
+            }
+            *version = envelope.stream_version;
+            let indexed = self
+                .streams
+                .get(stream_key(envelope.stream, envelope.stream_version))?;
+            if indexed.as_deref() != Some(&envelope.position.to_be_bytes()[..]) {
+                return Err(LogError::Corrupt {
+                    position: envelope.position,
+                    reason: "the stream index does not point at this record".into(),
+                });
+            }
+            events += 1;
+        }
+        if events != self.head() {
+            return Err(LogError::Corrupt {
+                position: events + 1,
+                reason: format!(
+                    "the log's head is {}, but {events} records read",
+                    self.head()
+                ),
+            });
+        }
+        Ok(VerifyReport {
+            events,
+            streams: versions.len() as u64,
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! `Nanodollars`: money as an integer count of 10⁻⁹ USD. No floating point in the ledger.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An amount of money in nano-dollars (1 USD = 1_000_000_000).
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Nanodollars(i64);
+
+impl Nanodollars {
+    pub const ZERO: Self = Self(0);
+    pub const PER_USD: i64 = 1_000_000_000;
+
+    pub const fn new(nanodollars: i64) -> Self {
+        Self(nanodollars)
+    }
+
+    pub const fn from_usd(usd: i64) -> Self {
+        Self(usd * Self::PER_USD)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+
+    pub const fn is_positive(self) -> bool {
+        self.0 > 0
+    }
+
+    pub fn checked_add(self, other: Self) -> Option<Self> {
+        self.0.checked_add(other.0).map(Self)
+    }
+
+    pub fn checked_sub(self, other: Self) -> Option<Self> {
+        self.0.checked_sub(other.0).map(Self)
+    }
+
+    /// Exact decimal USD with nine places, trailing zeros trimmed: `12.5`, `0.000000001`, `-3`.
+    pub fn to_usd_string(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let magnitude = self.0.unsigned_abs();
+        let per_usd = Self::PER_USD.unsigned_abs();
+        let (whole, fraction) = (magnitude / per_usd, magnitude % per_usd);
+        if fraction == 0 {
+            return format!("{sign}{whole}");
+        }
+        let fraction = format!("{fraction:09}");
+        format!("{sign}{whole}.{}", fraction.trim_end_matches('0'))
+    }
+}
+
+impl std::ops::Add for Nanodollars {
+    type Output = Self;
+
+    /// Panics on overflow: amounts are bounded where they enter, so overflow is a bug.
+    fn add(self, other: Self) -> Self {
+        self.checked_add(other)
+            .expect("nano-dollar sum overflowed i64")
+    }
+}
+
+impl std::ops::Sub for Nanodollars {
+    type Output = Self;
+
+    fn sub(self, other: Self) -> Self {
+        self.checked_sub(other)
+            .expect("nano-dollar difference overflowed i64")
+    }
+}
+
+impl std::ops::AddAssign for Nanodollars {
+    fn add_assign(&mut self, other: Self) {
+        *self = *self + other;
+    }
+}
+
+impl std::ops::SubAssign for Nanodollars {
+    fn sub_assign(&mut self, other: Self) {
+        *self = *self - other;
+    }
+}
+
+impl std::iter::Sum for Nanodollars {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::ZERO, |total, amount| total + amount)
+    }
+}
+
+impl fmt::Debug for Nanodollars {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "${}", self.to_usd_string())
+    }
+}
+
+impl fmt::Display for Nanodollars {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.to_usd_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usd_strings_are_exact_to_the_nanodollar() {
+        assert_eq!(Nanodollars::from_usd(200).to_usd_string(), "200");
+        assert_eq!(Nanodollars::new(12_500_000_000).to_usd_string(), "12.5");
+        assert_eq!(Nanodollars::new(1).to_usd_string(), "0.000000001");
+        assert_eq!(
+            Nanodollars::new(-3_000_000_001).to_usd_string(),
+            "-3.000000001"
+        );
+        assert_eq!(
+            Nanodollars::new(i64::MIN).to_usd_string(),
+            "-9223372036.854775808"
+        );
+    }
+}

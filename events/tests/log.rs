@@ -1,0 +1,327 @@
+//! The sled event log: positions, stream versions, conflicts, atomicity, reopening, damage.
+
+mod support;
+
+use steward_events::*;
+use support::{at, id, samples};
+
+fn open() -> (tempfile::TempDir, EventLog) {
+    let directory = tempfile::tempdir().unwrap();
+    let log = EventLog::open(directory.path()).unwrap();
+    (directory, log)
+}
+
+fn proposed(event: Event) -> ProposedEvent {
+    ProposedEvent {
+        event,
+        actor: Actor::System,
+        correlation_id: id(900),
+        event_id: EventId::from_uuid(uuid::Uuid::now_v7()),
+        recorded_at: at(0),
+    }
+}
+
+fn project(n: u128) -> ProjectId {
+    ProjectId::from_uuid(id(n))
+}
+
+fn renamed(project_id: ProjectId, name: &str) -> Event {
+    Event::ProjectRenamed {
+        project_id,
+        name: name.into(),
+    }
+}
+
+fn commit(events: Vec<Event>) -> Commit {
+    Commit {
+        expected_versions: vec![],
+        events: events.into_iter().map(proposed).collect(),
+    }
+}
+
+#[test]
+fn appends_take_gap_free_positions_and_per_stream_versions() {
+    // Given
+    let (_directory, log) = open();
+    // When
+    let first = log
+        .append(commit(vec![
+            renamed(project(1), "a"),
+            renamed(project(2), "b"),
+        ]))
+        .unwrap();
+    let second = log.append(commit(vec![renamed(project(1), "c")])).unwrap();
+    // Then
+    let positions: Vec<u64> = first.iter().chain(&second).map(|e| e.position).collect();
+    assert_eq!(positions, [1, 2, 3]);
+    let versions: Vec<u64> = first
+        .iter()
+        .chain(&second)
+        .map(|e| e.stream_version)
+        .collect();
+    assert_eq!(versions, [1, 1, 2]);
+    assert_eq!(log.head(), 3);
+    assert_eq!(
+        log.stream_version(StreamId::Project(project(1))).unwrap(),
+        2
+    );
+    assert_eq!(
+        log.stream_version(StreamId::Project(project(9))).unwrap(),
+        0
+    );
+}
+
+#[test]
+fn a_stale_expected_version_is_a_conflict_and_writes_nothing() {
+    // Given
+    let (_directory, log) = open();
+    log.append(commit(vec![renamed(project(1), "a")])).unwrap();
+    // When
+    let mut stale = commit(vec![renamed(project(1), "b"), renamed(project(2), "x")]);
+    stale.expected_versions = vec![(StreamId::Project(project(1)), ExpectedVersion::Exactly(0))];
+    let refused = log.append(stale);
+    // Then
+    assert!(matches!(
+        refused,
+        Err(LogError::Conflict {
+            expected: 0,
+            actual: 1,
+            ..
+        })
+    ));
+    assert_eq!(log.head(), 1);
+    assert_eq!(log.read_from(1).count(), 1);
+    assert_eq!(
+        log.stream_version(StreamId::Project(project(2))).unwrap(),
+        0
+    );
+}
+
+#[test]
+fn a_group_commit_refuses_only_the_conflicting_commit() {
+    // Given
+    let (_directory, log) = open();
+    let stream = StreamId::Project(project(1));
+    let expecting = |version| {
+        let mut commit = commit(vec![renamed(project(1), "x")]);
+        commit.expected_versions = vec![(stream, ExpectedVersion::Exactly(version))];
+        commit
+    };
+    // When: the second commit expects what the first one changed.
+    let outcomes = log
+        .append_all(vec![expecting(0), expecting(0), expecting(1)])
+        .unwrap();
+    // Then
+    assert_eq!(outcomes[0].as_ref().unwrap()[0].position, 1);
+    assert!(matches!(outcomes[1], Err(LogError::Conflict { .. })));
+    assert_eq!(outcomes[2].as_ref().unwrap()[0].position, 2);
+    assert_eq!(log.head(), 2);
+    assert_eq!(log.verify().unwrap().events, 2);
+}
+
+#[test]
+fn a_transfer_lands_in_both_streams_together() {
+    // Given
+    let (_directory, log) = open();
+    let transfer: Vec<Event> = samples()
+        .into_iter()
+        .filter(|event| event.kind().starts_with("credits_transferred"))
+        .collect();
+    // When
+    let envelopes = log.append(commit(transfer)).unwrap();
+    // Then
+    let streams: Vec<String> = envelopes.iter().map(|e| e.stream.to_string()).collect();
+    assert_eq!(streams.len(), 2);
+    assert_ne!(streams[0], streams[1]);
+    for envelope in &envelopes {
+        let read: Vec<Envelope> = log
+            .read_stream(envelope.stream, 1)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(read, vec![envelope.clone()]);
+    }
+}
+
+#[test]
+fn reads_return_the_log_in_order_from_any_position_and_per_stream() {
+    // Given
+    let (_directory, log) = open();
+    for index in 0..10 {
+        log.append(commit(vec![renamed(
+            project(index % 2),
+            &index.to_string(),
+        )]))
+        .unwrap();
+    }
+    // When
+    let tail: Vec<u64> = log.read_from(7).map(|e| e.unwrap().position).collect();
+    let odd: Vec<u64> = log
+        .read_stream(StreamId::Project(project(1)), 3)
+        .map(|e| e.unwrap().position)
+        .collect();
+    // Then
+    assert_eq!(tail, [7, 8, 9, 10]);
+    assert_eq!(odd, [6, 8, 10]);
+}
+
+#[test]
+fn a_reopened_log_keeps_its_events_and_continues_the_positions() {
+    // Given
+    let directory = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(directory.path()).unwrap();
+        log.append(commit(samples())).unwrap();
+    }
+    // When
+    let log = EventLog::open(directory.path()).unwrap();
+    let next = log
+        .append(commit(vec![renamed(project(2), "again")]))
+        .unwrap();
+    // Then
+    let events: Vec<Event> = log
+        .read_from(1)
+        .map(|e| e.unwrap().event)
+        .take(22)
+        .collect();
+    assert_eq!(events, samples());
+    assert_eq!(next[0].position, 23);
+    let project_version = log.stream_version(StreamId::Project(project(2))).unwrap();
+    assert_eq!(next[0].stream_version, project_version);
+    assert_eq!(log.verify().unwrap().events, 23);
+}
+
+#[test]
+fn an_unindexed_tail_left_by_a_crash_is_indexed_on_open() {
+    // Given: a log whose stream index lost its last entries, as a crash between the two
+    // batches would leave it.
+    let directory = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(directory.path()).unwrap();
+        log.append(commit(vec![renamed(project(1), "a")])).unwrap();
+        log.append(commit(vec![renamed(project(1), "b")])).unwrap();
+        let streams = log.db().open_tree("streams").unwrap();
+        let last = streams.last().unwrap().unwrap().0;
+        streams.remove(last).unwrap();
+        let meta = log.db().open_tree("meta").unwrap();
+        meta.insert("streams_indexed_through", &1u64.to_be_bytes()[..])
+            .unwrap();
+        log.db().flush().unwrap();
+    }
+    // When
+    let log = EventLog::open(directory.path()).unwrap();
+    // Then
+    assert_eq!(
+        log.stream_version(StreamId::Project(project(1))).unwrap(),
+        2
+    );
+    assert_eq!(
+        log.verify().unwrap(),
+        VerifyReport {
+            events: 2,
+            streams: 1
+        }
+    );
+}
+
+fn damage(directory: &std::path::Path, position: u64, change: impl Fn(&mut Vec<u8>)) {
+    let db = sled::open(directory).unwrap();
+    let events = db.open_tree("events").unwrap();
+    let mut record = events
+        .get(position.to_be_bytes())
+        .unwrap()
+        .unwrap()
+        .to_vec();
+    change(&mut record);
+    events.insert(position.to_be_bytes(), record).unwrap();
+    db.flush().unwrap();
+}
+
+#[test]
+fn a_corrupted_record_is_reported_with_its_position() {
+    // Given
+    let directory = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(directory.path()).unwrap();
+        log.append(commit(samples())).unwrap();
+    }
+    damage(directory.path(), 5, |record| record[10] ^= 0x20);
+    // When
+    let log = EventLog::open(directory.path()).unwrap();
+    let read: Vec<Result<Envelope, LogError>> = log.read_from(1).collect();
+    // Then: the four sound records, then the damage, and nothing after it.
+    assert_eq!(read.len(), 5);
+    assert!(read[..4].iter().all(Result::is_ok));
+    assert!(matches!(
+        read[4],
+        Err(LogError::Corrupt { position: 5, .. })
+    ));
+    assert!(matches!(
+        log.verify(),
+        Err(LogError::Corrupt { position: 5, .. })
+    ));
+}
+
+#[test]
+fn a_truncated_record_is_reported_with_its_position() {
+    // Given
+    let directory = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(directory.path()).unwrap();
+        log.append(commit(samples())).unwrap();
+    }
+    damage(directory.path(), 3, |record| {
+        record.truncate(record.len() / 2)
+    });
+    // When
+    let log = EventLog::open(directory.path()).unwrap();
+    let stream = samples()[2].stream();
+    let by_stream: Vec<_> = log.read_stream(stream, 1).collect();
+    // Then
+    let error = by_stream.into_iter().find_map(Result::err).unwrap();
+    assert!(
+        matches!(error, LogError::Corrupt { position: 3, .. }),
+        "{error}"
+    );
+    assert!(matches!(
+        log.verify(),
+        Err(LogError::Corrupt { position: 3, .. })
+    ));
+}
+
+#[test]
+fn a_missing_record_is_reported_as_a_gap() {
+    // Given
+    let directory = tempfile::tempdir().unwrap();
+    {
+        let log = EventLog::open(directory.path()).unwrap();
+        log.append(commit(samples())).unwrap();
+        log.db()
+            .open_tree("events")
+            .unwrap()
+            .remove(4u64.to_be_bytes())
+            .unwrap();
+        log.db().flush().unwrap();
+    }
+    // When
+    let log = EventLog::open(directory.path()).unwrap();
+    // Then
+    assert!(matches!(
+        log.verify(),
+        Err(LogError::Corrupt { position: 4, .. })
+    ));
+}
+
+#[test]
+fn an_oversized_event_is_refused_and_nothing_lands() {
+    // Given
+    let (_directory, log) = open();
+    // When
+    let refused = log.append(commit(vec![
+        renamed(project(1), "fine"),
+        renamed(project(1), &"x".repeat(codec::MAX_RECORD_BYTES)),
+    ]));
+    // Then
+    assert!(matches!(refused, Err(LogError::Limit(_))));
+    assert_eq!(log.head(), 0);
+    assert_eq!(log.read_from(1).count(), 0);
+}

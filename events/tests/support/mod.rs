@@ -1,0 +1,183 @@
+//! One fixed, fully populated sample of every event variant, shared by the event tests.
+#![allow(dead_code)] // Each test binary uses its own part of this module.
+
+use steward_events::*;
+use uuid::Uuid;
+
+pub fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n)
+}
+
+pub fn at(seconds: i64) -> Timestamp {
+    Timestamp::from_unix_micros((1_790_000_000 + seconds) * 1_000_000)
+}
+
+pub fn samples() -> Vec<Event> {
+    let account_id = AccountId::from_uuid(id(1));
+    let project_id = ProjectId::from_uuid(id(2));
+    let other_project_id = ProjectId::from_uuid(id(3));
+    let email = Email::parse("Ann.Lee@fruit.example").unwrap();
+    let digest = Sha256Digest::from_bytes([7; 32]);
+    let portion = TransferPortion {
+        from_grant_id: GrantId::from_uuid(id(10)),
+        to_grant_id: GrantId::from_uuid(id(11)),
+        source: CreditSource::Promotional,
+        amount: Nanodollars::from_usd(25),
+        expires_at: Some(at(31_536_000)),
+        from_grant_remaining: Nanodollars::from_usd(175),
+    };
+    vec![
+        Event::AccountRegistered {
+            account_id,
+            email: email.clone(),
+            first_name: "Ann".into(),
+            last_name: "Lee".into(),
+            password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        },
+        Event::AccountDeleted { account_id },
+        Event::ProjectCreated {
+            project_id,
+            name: "Fruit Company".into(),
+            created_by: account_id,
+        },
+        Event::ProjectRenamed {
+            project_id,
+            name: "Fruit Co.".into(),
+        },
+        Event::ProjectCompanyChanged {
+            project_id,
+            company: "Fruit Company Ltd".into(),
+        },
+        Event::ProjectDeleted { project_id },
+        Event::MemberInvited {
+            project_id,
+            email: email.clone(),
+            role: Role::Admin,
+            invited_by: account_id,
+            token_hash: digest,
+            expires_at: at(604_800),
+        },
+        Event::InvitationResent {
+            project_id,
+            email: email.clone(),
+            token_hash: Sha256Digest::from_bytes([8; 32]),
+            expires_at: at(1_209_600),
+        },
+        Event::InvitationRevoked {
+            project_id,
+            email: email.clone(),
+        },
+        Event::InvitationAccepted {
+            project_id,
+            email,
+            account_id,
+        },
+        Event::MemberJoined {
+            project_id,
+            account_id,
+            role: Role::Member,
+        },
+        Event::RoleChanged {
+            project_id,
+            account_id,
+            from: Role::Member,
+            to: Role::Owner,
+        },
+        Event::MemberRemoved {
+            project_id,
+            account_id,
+            reason: RemovalReason::Kicked,
+        },
+        Event::MemberLeft {
+            project_id,
+            account_id,
+        },
+        Event::ApiKeyCreated {
+            project_id,
+            key_id: KeyId::from_uuid(id(4)),
+            created_by: account_id,
+            comment: "apple backend".into(),
+            scopes: vec![
+                Scope::Role(Role::Member),
+                Scope::Permission(Permission::BillingRead),
+            ],
+            tags: vec![Tag::parse("apple").unwrap()],
+            expires_at: Some(at(86_400)),
+            secret_hash: digest,
+        },
+        Event::ApiKeyDeleted {
+            project_id,
+            key_id: KeyId::from_uuid(id(4)),
+        },
+        Event::CreditsGranted {
+            project_id,
+            grant_id: GrantId::from_uuid(id(10)),
+            source: CreditSource::Contract,
+            amount: Nanodollars::new(1_500_000_000_001),
+            expires_at: Some(at(63_072_000)),
+            reference: Some("PO-1234".into()),
+        },
+        Event::CreditsTransferredOut {
+            transfer_id: TransferId::from_uuid(id(12)),
+            from_project_id: project_id,
+            to_project_id: other_project_id,
+            portions: vec![portion.clone()],
+        },
+        Event::CreditsTransferredIn {
+            transfer_id: TransferId::from_uuid(id(12)),
+            from_project_id: project_id,
+            to_project_id: other_project_id,
+            portions: vec![portion],
+        },
+        Event::CreditsConsumed {
+            project_id,
+            request_id: RequestId::from_uuid(id(13)),
+            portions: vec![ConsumedPortion {
+                grant_id: GrantId::from_uuid(id(10)),
+                amount: Nanodollars::new(4_300_000),
+                remaining: Nanodollars::new(1_499_995_700_001),
+            }],
+        },
+        Event::CreditsExpired {
+            project_id,
+            grant_id: GrantId::from_uuid(id(10)),
+            amount: Nanodollars::from_usd(3),
+        },
+        Event::UsageRecorded {
+            project_id,
+            request_id: RequestId::from_uuid(id(13)),
+            key_id: KeyId::from_uuid(id(4)),
+            tags: vec![Tag::parse("apple").unwrap(), Tag::parse("batch-7").unwrap()],
+            endpoint: Endpoint::Listen,
+            method: RequestMethod::Streaming,
+            model: "nova-3".into(),
+            deployment: Deployment::SelfHosted,
+            units: UsageUnits {
+                audio_milliseconds: 61_500,
+                characters: 0,
+                tokens_in: 12,
+                tokens_out: 34,
+            },
+            cost: Nanodollars::new(4_300_000),
+            status_code: 200,
+        },
+    ]
+}
+
+/// The sample event wrapped in a fixed envelope at `position`.
+pub fn sample_envelope(position: u64, event: Event) -> Envelope {
+    Envelope {
+        position,
+        stream: event.stream(),
+        stream_version: 1,
+        event_id: EventId::from_uuid(id(100 + u128::from(position))),
+        recorded_at: at(position as i64),
+        actor: Actor::Key {
+            key_id: KeyId::from_uuid(id(4)),
+            account_id: AccountId::from_uuid(id(1)),
+        },
+        correlation_id: id(200),
+        schema_version: 1,
+        event,
+    }
+}
