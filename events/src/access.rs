@@ -312,6 +312,21 @@ mod tests {
     }
 
     #[test]
+    fn only_roles_at_or_above_a_role_may_grant_it() {
+        // `decide` relies on this: holding a role's invite or change permission means holding
+        // that role or a higher one, so nobody grants a role above their own.
+        for granted in Role::ALL {
+            for holder in Role::ALL {
+                let permissions = holder.permissions();
+                let may_invite = permissions.contains(granted.invite_permission());
+                let may_change = permissions.contains(granted.change_permission());
+                assert_eq!(may_invite, holder >= granted && holder != Role::Member);
+                assert_eq!(may_change, holder >= granted && holder != Role::Member);
+            }
+        }
+    }
+
+    #[test]
     fn scopes_are_role_names_or_permission_names() {
         assert_eq!(Scope::parse("admin"), Some(Scope::Role(Role::Admin)));
         assert_eq!(

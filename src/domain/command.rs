@@ -1,0 +1,131 @@
+//! `Command`: what an actor asks Steward to do, in the imperative, with every value parsed.
+//!
+//! Randomness (ids, secrets, tokens) is drawn before a command is built and passed in, already
+//! hashed where it is secret, so that `decide` stays pure.
+
+use steward_events::{
+    AccountId, CreditSource, Deployment, Email, Endpoint, GrantId, KeyId, Nanodollars, ProjectId,
+    RequestId, RequestMethod, Role, Scope, Sha256Digest, Tag, Timestamp, TransferId, UsageUnits,
+};
+
+/// How much a transfer moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferAmount {
+    /// This much, taken in the order it would be spent.
+    Amount(Nanodollars),
+    /// All that is left of one balance.
+    WholeGrant(GrantId),
+}
+
+/// One request the paid API served, as its front end reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsageReport {
+    pub request_id: RequestId,
+    /// The request's own tags; the key's tags are added by `decide`.
+    pub tags: Vec<Tag>,
+    pub endpoint: Endpoint,
+    pub method: RequestMethod,
+    pub model: String,
+    pub deployment: Deployment,
+    pub units: UsageUnits,
+    pub status_code: u16,
+    /// The price of the units; a failed request (status ≥ 400) costs nothing whatever this is.
+    pub cost: Nanodollars,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Signup: the account, its first project (owned by it), and promotional credit if any,
+    /// expiring one year later.
+    RegisterAccount {
+        account_id: AccountId,
+        email: Email,
+        first_name: String,
+        last_name: String,
+        password_hash: Option<String>,
+        project_id: ProjectId,
+        project_name: String,
+        promotional_credit: Option<(GrantId, Nanodollars)>,
+    },
+    /// By the account itself or the operator. Its memberships end and its keys die.
+    DeleteAccount {
+        account_id: AccountId,
+    },
+    CreateProject {
+        project_id: ProjectId,
+        name: String,
+    },
+    UpdateProject {
+        project_id: ProjectId,
+        name: Option<String>,
+        company: Option<String>,
+    },
+    DeleteProject {
+        project_id: ProjectId,
+    },
+    InviteMember {
+        project_id: ProjectId,
+        email: Email,
+        role: Role,
+        token_hash: Sha256Digest,
+        expires_at: Timestamp,
+    },
+    ResendInvitation {
+        project_id: ProjectId,
+        email: Email,
+        token_hash: Sha256Digest,
+        expires_at: Timestamp,
+    },
+    RevokeInvitation {
+        project_id: ProjectId,
+        email: Email,
+    },
+    AcceptInvitation {
+        token_hash: Sha256Digest,
+    },
+    ChangeRole {
+        project_id: ProjectId,
+        account_id: AccountId,
+        role: Role,
+    },
+    RemoveMember {
+        project_id: ProjectId,
+        account_id: AccountId,
+    },
+    LeaveProject {
+        project_id: ProjectId,
+    },
+    CreateKey {
+        project_id: ProjectId,
+        key_id: KeyId,
+        secret_hash: Sha256Digest,
+        comment: String,
+        scopes: Vec<Scope>,
+        tags: Vec<Tag>,
+        expires_at: Option<Timestamp>,
+    },
+    DeleteKey {
+        project_id: ProjectId,
+        key_id: KeyId,
+    },
+    GrantCredits {
+        project_id: ProjectId,
+        grant_id: GrantId,
+        source: CreditSource,
+        amount: Nanodollars,
+        expires_at: Option<Timestamp>,
+        reference: Option<String>,
+    },
+    TransferCredits {
+        transfer_id: TransferId,
+        from_project_id: ProjectId,
+        to_project_id: ProjectId,
+        amount: TransferAmount,
+    },
+    RecordUsage {
+        project_id: ProjectId,
+        report: UsageReport,
+    },
+    /// The sweeper: records `CreditsExpired` for every grant past its expiry with credit left.
+    ExpireCredits,
+}

@@ -1,0 +1,93 @@
+//! `DomainError`: every business rule a command can break.
+
+/// A rule a command broke. Each variant's doc names the HTTP status it becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// 404 `PROJECT_NOT_FOUND`; also for a project the actor does not belong to.
+    #[error("project not found")]
+    ProjectNotFound,
+    /// 404.
+    #[error("account not found")]
+    AccountNotFound,
+    /// 404.
+    #[error("member not found")]
+    MemberNotFound,
+    /// 404.
+    #[error("api key not found")]
+    KeyNotFound,
+    /// 404.
+    #[error("invitation not found")]
+    InvitationNotFound,
+    /// 404.
+    #[error("balance not found")]
+    GrantNotFound,
+    /// 401 `INVALID_AUTH`: the acting key is deleted, expired, or its creator is gone.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// 403 `INSUFFICIENT_PERMISSIONS`.
+    #[error("insufficient permissions")]
+    InsufficientPermissions,
+    /// 403: only a person (an account session) may do this.
+    #[error("only an account may do this")]
+    AccountRequired,
+    /// 403: a key never holds a permission its creator lacks.
+    #[error("cannot grant a scope you do not hold")]
+    ScopeBeyondOwn,
+    /// 400: a project always keeps at least one owner.
+    #[error("a project must keep at least one owner")]
+    SoleOwner,
+    /// 409.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// 409.
+    #[error("already a member of this project")]
+    AlreadyMember,
+    /// 409.
+    #[error("an invitation for this email is already pending")]
+    AlreadyInvited,
+    /// 409.
+    #[error("a project or key with this id already exists")]
+    AlreadyExists,
+    /// 410.
+    #[error("invitation expired")]
+    InvitationExpired,
+    /// 403: an invitation is accepted only with the address it was sent to.
+    #[error("invitation was sent to another email address")]
+    InvitationEmailMismatch,
+    /// 402 `ASR_PAYMENT_REQUIRED`.
+    #[error("insufficient credit")]
+    InsufficientCredit,
+    /// 409: the request id was already recorded.
+    #[error("request already recorded")]
+    DuplicateRequest,
+    /// 400.
+    #[error("amount must be positive and at most the limit")]
+    InvalidAmount,
+    /// 400.
+    #[error("source and destination project are the same")]
+    SameProject,
+    /// 400.
+    #[error("expiry must be in the future")]
+    ExpiryInPast,
+    /// 400.
+    #[error("contract credit needs an end date; card credit never expires")]
+    InvalidExpiry,
+    /// 400.
+    #[error("name must be 1 to 100 characters")]
+    InvalidName,
+    /// 400.
+    #[error("comment must be at most 256 characters")]
+    InvalidComment,
+    /// 400.
+    #[error("scopes must name 1 to 64 roles or permissions")]
+    InvalidScopes,
+    /// 400.
+    #[error("too many tags")]
+    TooManyTags,
+    /// 400.
+    #[error("model must be 1 to 128 characters")]
+    InvalidModel,
+    /// 400.
+    #[error("reference must be at most 256 characters")]
+    InvalidReference,
+}

@@ -1,0 +1,19 @@
+//! The write side's rules: commands, the state they are decided against, and the decisions.
+//!
+//! `decide` is pure: it reads the state, the command and the time, and returns the events to
+//! record or the rule the command broke. `evolve` applies one event to the state and cannot fail.
+
+mod command;
+mod credit;
+mod decide;
+mod error;
+mod state;
+
+pub use command::{Command, TransferAmount, UsageReport};
+pub use credit::{is_expired, spend_order};
+pub use decide::{decide, limits};
+pub use error::DomainError;
+pub use state::{evolve, AccountState, GrantState, InvitationState, KeyState, ProjectState, State};
+
+#[cfg(test)]
+mod tests;
