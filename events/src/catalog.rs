@@ -301,6 +301,18 @@ impl Event {
         }
     }
 
+    /// The projects the event concerns: its own, and for a transfer both sides.
+    pub fn project_ids(&self) -> impl Iterator<Item = ProjectId> {
+        let other_side = match self {
+            Event::CreditsTransferredOut { to_project_id, .. } => Some(*to_project_id),
+            Event::CreditsTransferredIn {
+                from_project_id, ..
+            } => Some(*from_project_id),
+            _ => None,
+        };
+        self.project_id().into_iter().chain(other_side)
+    }
+
     /// The project the event is about, if any. A transfer is about both; this names the stream's.
     pub const fn project_id(&self) -> Option<ProjectId> {
         match self {

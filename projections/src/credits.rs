@@ -1,0 +1,194 @@
+//! Credit balances: every grant with its source, original and remaining amount and expiry, and
+//! each project's ledger (granted, received, consumed, expired, sent).
+//!
+//! Events carry the remaining amounts, so nothing here redoes the spending arithmetic.
+
+use crate::Projection;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use steward_events::{
+    CreditSource, Envelope, Event, GrantId, Nanodollars, ProjectId, Timestamp, TransferId,
+};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GrantView {
+    pub source: CreditSource,
+    /// The amount the grant started with (for a transferred portion, the amount that arrived).
+    pub original: Nanodollars,
+    pub remaining: Nanodollars,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub reference: Option<String>,
+    /// The transfer it arrived by, if any.
+    pub transfer_id: Option<TransferId>,
+    /// What expired unspent, once the sweeper recorded it.
+    pub expired: Nanodollars,
+}
+
+impl GrantView {
+    pub fn is_expired_at(&self, at: Timestamp) -> bool {
+        self.expires_at.is_some_and(|expires_at| expires_at <= at)
+    }
+}
+
+/// Every movement of a project's credit. Always: granted + received = remaining + consumed +
+/// expired + sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Ledger {
+    pub granted: Nanodollars,
+    pub received: Nanodollars,
+    pub consumed: Nanodollars,
+    pub expired: Nanodollars,
+    pub sent: Nanodollars,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProjectCredits {
+    pub grants: BTreeMap<GrantId, GrantView>,
+    pub ledger: Ledger,
+}
+
+impl ProjectCredits {
+    /// Credit that can still be spent at `at`: the remaining amount of every grant not yet
+    /// expired at that instant.
+    pub fn balance_as_of(&self, at: Timestamp) -> Nanodollars {
+        self.grants
+            .values()
+            .filter(|grant| !grant.is_expired_at(at))
+            .map(|grant| grant.remaining)
+            .sum()
+    }
+
+    /// The sum of every grant's remaining amount, spendable or not.
+    pub fn remaining(&self) -> Nanodollars {
+        self.grants.values().map(|grant| grant.remaining).sum()
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Credits {
+    pub projects: BTreeMap<ProjectId, ProjectCredits>,
+}
+
+impl Credits {
+    pub fn project(&self, project_id: ProjectId) -> Option<&ProjectCredits> {
+        self.projects.get(&project_id)
+    }
+
+    fn project_mut(&mut self, project_id: ProjectId) -> &mut ProjectCredits {
+        self.projects.entry(project_id).or_default()
+    }
+}
+
+impl Projection for Credits {
+    const NAME: &'static str = "credits";
+
+    fn apply(&mut self, envelope: &Envelope) {
+        let at = envelope.recorded_at;
+        match &envelope.event {
+            Event::CreditsGranted {
+                project_id,
+                grant_id,
+                source,
+                amount,
+                expires_at,
+                reference,
+            } => {
+                let project = self.project_mut(*project_id);
+                project.ledger.granted += *amount;
+                project.grants.insert(
+                    *grant_id,
+                    GrantView {
+                        source: *source,
+                        original: *amount,
+                        remaining: *amount,
+                        expires_at: *expires_at,
+                        created_at: at,
+                        reference: reference.clone(),
+                        transfer_id: None,
+                        expired: Nanodollars::ZERO,
+                    },
+                );
+            }
+            Event::CreditsTransferredOut {
+                from_project_id,
+                portions,
+                ..
+            } => {
+                let project = self.project_mut(*from_project_id);
+                for portion in portions {
+                    project.ledger.sent += portion.amount;
+                    if let Some(grant) = project.grants.get_mut(&portion.from_grant_id) {
+                        grant.remaining = portion.from_grant_remaining;
+                    }
+                }
+            }
+            Event::CreditsTransferredIn {
+                transfer_id,
+                to_project_id,
+                portions,
+                ..
+            } => {
+                let project = self.project_mut(*to_project_id);
+                for portion in portions {
+                    project.ledger.received += portion.amount;
+                    project.grants.insert(
+                        portion.to_grant_id,
+                        GrantView {
+                            source: portion.source,
+                            original: portion.amount,
+                            remaining: portion.amount,
+                            expires_at: portion.expires_at,
+                            created_at: at,
+                            reference: None,
+                            transfer_id: Some(*transfer_id),
+                            expired: Nanodollars::ZERO,
+                        },
+                    );
+                }
+            }
+            Event::CreditsConsumed {
+                project_id,
+                portions,
+                ..
+            } => {
+                let project = self.project_mut(*project_id);
+                for portion in portions {
+                    project.ledger.consumed += portion.amount;
+                    if let Some(grant) = project.grants.get_mut(&portion.grant_id) {
+                        grant.remaining = portion.remaining;
+                    }
+                }
+            }
+            Event::CreditsExpired {
+                project_id,
+                grant_id,
+                amount,
+            } => {
+                let project = self.project_mut(*project_id);
+                project.ledger.expired += *amount;
+                if let Some(grant) = project.grants.get_mut(grant_id) {
+                    grant.remaining = Nanodollars::ZERO;
+                    grant.expired = *amount;
+                }
+            }
+            Event::AccountRegistered { .. }
+            | Event::AccountDeleted { .. }
+            | Event::ProjectCreated { .. }
+            | Event::ProjectRenamed { .. }
+            | Event::ProjectCompanyChanged { .. }
+            | Event::ProjectDeleted { .. }
+            | Event::MemberInvited { .. }
+            | Event::InvitationResent { .. }
+            | Event::InvitationRevoked { .. }
+            | Event::InvitationAccepted { .. }
+            | Event::MemberJoined { .. }
+            | Event::RoleChanged { .. }
+            | Event::MemberRemoved { .. }
+            | Event::MemberLeft { .. }
+            | Event::ApiKeyCreated { .. }
+            | Event::ApiKeyDeleted { .. }
+            | Event::UsageRecorded { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Membership: accounts, projects, their members with roles, and pending invitations.
+
+use crate::Projection;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use steward_events::{AccountId, Email, Envelope, Event, ProjectId, Role, Timestamp};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountView {
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub registered_at: Timestamp,
+    pub deleted: bool,
+    pub projects: BTreeSet<ProjectId>,
+    /// Kept for login; never serialized, so it appears in no snapshot, digest or export.
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InvitationView {
+    pub role: Role,
+    pub invited_by: AccountId,
+    pub sent_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProjectView {
+    pub name: String,
+    pub company: Option<String>,
+    pub created_by: AccountId,
+    pub created_at: Timestamp,
+    pub deleted: bool,
+    pub members: BTreeMap<AccountId, Role>,
+    pub invitations: BTreeMap<Email, InvitationView>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Membership {
+    pub accounts: BTreeMap<AccountId, AccountView>,
+    pub projects: BTreeMap<ProjectId, ProjectView>,
+    /// Live accounts by email, for login and invitations; derived, so not serialized.
+    #[serde(skip)]
+    account_by_email: HashMap<Email, AccountId>,
+}
+
+impl Membership {
+    pub fn account_by_email(&self, email: &Email) -> Option<(AccountId, &AccountView)> {
+        let account_id = *self.account_by_email.get(email)?;
+        Some((account_id, &self.accounts[&account_id]))
+    }
+
+    /// The project unless it does not exist or was deleted.
+    pub fn project(&self, project_id: ProjectId) -> Option<&ProjectView> {
+        self.projects
+            .get(&project_id)
+            .filter(|project| !project.deleted)
+    }
+
+    /// The role of `account_id` in a live project, if a member.
+    pub fn role(&self, project_id: ProjectId, account_id: AccountId) -> Option<Role> {
+        self.project(project_id)?.members.get(&account_id).copied()
+    }
+
+    fn project_mut(&mut self, project_id: ProjectId) -> &mut ProjectView {
+        self.projects
+            .get_mut(&project_id)
+            .expect("events name only projects created before them")
+    }
+}
+
+impl Projection for Membership {
+    const NAME: &'static str = "membership";
+
+    fn apply(&mut self, envelope: &Envelope) {
+        let at = envelope.recorded_at;
+        match &envelope.event {
+            Event::AccountRegistered {
+                account_id,
+                email,
+                first_name,
+                last_name,
+                password_hash,
+            } => {
+                self.accounts.insert(
+                    *account_id,
+                    AccountView {
+                        email: email.clone(),
+                        first_name: first_name.clone(),
+                        last_name: last_name.clone(),
+                        registered_at: at,
+                        deleted: false,
+                        projects: BTreeSet::new(),
+                        password_hash: password_hash.clone(),
+                    },
+                );
+                self.account_by_email.insert(email.clone(), *account_id);
+            }
+            Event::AccountDeleted { account_id } => {
+                if let Some(account) = self.accounts.get_mut(account_id) {
+                    account.deleted = true;
+                    account.password_hash = None;
+                    self.account_by_email.remove(&account.email);
+                }
+            }
+            Event::ProjectCreated {
+                project_id,
+                name,
+                created_by,
+            } => {
+                self.projects.insert(
+                    *project_id,
+                    ProjectView {
+                        name: name.clone(),
+                        company: None,
+                        created_by: *created_by,
+                        created_at: at,
+                        deleted: false,
+                        members: BTreeMap::new(),
+                        invitations: BTreeMap::new(),
+                    },
+                );
+            }
+            Event::ProjectRenamed { project_id, name } => {
+                self.project_mut(*project_id).name = name.clone();
+            }
+            Event::ProjectCompanyChanged {
+                project_id,
+                company,
+            } => {
+                self.project_mut(*project_id).company = Some(company.clone());
+            }
+            Event::ProjectDeleted { project_id } => {
+                let project = self.project_mut(*project_id);
+                project.deleted = true;
+                let members: Vec<AccountId> = project.members.keys().copied().collect();
+                for account_id in members {
+                    if let Some(account) = self.accounts.get_mut(&account_id) {
+                        account.projects.remove(project_id);
+                    }
+                }
+            }
+            Event::MemberInvited {
+                project_id,
+                email,
+                role,
+                invited_by,
+                expires_at,
+                ..
+            } => {
+                self.project_mut(*project_id).invitations.insert(
+                    email.clone(),
+                    InvitationView {
+                        role: *role,
+                        invited_by: *invited_by,
+                        sent_at: at,
+                        expires_at: *expires_at,
+                    },
+                );
+            }
+            Event::InvitationResent {
+                project_id,
+                email,
+                expires_at,
+                ..
+            } => {
+                if let Some(invitation) = self.project_mut(*project_id).invitations.get_mut(email) {
+                    invitation.sent_at = at;
+                    invitation.expires_at = *expires_at;
+                }
+            }
+            Event::InvitationRevoked { project_id, email }
+            | Event::InvitationAccepted {
+                project_id, email, ..
+            } => {
+                self.project_mut(*project_id).invitations.remove(email);
+            }
+            Event::MemberJoined {
+                project_id,
+                account_id,
+                role,
+            }
+            | Event::RoleChanged {
+                project_id,
+                account_id,
+                to: role,
+                ..
+            } => {
+                self.project_mut(*project_id)
+                    .members
+                    .insert(*account_id, *role);
+                if let Some(account) = self.accounts.get_mut(account_id) {
+                    account.projects.insert(*project_id);
+                }
+            }
+            Event::MemberRemoved {
+                project_id,
+                account_id,
+                ..
+            }
+            | Event::MemberLeft {
+                project_id,
+                account_id,
+            } => {
+                self.project_mut(*project_id).members.remove(account_id);
+                if let Some(account) = self.accounts.get_mut(account_id) {
+                    account.projects.remove(project_id);
+                }
+            }
+            Event::ApiKeyCreated { .. }
+            | Event::ApiKeyDeleted { .. }
+            | Event::CreditsGranted { .. }
+            | Event::CreditsTransferredOut { .. }
+            | Event::CreditsTransferredIn { .. }
+            | Event::CreditsConsumed { .. }
+            | Event::CreditsExpired { .. }
+            | Event::UsageRecorded { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Usage: per project, per UTC day, totals per tag, per key and untagged; and the request log.
+//!
+//! Queries over a period read one cell per day and group, never the requests themselves.
+
+use crate::Projection;
+use serde::{Serialize, Serializer};
+use std::collections::{BTreeMap, HashMap};
+use steward_events::{
+    Deployment, Endpoint, Envelope, Event, KeyId, Nanodollars, ProjectId, RequestId, RequestMethod,
+    Tag, Timestamp, UsageUnits,
+};
+
+/// A UTC calendar day, as days since the Unix epoch; shown as `YYYY-MM-DD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Day(pub i64);
+
+impl Day {
+    pub fn of(at: Timestamp) -> Self {
+        Self(at.day())
+    }
+
+    pub fn start(self) -> Timestamp {
+        Timestamp::from_unix_micros(self.0 * 86_400 * 1_000_000)
+    }
+}
+
+impl Serialize for Day {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.start().to_datetime().format("%Y-%m-%d"))
+    }
+}
+
+/// Sums over a set of requests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    pub requests: u64,
+    pub audio_milliseconds: u64,
+    pub characters: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub cost: Nanodollars,
+}
+
+impl Cell {
+    fn add(&mut self, units: &UsageUnits, cost: Nanodollars) {
+        self.requests += 1;
+        self.audio_milliseconds += units.audio_milliseconds;
+        self.characters += units.characters;
+        self.tokens_in += units.tokens_in;
+        self.tokens_out += units.tokens_out;
+        self.cost += cost;
+    }
+
+    pub fn merge(&mut self, other: &Cell) {
+        self.requests += other.requests;
+        self.audio_milliseconds += other.audio_milliseconds;
+        self.characters += other.characters;
+        self.tokens_in += other.tokens_in;
+        self.tokens_out += other.tokens_out;
+        self.cost += other.cost;
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DayUsage {
+    pub total: Cell,
+    pub untagged: Cell,
+    /// A request with two tags counts under each.
+    pub by_tag: BTreeMap<Tag, Cell>,
+    pub by_key: BTreeMap<KeyId, Cell>,
+}
+
+/// One recorded request, as the request log shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestView {
+    pub request_id: RequestId,
+    pub key_id: KeyId,
+    pub recorded_at: Timestamp,
+    pub tags: Vec<Tag>,
+    pub endpoint: Endpoint,
+    pub method: RequestMethod,
+    pub model: String,
+    pub deployment: Deployment,
+    pub units: UsageUnits,
+    pub cost: Nanodollars,
+    pub status_code: u16,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProjectUsage {
+    pub days: BTreeMap<Day, DayUsage>,
+    /// Oldest first.
+    pub requests: Vec<RequestView>,
+    #[serde(skip)]
+    request_index: HashMap<RequestId, usize>,
+}
+
+impl ProjectUsage {
+    pub fn request(&self, request_id: RequestId) -> Option<&RequestView> {
+        self.request_index
+            .get(&request_id)
+            .map(|&index| &self.requests[index])
+    }
+
+    /// The days in `[from, to)`, in order.
+    pub fn days_between(&self, from: Day, to: Day) -> impl Iterator<Item = (&Day, &DayUsage)> {
+        self.days.range(from..to.max(from))
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Usage {
+    pub projects: BTreeMap<ProjectId, ProjectUsage>,
+}
+
+impl Usage {
+    pub fn project(&self, project_id: ProjectId) -> Option<&ProjectUsage> {
+        self.projects.get(&project_id)
+    }
+}
+
+impl Projection for Usage {
+    const NAME: &'static str = "usage";
+
+    fn apply(&mut self, envelope: &Envelope) {
+        let Event::UsageRecorded {
+            project_id,
+            request_id,
+            key_id,
+            tags,
+            endpoint,
+            method,
+            model,
+            deployment,
+            units,
+            cost,
+            status_code,
+        } = &envelope.event
+        else {
+            return;
+        };
+        let project = self.projects.entry(*project_id).or_default();
+        let day = project
+            .days
+            .entry(Day::of(envelope.recorded_at))
+            .or_default();
+        day.total.add(units, *cost);
+        if tags.is_empty() {
+            day.untagged.add(units, *cost);
+        }
+        for tag in tags {
+            day.by_tag.entry(tag.clone()).or_default().add(units, *cost);
+        }
+        day.by_key.entry(*key_id).or_default().add(units, *cost);
+        project
+            .request_index
+            .insert(*request_id, project.requests.len());
+        project.requests.push(RequestView {
+            request_id: *request_id,
+            key_id: *key_id,
+            recorded_at: envelope.recorded_at,
+            tags: tags.clone(),
+            endpoint: *endpoint,
+            method: *method,
+            model: model.clone(),
+            deployment: *deployment,
+            units: *units,
+            cost: *cost,
+            status_code: *status_code,
+        });
+    }
+}

@@ -1,0 +1,196 @@
+//! The command line: `demo`, `audit`, `rebuild` and `verify` over a data directory.
+
+use crate::demo::run_demo;
+use clap::{Parser, Subcommand};
+use std::{io::Write, path::PathBuf};
+use steward_events::{Envelope, EventLog, LogError, ProjectId};
+use steward_projections::Projections;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "steward",
+    version,
+    about = "Projects, members, API keys, credits and usage"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DataDirectory {
+    /// Where the event log lives (a sled database).
+    #[arg(long, env = "STEWARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// Write the Fruit Company scenario into an empty data directory.
+    Demo {
+        #[command(flatten)]
+        data: DataDirectory,
+    },
+    /// Replay the log as the audit trail, one event per line.
+    Audit {
+        #[command(flatten)]
+        data: DataDirectory,
+        /// Only the events concerning this project (a transfer concerns both sides).
+        #[arg(long)]
+        project: Option<ProjectId>,
+        /// JSON lines: every envelope whole.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rebuild every projection from the log and print its name, position and digest.
+    Rebuild {
+        #[command(flatten)]
+        data: DataDirectory,
+    },
+    /// Check the log's integrity and every project's credit conservation.
+    Verify {
+        #[command(flatten)]
+        data: DataDirectory,
+    },
+}
+
+/// Why a CLI command failed; printed, then the process exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
+    #[error("writing the output failed: {0}")]
+    Output(#[from] std::io::Error),
+    #[error("project {project_id}: credit is not conserved: {detail}")]
+    Unbalanced {
+        project_id: ProjectId,
+        detail: String,
+    },
+}
+
+/// One audit line: position, time, actor, event kind, stream, and the event's fields.
+pub fn audit_line(envelope: &Envelope) -> String {
+    let fields = match serde_json::to_value(&envelope.event) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .next()
+            .map(|(_, fields)| fields.to_string())
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    format!(
+        "{} {} {} {} {} {}",
+        envelope.position,
+        envelope.recorded_at,
+        envelope.actor,
+        envelope.event.kind(),
+        envelope.stream,
+        fields
+    )
+}
+
+/// Writes the audit trail of `log` (optionally one project's) to `out`.
+pub fn write_audit(
+    log: &EventLog,
+    project: Option<ProjectId>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<u64, CliError> {
+    let mut written = 0;
+    for envelope in log.read_from(1) {
+        let envelope = envelope?;
+        if let Some(project_id) = project {
+            if !envelope.event.project_ids().any(|id| id == project_id) {
+                continue;
+            }
+        }
+        if json {
+            let line = serde_json::to_string(&envelope).expect("envelopes serialize to JSON");
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{}", audit_line(&envelope))?;
+        }
+        written += 1;
+    }
+    Ok(written)
+}
+
+/// Rebuilds every projection and returns one line per projection.
+pub fn rebuild_lines(log: &EventLog) -> Result<Vec<String>, CliError> {
+    let projections = Projections::rebuild(log)?;
+    Ok(projections
+        .summaries()
+        .into_iter()
+        .map(|summary| {
+            format!(
+                "{} position={} digest={}",
+                summary.name, summary.position, summary.digest
+            )
+        })
+        .collect())
+}
+
+/// Verifies the log, then that every project's credit is conserved.
+pub fn verify(log: &EventLog) -> Result<String, CliError> {
+    let report = log.verify()?;
+    let projections = Projections::rebuild(log)?;
+    for (project_id, credits) in &projections.credits.projects {
+        let ledger = credits.ledger;
+        let inflow = ledger.granted + ledger.received;
+        let outflow = credits.remaining() + ledger.consumed + ledger.expired + ledger.sent;
+        if inflow != outflow || credits.grants.values().any(|g| g.remaining.get() < 0) {
+            return Err(CliError::Unbalanced {
+                project_id: *project_id,
+                detail: format!("{ledger:?}, remaining {:?}", credits.remaining()),
+            });
+        }
+    }
+    Ok(format!(
+        "ok: {} events, {} streams, {} projects with balanced credit",
+        report.events,
+        report.streams,
+        projections.credits.projects.len()
+    ))
+}
+
+/// Runs a parsed command line, writing results to standard output.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        CliCommand::Demo { data } => {
+            let report = run_demo(&data.data_dir).await?;
+            writeln!(out, "demo written to {}", data.data_dir.display())?;
+            writeln!(out, "fruit company project: {}", report.fruit_company)?;
+            writeln!(out, "fruit labs project: {}", report.fruit_labs)?;
+            writeln!(out, "events: {}", report.events)?;
+            writeln!(out, "requests recorded: {}", report.requests_recorded)?;
+            writeln!(
+                out,
+                "requests refused after the pear key's creator was removed: {}",
+                report.requests_refused_after_removal
+            )?;
+        }
+        CliCommand::Audit {
+            data,
+            project,
+            json,
+        } => {
+            let log = EventLog::open(&data.data_dir)?;
+            write_audit(&log, project, json, &mut out)?;
+        }
+        CliCommand::Rebuild { data } => {
+            let log = EventLog::open(&data.data_dir)?;
+            for line in rebuild_lines(&log)? {
+                writeln!(out, "{line}")?;
+            }
+        }
+        CliCommand::Verify { data } => {
+            let log = EventLog::open(&data.data_dir)?;
+            writeln!(out, "{}", verify(&log)?)?;
+        }
+    }
+    Ok(())
+}

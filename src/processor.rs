@@ -1,0 +1,273 @@
+//! The command processor: one thread owns the write model, decides commands in batches, appends
+//! each batch with one atomic write and one flush (group commit), feeds the projections, and
+//! only then answers. An answered command is durable.
+
+use crate::{
+    clock::Clock,
+    domain::{decide, evolve, Command, DomainError, State},
+};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex, RwLock},
+    thread::JoinHandle,
+};
+use steward_events::{
+    Actor, Commit, Envelope, EventId, EventLog, ExpectedVersion, LogError, ProposedEvent, StreamId,
+};
+use steward_projections::Projections;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+/// The most commands waiting for the processor; senders wait beyond it (backpressure).
+pub const MAX_QUEUED_COMMANDS: usize = 4096;
+/// The most commands decided and appended together.
+pub const MAX_BATCH_COMMANDS: usize = 1024;
+
+/// Why a command was not carried out. In every case nothing of it was recorded.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// The log failed; the cause is for the operator's logs, not the client.
+    #[error("storage failure")]
+    Storage(Arc<LogError>),
+    /// The processor has stopped (shutdown).
+    #[error("the service is shutting down")]
+    Unavailable,
+}
+
+struct Submission {
+    actor: Actor,
+    command: Command,
+    reply: oneshot::Sender<Result<Vec<Envelope>, CommandError>>,
+}
+
+/// Figures of the group commit, for benchmarks and operations.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessorStats {
+    pub batches: u64,
+    pub commands: u64,
+    pub largest_batch: u64,
+}
+
+/// A handle to the processor thread. Dropping every handle stops it once the queue drains.
+pub struct CommandProcessor {
+    sender: mpsc::Sender<Submission>,
+    thread: JoinHandle<()>,
+    stats: Arc<Mutex<ProcessorStats>>,
+}
+
+impl CommandProcessor {
+    /// Starts the processor on a write model and projections that already reflect the log.
+    pub fn start(
+        log: Arc<EventLog>,
+        state: State,
+        projections: Arc<RwLock<Projections>>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let (sender, receiver) = mpsc::channel(MAX_QUEUED_COMMANDS);
+        let stats = Arc::new(Mutex::new(ProcessorStats::default()));
+        let worker = Worker {
+            log,
+            state,
+            projections,
+            clock,
+            stats: Arc::clone(&stats),
+        };
+        let thread = std::thread::Builder::new()
+            .name("steward-commands".into())
+            .spawn(move || worker.run(receiver))
+            .expect("the command thread starts");
+        Self {
+            sender,
+            thread,
+            stats,
+        }
+    }
+
+    /// Decides and records `command` for `actor`; returns the recorded envelopes once durable.
+    pub async fn execute(
+        &self,
+        actor: Actor,
+        command: Command,
+    ) -> Result<Vec<Envelope>, CommandError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Submission {
+                actor,
+                command,
+                reply,
+            })
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        answer.await.map_err(|_| CommandError::Unavailable)?
+    }
+
+    pub fn stats(&self) -> ProcessorStats {
+        *self.stats.lock().expect("stats lock")
+    }
+
+    /// Stops taking commands, answers every queued one, and waits for the thread to end.
+    pub fn shutdown(self) {
+        let Self { sender, thread, .. } = self;
+        drop(sender);
+        if thread.join().is_err() {
+            tracing::error!("the command thread had stopped on a panic");
+        }
+    }
+}
+
+struct Worker {
+    log: Arc<EventLog>,
+    state: State,
+    projections: Arc<RwLock<Projections>>,
+    clock: Arc<dyn Clock>,
+    stats: Arc<Mutex<ProcessorStats>>,
+}
+
+/// A decided command waiting for the append: refused already, or holding commit `index`.
+enum Pending {
+    Answered(Result<Vec<Envelope>, CommandError>),
+    Commit(usize),
+}
+
+impl Worker {
+    fn run(mut self, mut receiver: mpsc::Receiver<Submission>) {
+        while let Some(first) = receiver.blocking_recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH_COMMANDS {
+                match receiver.try_recv() {
+                    Ok(submission) => batch.push(submission),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch);
+        }
+    }
+
+    fn process(&mut self, batch: Vec<Submission>) {
+        let now = self.clock.now();
+        let mut commits = Vec::new();
+        let mut pending = Vec::with_capacity(batch.len());
+        for Submission {
+            actor,
+            command,
+            reply,
+        } in batch
+        {
+            let decided = match decide(&self.state, &actor, &command, now) {
+                Ok(events) if events.is_empty() => Pending::Answered(Ok(Vec::new())),
+                Ok(events) => {
+                    let mut expected_versions: BTreeMap<StreamId, ExpectedVersion> =
+                        BTreeMap::new();
+                    for event in &events {
+                        let stream = event.stream();
+                        let version = self.state.stream_versions.get(&stream).copied();
+                        expected_versions
+                            .entry(stream)
+                            .or_insert(ExpectedVersion::Exactly(version.unwrap_or(0)));
+                    }
+                    // Later commands of the batch are decided against this one's effects.
+                    for event in &events {
+                        evolve(&mut self.state, event);
+                    }
+                    let correlation_id = Uuid::now_v7();
+                    commits.push(Commit {
+                        expected_versions: expected_versions.into_iter().collect(),
+                        events: events
+                            .into_iter()
+                            .map(|event| ProposedEvent {
+                                event,
+                                actor,
+                                correlation_id,
+                                event_id: EventId::from_uuid(Uuid::now_v7()),
+                                recorded_at: now,
+                            })
+                            .collect(),
+                    });
+                    Pending::Commit(commits.len() - 1)
+                }
+                Err(error) => Pending::Answered(Err(error.into())),
+            };
+            pending.push((reply, decided));
+        }
+        self.record_stats(pending.len());
+
+        let outcomes = if commits.is_empty() {
+            Vec::new()
+        } else {
+            match self.log.append_all(commits) {
+                Ok(outcomes) => outcomes,
+                Err(error) => {
+                    tracing::error!(%error, "appending a batch failed; reloading the write model");
+                    let error = Arc::new(error);
+                    self.reload();
+                    for (reply, _) in pending {
+                        let _ = reply.send(Err(CommandError::Storage(Arc::clone(&error))));
+                    }
+                    return;
+                }
+            }
+        };
+
+        let mut diverged = false;
+        let mut outcomes: Vec<Option<Result<Vec<Envelope>, LogError>>> =
+            outcomes.into_iter().map(Some).collect();
+        {
+            let mut projections = self.projections.write().expect("projections lock");
+            for outcome in outcomes.iter().flatten() {
+                match outcome {
+                    Ok(envelopes) => envelopes.iter().for_each(|e| projections.apply(e)),
+                    Err(_) => diverged = true,
+                }
+            }
+        }
+        for (reply, decided) in pending {
+            let answer = match decided {
+                Pending::Answered(answer) => answer,
+                Pending::Commit(index) => outcomes[index]
+                    .take()
+                    .expect("each commit is answered once")
+                    .map_err(|error| CommandError::Storage(Arc::new(error))),
+            };
+            let _ = reply.send(answer);
+        }
+        if diverged {
+            // Only another writer on the same log makes a version check fail. The write model
+            // assumed the refused commit landed, so rebuild it from what the log holds.
+            tracing::error!("a commit failed its version check; reloading the write model");
+            self.reload();
+        }
+    }
+
+    fn record_stats(&self, commands: usize) {
+        let mut stats = self.stats.lock().expect("stats lock");
+        stats.batches += 1;
+        stats.commands += commands as u64;
+        stats.largest_batch = stats.largest_batch.max(commands as u64);
+    }
+
+    /// Rebuilds the write model from the log and brings the projections up to it.
+    fn reload(&mut self) {
+        let reloaded = load_state(&self.log).and_then(|state| {
+            let mut projections = self.projections.write().expect("projections lock");
+            projections.catch_up(&self.log)?;
+            Ok(state)
+        });
+        match reloaded {
+            Ok(state) => self.state = state,
+            // Without a write model that matches the log no command can be decided safely;
+            // stopping the thread answers every later command with `Unavailable`.
+            Err(error) => panic!("the write model cannot be rebuilt from the log: {error}"),
+        }
+    }
+}
+
+/// Replays the whole log into a fresh write model.
+pub fn load_state(log: &EventLog) -> Result<State, LogError> {
+    let mut state = State::default();
+    for envelope in log.read_from(1) {
+        evolve(&mut state, &envelope?.event);
+    }
+    Ok(state)
+}

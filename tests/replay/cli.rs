@@ -1,0 +1,118 @@
+//! The `steward` binary's replay commands, run as a user would run them.
+
+use crate::helpers::demo;
+use std::process::{Command, Output};
+
+fn steward(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(arguments)
+        .output()
+        .expect("the steward binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn rebuild_prints_one_line_per_projection_and_the_same_lines_twice() {
+    // Given
+    let data = demo().await;
+    let path = data.path().to_str().unwrap();
+    // When
+    let first = steward(&["rebuild", "--data-dir", path]);
+    let second = steward(&["rebuild", "--data-dir", path]);
+    // Then
+    assert!(first.status.success());
+    assert_eq!(stdout(&first), stdout(&second));
+    let names: Vec<String> = stdout(&first)
+        .lines()
+        .map(|line| line.split(' ').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["membership", "keys", "credits", "usage", "audit"]);
+    let expected: Vec<String> = data
+        .report
+        .live_summaries
+        .iter()
+        .map(|s| format!("{} position={} digest={}", s.name, s.position, s.digest))
+        .collect();
+    assert_eq!(stdout(&first).lines().collect::<Vec<_>>(), expected);
+}
+
+#[tokio::test]
+async fn audit_filters_by_project_and_shows_a_transfer_on_both_sides() {
+    // Given
+    let data = demo().await;
+    let path = data.path().to_str().unwrap();
+    let labs = data.report.fruit_labs.to_string();
+    // When
+    let all = steward(&["audit", "--data-dir", path]);
+    let labs_only = steward(&["audit", "--data-dir", path, "--project", &labs, "--json"]);
+    // Then
+    assert_eq!(stdout(&all).lines().count() as u64, data.report.events);
+    let kinds: Vec<String> = stdout(&labs_only)
+        .lines()
+        .map(|line| {
+            let envelope: serde_json::Value = serde_json::from_str(line).unwrap();
+            envelope["event"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "project_created",
+            "member_joined",
+            "credits_transferred_out",
+            "credits_transferred_in",
+            "credits_expired"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn verify_passes_a_sound_log_and_names_the_position_of_a_damaged_record() {
+    // Given
+    let data = demo().await;
+    let path = data.path().to_str().unwrap();
+    let sound = steward(&["verify", "--data-dir", path]);
+    assert!(
+        sound.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sound.stderr)
+    );
+    assert!(stdout(&sound).starts_with(&format!("ok: {} events", data.report.events)));
+    // When: one byte of record 100 rots on disk.
+    {
+        let db = sled::open(path).unwrap();
+        let events = db.open_tree("events").unwrap();
+        let mut record = events.get(100u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        record[20] ^= 0x01;
+        events.insert(100u64.to_be_bytes(), record).unwrap();
+        db.flush().unwrap();
+    }
+    let damaged = steward(&["verify", "--data-dir", path]);
+    // Then
+    assert!(!damaged.status.success());
+    let message = String::from_utf8_lossy(&damaged.stderr);
+    assert!(
+        message.contains("corrupt record at position 100"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn the_demo_refuses_a_data_directory_that_holds_events() {
+    // Given
+    let data = demo().await;
+    // When
+    let again = steward(&["demo", "--data-dir", data.path().to_str().unwrap()]);
+    // Then
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("needs an empty one"));
+}

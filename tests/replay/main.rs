@@ -1,0 +1,8 @@
+//! Replay: the demo scenario's projections as snapshots, rebuild against live state, reopening,
+//! the CLI, damage detection and the group commit.
+
+mod cli;
+mod group_commit;
+mod helpers;
+mod rebuild;
+mod snapshots;
