@@ -16,4 +16,6 @@ pub use error::DomainError;
 pub use state::{evolve, AccountState, GrantState, InvitationState, KeyState, ProjectState, State};
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -1,0 +1,503 @@
+//! Property tests: random command sequences keep the invariants.
+//!
+//! - credit never negative, and for every project granted + received = remaining + consumed +
+//!   expired + sent;
+//! - expired credit is never spent;
+//! - every live project with members keeps an owner;
+//! - no key is valid whose creator is not a member of its project or whose account is gone;
+//! - the projections agree with the write model about who is a member with which role.
+
+use super::*;
+use proptest::prelude::*;
+use steward_events::*;
+use steward_projections::{keys::KeyRejection, Projections};
+use uuid::Uuid;
+
+const ACCOUNTS: u8 = 5;
+const PROJECTS: u8 = 2;
+
+fn account(n: u8) -> AccountId {
+    AccountId::from_uuid(Uuid::from_u128(1 + u128::from(n)))
+}
+
+fn project(n: u8) -> ProjectId {
+    ProjectId::from_uuid(Uuid::from_u128(100 + u128::from(n % PROJECTS)))
+}
+
+fn email(n: u8) -> Email {
+    Email::parse(&format!("person{n}@fruit.example")).unwrap()
+}
+
+fn token(project_n: u8, invitee: u8) -> Sha256Digest {
+    Sha256Digest::from_bytes([project_n % PROJECTS * 16 + invitee; 32])
+}
+
+fn role(n: u8) -> Role {
+    Role::ALL[usize::from(n % 3)]
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Invite {
+        actor: u8,
+        project: u8,
+        invitee: u8,
+        role: u8,
+    },
+    Accept {
+        account: u8,
+        project: u8,
+    },
+    ChangeRole {
+        actor: u8,
+        project: u8,
+        target: u8,
+        role: u8,
+    },
+    Remove {
+        actor: u8,
+        project: u8,
+        target: u8,
+    },
+    Leave {
+        account: u8,
+        project: u8,
+    },
+    CreateKey {
+        actor: u8,
+        project: u8,
+        role: u8,
+    },
+    DeleteKey {
+        actor: u8,
+        key: u8,
+    },
+    UseKey {
+        key: u8,
+        cost_cents: u16,
+        failed: bool,
+    },
+    Grant {
+        project: u8,
+        source: u8,
+        amount_cents: u32,
+        expiry_days: u16,
+    },
+    Transfer {
+        actor: u8,
+        from: u8,
+        amount_cents: u32,
+        whole: bool,
+    },
+    Advance {
+        days: u8,
+    },
+    Expire,
+    DeleteAccount {
+        account: u8,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let a = || 0..ACCOUNTS;
+    let p = || 0..PROJECTS;
+    prop_oneof![
+        3 => (a(), p(), a(), any::<u8>()).prop_map(|(actor, project, invitee, role)| {
+            Op::Invite { actor, project, invitee, role }
+        }),
+        3 => (a(), p()).prop_map(|(account, project)| Op::Accept { account, project }),
+        3 => (a(), p(), a(), any::<u8>()).prop_map(|(actor, project, target, role)| {
+            Op::ChangeRole { actor, project, target, role }
+        }),
+        2 => (a(), p(), a()).prop_map(|(actor, project, target)| Op::Remove { actor, project, target }),
+        1 => (a(), p()).prop_map(|(account, project)| Op::Leave { account, project }),
+        4 => (a(), p(), any::<u8>())
+            .prop_map(|(actor, project, role)| Op::CreateKey { actor, project, role }),
+        1 => (a(), any::<u8>()).prop_map(|(actor, key)| Op::DeleteKey { actor, key }),
+        8 => (any::<u8>(), 0u16..5_000, prop::bool::weighted(0.1))
+            .prop_map(|(key, cost_cents, failed)| Op::UseKey { key, cost_cents, failed }),
+        3 => (p(), any::<u8>(), 1u32..20_000, 1u16..400).prop_map(
+            |(project, source, amount_cents, expiry_days)| Op::Grant {
+                project,
+                source,
+                amount_cents,
+                expiry_days,
+            }
+        ),
+        3 => (0..2u8, p(), 1u32..20_000, any::<bool>()).prop_map(
+            |(actor, from, amount_cents, whole)| Op::Transfer { actor, from, amount_cents, whole }
+        ),
+        2 => (1u8..60).prop_map(|days| Op::Advance { days }),
+        1 => Just(Op::Expire),
+        1 => a().prop_map(|account| Op::DeleteAccount { account }),
+    ]
+}
+
+struct World {
+    state: State,
+    projections: Projections,
+    now: Timestamp,
+    keys: Vec<(KeyId, AccountId, ProjectId)>,
+    grants: Vec<GrantId>,
+    next_id: u128,
+}
+
+impl World {
+    fn new() -> Self {
+        let mut world = Self {
+            state: State::default(),
+            projections: Projections::default(),
+            now: Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap(),
+            keys: Vec::new(),
+            grants: Vec::new(),
+            next_id: 1_000,
+        };
+        for n in 0..ACCOUNTS {
+            let command = Command::RegisterAccount {
+                account_id: account(n),
+                email: email(n),
+                first_name: String::new(),
+                last_name: String::new(),
+                password_hash: None,
+                project_id: ProjectId::from_uuid(Uuid::from_u128(200 + u128::from(n))),
+                project_name: "own".into(),
+                promotional_credit: None,
+            };
+            world.run(Actor::System, command).unwrap();
+        }
+        // Account 0 owns both shared projects; the others join the first in every role, and
+        // account 1 the second as an owner, so that transfers between them can happen.
+        for n in 0..PROJECTS {
+            let command = Command::CreateProject {
+                project_id: project(n),
+                name: "shared".into(),
+            };
+            world.run(Actor::Account(account(0)), command).unwrap();
+        }
+        for (p, invitee, role) in [
+            (0, 1, Role::Owner),
+            (0, 2, Role::Admin),
+            (0, 3, Role::Member),
+            (1, 1, Role::Owner),
+        ] {
+            world.apply(Op::Invite {
+                actor: 0,
+                project: p,
+                invitee,
+                role: role as u8,
+            });
+            world.apply(Op::Accept {
+                account: invitee,
+                project: p,
+            });
+        }
+        assert_eq!(world.state.projects[&project(0)].members.len(), 4);
+        world
+    }
+
+    fn id(&mut self) -> Uuid {
+        self.next_id += 1;
+        Uuid::from_u128(self.next_id)
+    }
+
+    fn run(&mut self, actor: Actor, command: Command) -> Result<(), DomainError> {
+        let events = decide(&self.state, &actor, &command, self.now)?;
+        for event in events {
+            self.check_spending(&event);
+            evolve(&mut self.state, &event);
+            let position = self.projections.position() + 1;
+            self.projections.apply(&Envelope {
+                position,
+                stream: event.stream(),
+                stream_version: self.state.stream_versions[&event.stream()],
+                event_id: EventId::from_uuid(Uuid::from_u128(u128::from(position))),
+                recorded_at: self.now,
+                actor,
+                correlation_id: Uuid::nil(),
+                schema_version: 1,
+                event,
+            });
+        }
+        Ok(())
+    }
+
+    /// Before a consumption or transfer lands: it spends only credit unexpired now.
+    fn check_spending(&self, event: &Event) {
+        let (project_id, grant_ids): (ProjectId, Vec<GrantId>) = match event {
+            Event::CreditsConsumed {
+                project_id,
+                portions,
+                ..
+            } => (*project_id, portions.iter().map(|p| p.grant_id).collect()),
+            Event::CreditsTransferredOut {
+                from_project_id,
+                portions,
+                ..
+            } => (
+                *from_project_id,
+                portions.iter().map(|p| p.from_grant_id).collect(),
+            ),
+            _ => return,
+        };
+        let credits = self.projections.credits.project(project_id).unwrap();
+        for grant_id in grant_ids {
+            let grant = &credits.grants[&grant_id];
+            assert!(
+                !grant.is_expired_at(self.now),
+                "spent expired grant {grant_id:?}"
+            );
+        }
+    }
+
+    fn apply(&mut self, op: Op) {
+        let person = |n: u8| Actor::Account(account(n));
+        let _ = match op {
+            Op::Invite {
+                actor,
+                project: p,
+                invitee,
+                role: r,
+            } => self.run(
+                person(actor),
+                Command::InviteMember {
+                    project_id: project(p),
+                    email: email(invitee),
+                    role: role(r),
+                    token_hash: token(p, invitee),
+                    expires_at: self.now.plus_seconds(7 * 86_400),
+                },
+            ),
+            Op::Accept {
+                account: n,
+                project: p,
+            } => self.run(
+                person(n),
+                Command::AcceptInvitation {
+                    token_hash: token(p, n),
+                },
+            ),
+            Op::ChangeRole {
+                actor,
+                project: p,
+                target,
+                role: r,
+            } => self.run(
+                person(actor),
+                Command::ChangeRole {
+                    project_id: project(p),
+                    account_id: account(target),
+                    role: role(r),
+                },
+            ),
+            Op::Remove {
+                actor,
+                project: p,
+                target,
+            } => self.run(
+                person(actor),
+                Command::RemoveMember {
+                    project_id: project(p),
+                    account_id: account(target),
+                },
+            ),
+            Op::Leave {
+                account: n,
+                project: p,
+            } => self.run(
+                person(n),
+                Command::LeaveProject {
+                    project_id: project(p),
+                },
+            ),
+            Op::CreateKey {
+                actor,
+                project: p,
+                role: r,
+            } => {
+                let key_id = KeyId::from_uuid(self.id());
+                let mut secret = [0u8; 32];
+                secret[..16].copy_from_slice(key_id.as_bytes());
+                let created = self.run(
+                    person(actor),
+                    Command::CreateKey {
+                        project_id: project(p),
+                        key_id,
+                        secret_hash: Sha256Digest::from_bytes(secret),
+                        comment: String::new(),
+                        scopes: vec![Scope::Role(role(r))],
+                        tags: vec![],
+                        expires_at: None,
+                    },
+                );
+                if created.is_ok() {
+                    self.keys.push((key_id, account(actor), project(p)));
+                }
+                created
+            }
+            Op::DeleteKey { actor, key } => match self.pick_key(key) {
+                Some((key_id, _, project_id)) => {
+                    self.run(person(actor), Command::DeleteKey { project_id, key_id })
+                }
+                None => Ok(()),
+            },
+            Op::UseKey {
+                key,
+                cost_cents,
+                failed,
+            } => match self.pick_key(key) {
+                Some((key_id, creator, project_id)) => {
+                    let request_id = RequestId::from_uuid(self.id());
+                    self.run(
+                        Actor::Key {
+                            key_id,
+                            account_id: creator,
+                        },
+                        Command::RecordUsage {
+                            project_id,
+                            report: UsageReport {
+                                request_id,
+                                tags: vec![],
+                                endpoint: Endpoint::Listen,
+                                method: RequestMethod::Sync,
+                                model: "nova-3".into(),
+                                deployment: Deployment::Hosted,
+                                units: UsageUnits::default(),
+                                status_code: if failed { 500 } else { 200 },
+                                cost: Nanodollars::new(i64::from(cost_cents) * 10_000_000),
+                            },
+                        },
+                    )
+                }
+                None => Ok(()),
+            },
+            Op::Grant {
+                project: p,
+                source,
+                amount_cents,
+                expiry_days,
+            } => {
+                let source = [
+                    CreditSource::Promotional,
+                    CreditSource::Contract,
+                    CreditSource::Card,
+                ][usize::from(source % 3)];
+                let expires_at = (source != CreditSource::Card)
+                    .then(|| self.now.plus_seconds(i64::from(expiry_days) * 86_400));
+                let grant_id = GrantId::from_uuid(self.id());
+                self.grants.push(grant_id);
+                self.run(
+                    Actor::Operator,
+                    Command::GrantCredits {
+                        project_id: project(p),
+                        grant_id,
+                        source,
+                        amount: Nanodollars::new(i64::from(amount_cents) * 10_000_000),
+                        expires_at,
+                        reference: None,
+                    },
+                )
+            }
+            Op::Transfer {
+                actor,
+                from,
+                amount_cents,
+                whole,
+            } => {
+                let amount = if whole && !self.grants.is_empty() {
+                    TransferAmount::WholeGrant(self.grants[usize::from(from) % self.grants.len()])
+                } else {
+                    TransferAmount::Amount(Nanodollars::new(i64::from(amount_cents) * 10_000_000))
+                };
+                let transfer_id = TransferId::from_uuid(self.id());
+                self.run(
+                    person(actor),
+                    Command::TransferCredits {
+                        transfer_id,
+                        from_project_id: project(from),
+                        to_project_id: project(from.wrapping_add(1)),
+                        amount,
+                    },
+                )
+            }
+            Op::Advance { days } => {
+                self.now = self.now.plus_seconds(i64::from(days) * 86_400);
+                Ok(())
+            }
+            Op::Expire => self.run(Actor::System, Command::ExpireCredits),
+            Op::DeleteAccount { account: n } => self.run(
+                person(n),
+                Command::DeleteAccount {
+                    account_id: account(n),
+                },
+            ),
+        };
+        self.check_invariants();
+    }
+
+    fn pick_key(&self, index: u8) -> Option<(KeyId, AccountId, ProjectId)> {
+        (!self.keys.is_empty()).then(|| self.keys[usize::from(index) % self.keys.len()])
+    }
+
+    fn check_invariants(&self) {
+        for (project_id, credits) in &self.projections.credits.projects {
+            let ledger = credits.ledger;
+            for grant in credits.grants.values() {
+                assert!(
+                    grant.remaining >= Nanodollars::ZERO,
+                    "negative grant in {project_id:?}"
+                );
+            }
+            assert_eq!(
+                ledger.granted + ledger.received,
+                credits.remaining() + ledger.consumed + ledger.expired + ledger.sent,
+                "credit not conserved in {project_id:?}: {ledger:?}"
+            );
+            let state_remaining: Nanodollars = self.state.projects[project_id]
+                .grants
+                .values()
+                .map(|grant| grant.remaining)
+                .sum();
+            assert_eq!(state_remaining, credits.remaining());
+        }
+        for (project_id, project) in &self.state.projects {
+            if !project.deleted && !project.members.is_empty() {
+                assert!(
+                    project.owner_count() >= 1,
+                    "{project_id:?} lost its last owner"
+                );
+            }
+            if !project.deleted {
+                let view = &self.projections.membership.projects[project_id];
+                assert_eq!(view.members, project.members);
+            }
+        }
+        for &(key_id, creator, project_id) in &self.keys {
+            match self.projections.keys.check_id(key_id, self.now) {
+                Ok(valid) => {
+                    assert_eq!(valid.account_id, creator);
+                    let project = self.state.live_project(project_id).expect("live project");
+                    assert!(
+                        project.members.contains_key(&creator),
+                        "valid key of a non-member"
+                    );
+                    assert!(self.state.live_account(creator).is_some());
+                    assert!(valid.permissions.is_subset_of(valid.role.permissions()));
+                }
+                Err(KeyRejection::Unknown) => panic!("a created key is unknown"),
+                Err(_) => {}
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_command_sequences_keep_every_invariant(ops in prop::collection::vec(op(), 1..120)) {
+        let mut world = World::new();
+        for op in ops {
+            world.apply(op);
+        }
+    }
+}
