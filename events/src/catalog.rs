@@ -25,6 +25,16 @@ pub enum CreditSource {
 }
 
 impl CreditSource {
+    pub const ALL: [CreditSource; 3] = [
+        CreditSource::Promotional,
+        CreditSource::Contract,
+        CreditSource::Card,
+    ];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|value| value.name() == name)
+    }
+
     pub const fn name(self) -> &'static str {
         match self {
             CreditSource::Promotional => "promotional",
@@ -54,6 +64,28 @@ pub enum Endpoint {
     Agent,
 }
 
+impl Endpoint {
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint::Listen,
+        Endpoint::Read,
+        Endpoint::Speak,
+        Endpoint::Agent,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Endpoint::Listen => "listen",
+            Endpoint::Read => "read",
+            Endpoint::Speak => "speak",
+            Endpoint::Agent => "agent",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|value| value.name() == name)
+    }
+}
+
 /// How a request was served.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +95,26 @@ pub enum RequestMethod {
     Streaming,
 }
 
+impl RequestMethod {
+    pub const ALL: [RequestMethod; 3] = [
+        RequestMethod::Sync,
+        RequestMethod::Async,
+        RequestMethod::Streaming,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            RequestMethod::Sync => "sync",
+            RequestMethod::Async => "async",
+            RequestMethod::Streaming => "streaming",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|value| value.name() == name)
+    }
+}
+
 /// Where a request was served.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -70,6 +122,22 @@ pub enum Deployment {
     Hosted,
     Beta,
     SelfHosted,
+}
+
+impl Deployment {
+    pub const ALL: [Deployment; 3] = [Deployment::Hosted, Deployment::Beta, Deployment::SelfHosted];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            Deployment::Hosted => "hosted",
+            Deployment::Beta => "beta",
+            Deployment::SelfHosted => "self-hosted",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|value| value.name() == name)
+    }
 }
 
 /// What a request used, in each of the units the paid API is priced by.

@@ -36,6 +36,33 @@ impl Nanodollars {
         self.0.checked_sub(other.0).map(Self)
     }
 
+    /// Parses a non-negative decimal USD amount with at most nine decimals (`"12.5"`, `"0.000000001"`,
+    /// `"200"`) exactly, digit by digit: never through a float. `None` when malformed or beyond
+    /// `i64` nano-dollars.
+    pub fn parse_usd(text: &str) -> Option<Self> {
+        let (whole, fraction) = match text.split_once('.') {
+            Some((whole, fraction)) => (whole, fraction),
+            None => (text, ""),
+        };
+        let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 9 {
+            return None;
+        }
+        if text.contains('.') && fraction.is_empty() {
+            return None;
+        }
+        let whole: i64 = whole.parse().ok()?;
+        let fraction: i64 = if fraction.is_empty() {
+            0
+        } else {
+            format!("{fraction:0<9}").parse().ok()?
+        };
+        whole
+            .checked_mul(Self::PER_USD)?
+            .checked_add(fraction)
+            .map(Self)
+    }
+
     /// Exact decimal USD with nine places, trailing zeros trimmed: `12.5`, `0.000000001`, `-3`.
     pub fn to_usd_string(self) -> String {
         let sign = if self.0 < 0 { "-" } else { "" };
@@ -102,6 +129,41 @@ impl fmt::Display for Nanodollars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usd_decimals_parse_exactly() {
+        assert_eq!(
+            Nanodollars::parse_usd("200"),
+            Some(Nanodollars::from_usd(200))
+        );
+        assert_eq!(
+            Nanodollars::parse_usd("0.1"),
+            Some(Nanodollars::new(100_000_000))
+        );
+        assert_eq!(
+            Nanodollars::parse_usd("0.000000001"),
+            Some(Nanodollars::new(1))
+        );
+        assert_eq!(
+            Nanodollars::parse_usd("9223372036.854775807"),
+            Some(Nanodollars::new(i64::MAX))
+        );
+        for bad in [
+            "",
+            ".5",
+            "5.",
+            "-1",
+            "+1",
+            "1e3",
+            "0.0000000001",
+            "1.2.3",
+            " 1",
+            "9223372036.854775808",
+            "NaN",
+        ] {
+            assert_eq!(Nanodollars::parse_usd(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn usd_strings_are_exact_to_the_nanodollar() {

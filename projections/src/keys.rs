@@ -1,15 +1,17 @@
 //! Key validity: lookup by secret hash in O(1), and whether a key may act at a given instant.
 //!
 //! A key is valid iff it is not deleted, not expired at the instant asked, its project is live,
-//! its creator is still a member of that project and the creator's account is not deleted. What
-//! it may do is its scopes ∩ its creator's current role.
+//! its creator is still a member of that project and the creator's account is not deleted. A key
+//! ends for good when its creator leaves or is removed (an account's deletion removes it from
+//! every project first), so it stays dead even if the creator rejoins. What it may do is its
+//! scopes ∩ its creator's current role.
 
 use crate::Projection;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use steward_events::{
-    AccountId, Envelope, Event, KeyId, Permissions, ProjectId, Role, Scope, Sha256Digest, Tag,
-    Timestamp,
+    AccountId, Envelope, Event, KeyId, Permissions, ProjectId, RemovalReason, Role, Scope,
+    Sha256Digest, Tag, Timestamp,
 };
 
 #[derive(Clone, Debug, Serialize)]
@@ -21,10 +23,19 @@ pub struct KeyView {
     pub tags: Vec<Tag>,
     pub created_at: Timestamp,
     pub expires_at: Option<Timestamp>,
-    pub deleted_at: Option<Timestamp>,
+    /// When and why the key stopped working for good, if it has.
+    pub ended: Option<KeyEnding>,
     /// The union of `scopes`, kept for the hot path.
     #[serde(skip)]
     pub scope_permissions: Permissions,
+}
+
+/// When and why a key stopped working. A key never works again once ended, even if its creator
+/// rejoins the project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyEnding {
+    pub at: Timestamp,
+    pub reason: KeyRejection,
 }
 
 /// A key that may act, and what it may do.
@@ -39,7 +50,8 @@ pub struct ValidKey {
 }
 
 /// Why a key may not act.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KeyRejection {
     Unknown,
     Deleted,
@@ -54,10 +66,11 @@ pub struct Keys {
     pub keys: BTreeMap<KeyId, KeyView>,
     /// Each project's members and roles, as far as keys care.
     pub members: BTreeMap<ProjectId, BTreeMap<AccountId, Role>>,
-    pub deleted_accounts: BTreeSet<AccountId>,
-    pub deleted_projects: BTreeSet<ProjectId>,
     #[serde(skip)]
     by_secret_hash: HashMap<Sha256Digest, KeyId>,
+    /// The keys each member created in each project, to end them when the member goes.
+    #[serde(skip)]
+    by_creator: HashMap<(ProjectId, AccountId), Vec<KeyId>>,
 }
 
 impl Keys {
@@ -80,24 +93,18 @@ impl Keys {
     /// Whether the key `key_id` may act at `now`.
     pub fn check_id(&self, key_id: KeyId, now: Timestamp) -> Result<ValidKey, KeyRejection> {
         let key = self.keys.get(&key_id).ok_or(KeyRejection::Unknown)?;
-        if key.deleted_at.is_some() {
-            return Err(KeyRejection::Deleted);
+        if let Some(ending) = key.ended {
+            return Err(ending.reason);
         }
         if key.expires_at.is_some_and(|expires_at| expires_at <= now) {
             return Err(KeyRejection::Expired);
-        }
-        if self.deleted_projects.contains(&key.project_id) {
-            return Err(KeyRejection::ProjectDeleted);
-        }
-        if self.deleted_accounts.contains(&key.created_by) {
-            return Err(KeyRejection::CreatorDeleted);
         }
         let role = self
             .members
             .get(&key.project_id)
             .and_then(|members| members.get(&key.created_by))
             .copied()
-            .ok_or(KeyRejection::CreatorNotMember)?;
+            .expect("a key that has not ended has a creator who is a member");
         Ok(ValidKey {
             key_id,
             project_id: key.project_id,
@@ -114,12 +121,32 @@ impl Keys {
             .filter(move |(_, key)| key.project_id == project_id)
     }
 
-    fn set_role(&mut self, project_id: ProjectId, account_id: AccountId, role: Option<Role>) {
-        let members = self.members.entry(project_id).or_default();
-        match role {
-            Some(role) => members.insert(account_id, role),
-            None => members.remove(&account_id),
-        };
+    /// Ends every live key in `key_ids`.
+    fn end(&mut self, key_ids: &[KeyId], at: Timestamp, reason: KeyRejection) {
+        for key_id in key_ids {
+            let key = self.keys.get_mut(key_id).expect("indexed keys exist");
+            if key.ended.is_none() {
+                key.ended = Some(KeyEnding { at, reason });
+            }
+        }
+    }
+
+    /// A member left or was removed (or their account deleted): their keys there end.
+    fn member_gone(
+        &mut self,
+        project_id: ProjectId,
+        account_id: AccountId,
+        at: Timestamp,
+        reason: KeyRejection,
+    ) {
+        if let Some(members) = self.members.get_mut(&project_id) {
+            members.remove(&account_id);
+        }
+        let key_ids = self
+            .by_creator
+            .remove(&(project_id, account_id))
+            .unwrap_or_default();
+        self.end(&key_ids, at, reason);
     }
 }
 
@@ -139,6 +166,10 @@ impl Projection for Keys {
                 secret_hash,
             } => {
                 self.by_secret_hash.insert(*secret_hash, *key_id);
+                self.by_creator
+                    .entry((*project_id, *created_by))
+                    .or_default()
+                    .push(*key_id);
                 self.keys.insert(
                     *key_id,
                     KeyView {
@@ -149,15 +180,13 @@ impl Projection for Keys {
                         tags: tags.clone(),
                         created_at: envelope.recorded_at,
                         expires_at: *expires_at,
-                        deleted_at: None,
+                        ended: None,
                         scope_permissions: Scope::union_of(scopes),
                     },
                 );
             }
             Event::ApiKeyDeleted { key_id, .. } => {
-                if let Some(key) = self.keys.get_mut(key_id) {
-                    key.deleted_at = Some(envelope.recorded_at);
-                }
+                self.end(&[*key_id], envelope.recorded_at, KeyRejection::Deleted);
             }
             Event::MemberJoined {
                 project_id,
@@ -169,23 +198,49 @@ impl Projection for Keys {
                 account_id,
                 to: role,
                 ..
-            } => self.set_role(*project_id, *account_id, Some(*role)),
+            } => {
+                self.members
+                    .entry(*project_id)
+                    .or_default()
+                    .insert(*account_id, *role);
+            }
             Event::MemberRemoved {
                 project_id,
                 account_id,
-                ..
+                reason,
+            } => {
+                let reason = match reason {
+                    RemovalReason::Kicked => KeyRejection::CreatorNotMember,
+                    RemovalReason::AccountDeleted => KeyRejection::CreatorDeleted,
+                };
+                self.member_gone(*project_id, *account_id, envelope.recorded_at, reason);
             }
-            | Event::MemberLeft {
+            Event::MemberLeft {
                 project_id,
                 account_id,
-            } => self.set_role(*project_id, *account_id, None),
-            Event::AccountDeleted { account_id } => {
-                self.deleted_accounts.insert(*account_id);
-            }
+            } => self.member_gone(
+                *project_id,
+                *account_id,
+                envelope.recorded_at,
+                KeyRejection::CreatorNotMember,
+            ),
             Event::ProjectDeleted { project_id } => {
-                self.deleted_projects.insert(*project_id);
+                let members: Vec<AccountId> = self
+                    .members
+                    .remove(project_id)
+                    .unwrap_or_default()
+                    .into_keys()
+                    .collect();
+                for account_id in members {
+                    let key_ids = self
+                        .by_creator
+                        .remove(&(*project_id, account_id))
+                        .unwrap_or_default();
+                    self.end(&key_ids, envelope.recorded_at, KeyRejection::ProjectDeleted);
+                }
             }
             Event::AccountRegistered { .. }
+            | Event::AccountDeleted { .. }
             | Event::ProjectCreated { .. }
             | Event::ProjectRenamed { .. }
             | Event::ProjectCompanyChanged { .. }

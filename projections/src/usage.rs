@@ -1,4 +1,5 @@
-//! Usage: per project, per UTC day, totals per tag, per key and untagged; and the request log.
+//! Usage: per project and UTC day, cells by key, endpoint, method, model and deployment, each
+//! also per tag and for the untagged requests; and the request log.
 //!
 //! Queries over a period read one cell per day and group, never the requests themselves.
 
@@ -61,13 +62,67 @@ impl Cell {
     }
 }
 
+/// The dimensions a day's usage is kept by: every way Deepgram's usage and billing queries
+/// filter or group, except tags, which a request may carry several of.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Dimensions {
+    pub key_id: KeyId,
+    pub endpoint: Endpoint,
+    pub method: RequestMethod,
+    pub model: String,
+    pub deployment: Deployment,
+}
+
+impl Serialize for Dimensions {
+    /// As a map key: `key_id/endpoint/method/model/deployment`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!(
+            "{}/{}/{}/{}/{}",
+            self.key_id,
+            self.endpoint.name(),
+            self.method.name(),
+            self.model,
+            self.deployment.name()
+        ))
+    }
+}
+
+/// One UTC day of a project's usage, pre-aggregated: queries read cells, never requests.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DayUsage {
-    pub total: Cell,
-    pub untagged: Cell,
-    /// A request with two tags counts under each.
-    pub by_tag: BTreeMap<Tag, Cell>,
-    pub by_key: BTreeMap<KeyId, Cell>,
+    /// Every request once, by its dimensions.
+    pub cells: BTreeMap<Dimensions, Cell>,
+    /// Every request once per tag it carries; a request with two tags counts under each.
+    pub tagged: BTreeMap<Tag, BTreeMap<Dimensions, Cell>>,
+    /// The requests that carry no tag.
+    pub untagged: BTreeMap<Dimensions, Cell>,
+}
+
+impl DayUsage {
+    /// The sum of every request of the day.
+    pub fn total(&self) -> Cell {
+        sum(self.cells.values())
+    }
+
+    /// The sum of the requests carrying `tag`.
+    pub fn tag_total(&self, tag: &Tag) -> Cell {
+        self.tagged
+            .get(tag)
+            .map(|cells| sum(cells.values()))
+            .unwrap_or_default()
+    }
+
+    pub fn untagged_total(&self) -> Cell {
+        sum(self.untagged.values())
+    }
+}
+
+/// The sum of some cells.
+pub fn sum<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Cell {
+    cells.into_iter().fold(Cell::default(), |mut total, cell| {
+        total.merge(cell);
+        total
+    })
 }
 
 /// One recorded request, as the request log shows it.
@@ -144,14 +199,28 @@ impl Projection for Usage {
             .days
             .entry(Day::of(envelope.recorded_at))
             .or_default();
-        day.total.add(units, *cost);
+        let dimensions = Dimensions {
+            key_id: *key_id,
+            endpoint: *endpoint,
+            method: *method,
+            model: model.clone(),
+            deployment: *deployment,
+        };
         if tags.is_empty() {
-            day.untagged.add(units, *cost);
+            day.untagged
+                .entry(dimensions.clone())
+                .or_default()
+                .add(units, *cost);
         }
         for tag in tags {
-            day.by_tag.entry(tag.clone()).or_default().add(units, *cost);
+            day.tagged
+                .entry(tag.clone())
+                .or_default()
+                .entry(dimensions.clone())
+                .or_default()
+                .add(units, *cost);
         }
-        day.by_key.entry(*key_id).or_default().add(units, *cost);
+        day.cells.entry(dimensions).or_default().add(units, *cost);
         project
             .request_index
             .insert(*request_id, project.requests.len());

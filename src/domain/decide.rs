@@ -520,13 +520,20 @@ pub fn decide(
         Command::DeleteKey { project_id, key_id } => {
             let (access, project) = access(state, actor, *project_id, now)?;
             access.require(Permission::KeysWrite)?;
-            match project.keys.get(key_id) {
-                Some(key) if !key.deleted => Ok(vec![Event::ApiKeyDeleted {
-                    project_id: *project_id,
-                    key_id: *key_id,
-                }]),
-                _ => Err(DomainError::KeyNotFound),
+            let key = project
+                .keys
+                .get(key_id)
+                .filter(|key| !key.deleted)
+                .ok_or(DomainError::KeyNotFound)?;
+            // Anyone with keys:write deletes their own keys; another member's take the right
+            // to manage members.
+            if access.account_id != Some(key.created_by) {
+                access.require(Permission::MembersWrite)?;
             }
+            Ok(vec![Event::ApiKeyDeleted {
+                project_id: *project_id,
+                key_id: *key_id,
+            }])
         }
 
         Command::GrantCredits {

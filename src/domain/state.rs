@@ -52,6 +52,7 @@ pub struct KeyState {
     pub scopes: Permissions,
     pub tags: Vec<Tag>,
     pub expires_at: Option<Timestamp>,
+    /// Deleted, or its creator left the project: it never works again.
     pub deleted: bool,
 }
 
@@ -95,8 +96,15 @@ fn project_mut(state: &mut State, project_id: ProjectId) -> &mut ProjectState {
         .expect("events name only projects created before them")
 }
 
+/// Ends a membership; the member's keys in the project die for good.
 fn end_membership(state: &mut State, project_id: ProjectId, account_id: AccountId) {
-    project_mut(state, project_id).members.remove(&account_id);
+    let project = project_mut(state, project_id);
+    project.members.remove(&account_id);
+    for key in project.keys.values_mut() {
+        if key.created_by == account_id {
+            key.deleted = true;
+        }
+    }
     if let Some(account) = state.accounts.get_mut(&account_id) {
         account.projects.remove(&project_id);
     }

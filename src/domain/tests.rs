@@ -856,6 +856,53 @@ fn a_key_is_useless_outside_its_project() {
 }
 
 #[test]
+fn a_creator_who_rejoins_does_not_revive_their_old_keys() {
+    given(with(
+        fruit_company(),
+        [
+            key_created(FRUIT, MEMBER, 1, &["member"], &[]),
+            Event::MemberLeft {
+                project_id: project(FRUIT),
+                account_id: account(MEMBER),
+            },
+            joined(FRUIT, MEMBER, Role::Member),
+        ],
+    ))
+    .when(key_of(MEMBER, 1), create_key(2, &["usage:read"]))
+    .then_err(DomainError::InvalidCredentials);
+}
+
+#[test]
+fn a_member_deletes_their_own_keys_but_not_another_members() {
+    let history = with(
+        fruit_company(),
+        [
+            key_created(FRUIT, MEMBER, 1, &["member"], &[]),
+            key_created(FRUIT, OWNER, 2, &["member"], &[]),
+        ],
+    );
+    let delete = |n| Command::DeleteKey {
+        project_id: project(FRUIT),
+        key_id: key(n),
+    };
+    given(history.clone())
+        .when(person(MEMBER), delete(1))
+        .then(vec![Event::ApiKeyDeleted {
+            project_id: project(FRUIT),
+            key_id: key(1),
+        }]);
+    given(history.clone())
+        .when(person(MEMBER), delete(2))
+        .then_err(DomainError::InsufficientPermissions);
+    given(history)
+        .when(person(ADMIN), delete(2))
+        .then(vec![Event::ApiKeyDeleted {
+            project_id: project(FRUIT),
+            key_id: key(2),
+        }]);
+}
+
+#[test]
 fn a_deleted_key_is_not_deleted_twice() {
     let history = with(
         fruit_company(),

@@ -79,7 +79,7 @@ async fn the_demo_tells_its_story_through_the_projections() {
     );
     // Then: every nano-dollar of usage cost was consumed from credit.
     let usage = projections.usage.project(fruit).unwrap();
-    let cost: Nanodollars = usage.days.values().map(|day| day.total.cost).sum();
+    let cost: Nanodollars = usage.days.values().map(|day| day.total().cost).sum();
     let ledger = projections.credits.project(fruit).unwrap().ledger;
     assert_eq!(ledger.consumed, cost);
     assert!(cost.is_positive());
