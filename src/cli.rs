@@ -1,7 +1,13 @@
 //! The command line: `demo`, `audit`, `rebuild` and `verify` over a data directory.
 
-use crate::demo::run_demo;
+use crate::{
+    clock::SystemClock,
+    config::ServeSettings,
+    demo::run_demo,
+    startup::{shutdown_signal, Application},
+};
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
 use std::{io::Write, path::PathBuf};
 use steward_events::{Envelope, EventLog, LogError, ProjectId};
 use steward_projections::Projections;
@@ -26,6 +32,8 @@ pub struct DataDirectory {
 
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
+    /// Serve the HTTP API (Deepgram's Management API v1 and Steward's own commands).
+    Serve(ServeSettings),
     /// Write the Fruit Company scenario into an empty data directory.
     Demo {
         #[command(flatten)]
@@ -61,6 +69,8 @@ pub enum CliError {
     Log(#[from] LogError),
     #[error(transparent)]
     Demo(#[from] crate::demo::DemoError),
+    #[error(transparent)]
+    Start(#[from] crate::startup::StartError),
     #[error("writing the output failed: {0}")]
     Output(#[from] std::io::Error),
     #[error("project {project_id}: credit is not conserved: {detail}")]
@@ -160,6 +170,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
+        CliCommand::Serve(settings) => {
+            let application = Application::build(settings, Arc::new(SystemClock)).await?;
+            application.run_until_stopped(shutdown_signal()).await?;
+        }
         CliCommand::Demo { data } => {
             let report = run_demo(&data.data_dir).await?;
             writeln!(out, "demo written to {}", data.data_dir.display())?;

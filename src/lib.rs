@@ -5,9 +5,16 @@
 pub mod app;
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod http;
+pub mod outbox;
+pub mod passwords;
+pub mod pricing;
 pub mod processor;
 pub mod secrets;
+pub mod sessions;
+pub mod startup;
 
 pub use app::Steward;

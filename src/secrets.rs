@@ -19,7 +19,8 @@ pub struct Secret {
 }
 
 impl Secret {
-    fn generate(prefix: &str) -> Self {
+    /// A new random secret with the given prefix.
+    pub fn generate_with_prefix(prefix: &str) -> Self {
         let bytes: [u8; SECRET_BYTES] = rand::random();
         let secret = format!("{prefix}{}", hex::encode(bytes));
         let hash = hash_secret(&secret);
@@ -27,11 +28,11 @@ impl Secret {
     }
 
     pub fn api_key() -> Self {
-        Self::generate(KEY_PREFIX)
+        Self::generate_with_prefix(KEY_PREFIX)
     }
 
     pub fn invitation_token() -> Self {
-        Self::generate(INVITATION_PREFIX)
+        Self::generate_with_prefix(INVITATION_PREFIX)
     }
 }
 

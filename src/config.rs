@@ -1,0 +1,58 @@
+//! Settings of `steward serve`, from flags or environment variables.
+
+use clap::{ArgAction, Args};
+use std::{net::SocketAddr, path::PathBuf};
+use steward_events::Nanodollars;
+
+/// The shortest operator token accepted: 32 characters.
+pub const MIN_OPERATOR_TOKEN_CHARS: usize = 32;
+
+#[derive(Clone, Debug, Args)]
+pub struct ServeSettings {
+    /// Where the event log lives (a sled database; created if missing).
+    #[arg(long, env = "STEWARD_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The address to listen on.
+    #[arg(long, env = "STEWARD_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// `Authorization: Bearer <this>` acts as the operator; at least 32 characters. Without it
+    /// the operator endpoints refuse every call.
+    #[arg(long, env = "STEWARD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<String>,
+    /// Whether anyone may sign up at `POST /v1/signup`.
+    #[arg(long, env = "STEWARD_OPEN_SIGNUP", default_value_t = true, action = ArgAction::Set)]
+    pub open_signup: bool,
+    /// Promotional credit granted at signup, in USD; 0 for none. Expires a year later.
+    #[arg(long, env = "STEWARD_PROMOTIONAL_CREDIT_USD", default_value = "200", value_parser = parse_usd)]
+    pub promotional_credit_usd: Nanodollars,
+    /// How long a login session lasts.
+    #[arg(long, env = "STEWARD_SESSION_TTL_HOURS", default_value_t = 168)]
+    pub session_ttl_hours: u32,
+    /// How long an invitation stays acceptable.
+    #[arg(long, env = "STEWARD_INVITATION_TTL_HOURS", default_value_t = 168)]
+    pub invitation_ttl_hours: u32,
+    /// How often the sweeper records expired credit.
+    #[arg(long, env = "STEWARD_SWEEP_INTERVAL_SECONDS", default_value_t = 3600)]
+    pub sweep_interval_seconds: u64,
+}
+
+fn parse_usd(text: &str) -> Result<Nanodollars, String> {
+    Nanodollars::parse_usd(text)
+        .ok_or_else(|| format!("{text:?} is not a USD amount with at most 9 decimals"))
+}
+
+impl ServeSettings {
+    /// The embedded default: `./data`, port 8080 on loopback, open signup, $200 promotional.
+    pub fn embedded_default() -> Self {
+        Self {
+            data_dir: "./data".into(),
+            listen: "127.0.0.1:8080".parse().expect("a valid address"),
+            operator_token: None,
+            open_signup: true,
+            promotional_credit_usd: Nanodollars::from_usd(200),
+            session_ttl_hours: 168,
+            invitation_ttl_hours: 168,
+            sweep_interval_seconds: 3600,
+        }
+    }
+}

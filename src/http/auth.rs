@@ -1,0 +1,211 @@
+//! Who is calling: an API key (`Token`), an account session or the operator (`Bearer`).
+
+use super::{error::ApiError, AppState};
+use crate::secrets::hash_secret;
+use axum::{
+    extract::FromRequestParts,
+    http::{request::Parts, HeaderMap},
+};
+use steward_events::{AccountId, Actor, Permission, Permissions, ProjectId, Role};
+use steward_projections::{keys::ValidKey, Projections};
+use subtle::ConstantTimeEq;
+
+/// The caller, authenticated.
+#[derive(Clone, Copy, Debug)]
+pub enum Principal {
+    /// An API key that may act now; it acts as its creator within its own project only.
+    Key(ValidKey),
+    /// A person, through a session.
+    Account(AccountId),
+    /// The support and billing side.
+    Operator,
+}
+
+impl Principal {
+    pub fn actor(&self) -> Actor {
+        match *self {
+            Principal::Key(key) => Actor::Key {
+                key_id: key.key_id,
+                account_id: key.account_id,
+            },
+            Principal::Account(account_id) => Actor::Account(account_id),
+            Principal::Operator => Actor::Operator,
+        }
+    }
+
+    /// The person acting, if any (a key acts as its creator).
+    pub fn account_id(&self) -> Option<AccountId> {
+        match *self {
+            Principal::Key(key) => Some(key.account_id),
+            Principal::Account(account_id) => Some(account_id),
+            Principal::Operator => None,
+        }
+    }
+
+    /// What the caller may do in `project_id`. A project the caller cannot see is not found.
+    pub fn access(
+        &self,
+        projections: &Projections,
+        project_id: ProjectId,
+    ) -> Result<ProjectAccess, ApiError> {
+        projections
+            .membership
+            .project(project_id)
+            .ok_or_else(ApiError::project_not_found)?;
+        let (role, permissions) = match *self {
+            Principal::Key(key) if key.project_id == project_id => (key.role, key.permissions),
+            Principal::Key(_) => return Err(ApiError::project_not_found()),
+            Principal::Account(account_id) => {
+                let role = projections
+                    .membership
+                    .role(project_id, account_id)
+                    .ok_or_else(ApiError::project_not_found)?;
+                (role, role.permissions())
+            }
+            Principal::Operator => (Role::Owner, Role::Owner.permissions()),
+        };
+        Ok(ProjectAccess {
+            project_id,
+            account_id: self.account_id(),
+            role,
+            permissions,
+        })
+    }
+}
+
+/// What a caller may do in one project.
+#[derive(Clone, Copy, Debug)]
+pub struct ProjectAccess {
+    pub project_id: ProjectId,
+    pub account_id: Option<AccountId>,
+    pub role: Role,
+    pub permissions: Permissions,
+}
+
+impl ProjectAccess {
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.permissions.contains(permission) {
+            Ok(())
+        } else {
+            Err(ApiError::insufficient_permissions())
+        }
+    }
+
+    pub fn may(&self, permission: Permission) -> bool {
+        self.permissions.contains(permission)
+    }
+}
+
+/// The two forms of the `Authorization` header.
+enum Credentials<'a> {
+    Token(&'a str),
+    Bearer(&'a str),
+}
+
+fn credentials(headers: &HeaderMap) -> Option<Credentials<'_>> {
+    let header = headers.get(axum::http::header::AUTHORIZATION)?;
+    let header = header.to_str().ok()?.trim();
+    let (scheme, value) = header.split_once(' ')?;
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("token") {
+        Some(Credentials::Token(value))
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Some(Credentials::Bearer(value))
+    } else {
+        None
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let now = state.steward.now();
+        match credentials(&parts.headers).ok_or_else(ApiError::invalid_auth)? {
+            Credentials::Token(secret) => {
+                let hash = hash_secret(secret);
+                state
+                    .steward
+                    .read(|projections| projections.keys.check(&hash, now))
+                    .map(Principal::Key)
+                    .map_err(|_| ApiError::invalid_auth())
+            }
+            Credentials::Bearer(token) => {
+                if let Some(operator_token) = &state.settings.operator_token {
+                    if bool::from(token.as_bytes().ct_eq(operator_token.as_bytes())) {
+                        return Ok(Principal::Operator);
+                    }
+                }
+                let account_id = state
+                    .sessions
+                    .account(token, now)
+                    .map_err(ApiError::internal)?
+                    .ok_or_else(ApiError::invalid_auth)?;
+                let live = state.steward.read(|projections| {
+                    projections
+                        .membership
+                        .accounts
+                        .get(&account_id)
+                        .is_some_and(|account| !account.deleted)
+                });
+                if live {
+                    Ok(Principal::Account(account_id))
+                } else {
+                    Err(ApiError::invalid_auth())
+                }
+            }
+        }
+    }
+}
+
+/// The operator, or a refusal: for `/v1/operator/*`.
+pub struct Operator;
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Principal::from_request_parts(parts, state).await? {
+            Principal::Operator => Ok(Operator),
+            _ => Err(ApiError::insufficient_permissions()),
+        }
+    }
+}
+
+/// A person with a session, or a refusal: for account-level actions.
+pub struct Session(pub AccountId);
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Principal::from_request_parts(parts, state).await? {
+            Principal::Account(account_id) => Ok(Session(account_id)),
+            _ => Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "INSUFFICIENT_PERMISSIONS",
+                "Only an account session may do this.",
+            )),
+        }
+    }
+}
+
+/// The raw bearer token of the request, for logout.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    match credentials(headers)? {
+        Credentials::Bearer(token) => Some(token),
+        Credentials::Token(_) => None,
+    }
+}

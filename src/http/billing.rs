@@ -1,0 +1,179 @@
+//! Balances (each grant's unexpired remainder) and purchases (each grant as an order).
+
+use super::{
+    auth::Principal,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::ApiPath,
+    usd::Usd,
+    AppState,
+};
+use axum::{extract::State, Json};
+use serde::Serialize;
+use steward_events::{GrantId, Permission, ProjectId, Timestamp};
+use steward_projections::credits::GrantView;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_balances))
+        .routes(routes!(get_balance))
+        .routes(routes!(list_purchases))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BalanceView {
+    #[schema(value_type = String, format = Uuid)]
+    pub balance_id: GrantId,
+    /// What is left, in USD, exact to the nano-dollar.
+    #[schema(value_type = f64)]
+    pub amount: Usd,
+    pub units: &'static str,
+    /// The grant's reference (purchase order, contract, card charge), or its id.
+    pub purchase_order_id: String,
+    /// Where the credit came from: `promotional`, `contract` or `card`.
+    pub source: &'static str,
+    /// When it expires; absent for card credit, which never does.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<Timestamp>,
+}
+
+fn balance_view(grant_id: GrantId, grant: &GrantView) -> BalanceView {
+    BalanceView {
+        balance_id: grant_id,
+        amount: Usd(grant.remaining),
+        units: "usd",
+        purchase_order_id: grant
+            .reference
+            .clone()
+            .unwrap_or_else(|| grant_id.to_string()),
+        source: grant.source.name(),
+        expiration: grant.expires_at,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListBalancesResponse {
+    pub balances: Vec<BalanceView>,
+}
+
+/// The project's balances that have not expired, soonest-expiring first as they are spent.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/balances", tag = "billing",
+    params(("project_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = ListBalancesResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_balances(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+) -> ApiResult<Json<ListBalancesResponse>> {
+    let now = state.steward.now();
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::BillingRead)?;
+        let mut grants: Vec<(&GrantId, &GrantView)> = projections
+            .credits
+            .project(project_id)
+            .map(|credits| {
+                credits
+                    .grants
+                    .iter()
+                    .filter(|(_, grant)| !grant.is_expired_at(now))
+                    .collect()
+            })
+            .unwrap_or_default();
+        grants.sort_by_key(|(grant_id, grant)| {
+            (grant.expires_at.is_none(), grant.expires_at, **grant_id)
+        });
+        let balances = grants
+            .into_iter()
+            .map(|(&grant_id, grant)| balance_view(grant_id, grant))
+            .collect();
+        Ok(Json(ListBalancesResponse { balances }))
+    })
+}
+
+/// One balance; an expired one is not found.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/balances/{balance_id}", tag = "billing",
+    params(("project_id" = String, Path, format = Uuid), ("balance_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = BalanceView), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_balance(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, grant_id)): ApiPath<(ProjectId, GrantId)>,
+) -> ApiResult<Json<BalanceView>> {
+    let now = state.steward.now();
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::BillingRead)?;
+        projections
+            .credits
+            .project(project_id)
+            .and_then(|credits| credits.grants.get(&grant_id))
+            .filter(|grant| !grant.is_expired_at(now))
+            .map(|grant| Json(balance_view(grant_id, grant)))
+            .ok_or_else(|| ApiError::not_found("Balance"))
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderView {
+    #[schema(value_type = String, format = Uuid)]
+    pub order_id: GrantId,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expiration: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created: Timestamp,
+    /// The amount granted (or, for a transfer, received), in USD.
+    #[schema(value_type = f64)]
+    pub amount: Usd,
+    pub units: &'static str,
+    /// `promotional`, `contract` or `card`.
+    pub order_type: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListPurchasesResponse {
+    pub orders: Vec<OrderView>,
+}
+
+/// Every grant the project received, as an order, oldest first.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/purchases", tag = "billing",
+    params(("project_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = ListPurchasesResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_purchases(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+) -> ApiResult<Json<ListPurchasesResponse>> {
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::BillingRead)?;
+        let mut orders: Vec<OrderView> = projections
+            .credits
+            .project(project_id)
+            .map(|credits| {
+                credits
+                    .grants
+                    .iter()
+                    .map(|(&grant_id, grant)| OrderView {
+                        order_id: grant_id,
+                        expiration: grant.expires_at,
+                        created: grant.created_at,
+                        amount: Usd(grant.original),
+                        units: "usd",
+                        order_type: grant.source.name(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        orders.sort_by_key(|order| (order.created, order.order_id));
+        Ok(Json(ListPurchasesResponse { orders }))
+    })
+}

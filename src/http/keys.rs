@@ -1,0 +1,342 @@
+//! API keys: list, create (the only time the secret is shown), get, delete.
+
+use super::{
+    auth::{Principal, ProjectAccess},
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiJson, ApiPath, ApiQuery},
+    AppState, MessageResponse,
+};
+use crate::{domain::Command, secrets::Secret};
+use axum::{extract::State, Json};
+use serde::{Deserialize, Serialize};
+use steward_events::{KeyId, Permission, ProjectId, Scope, Tag, Timestamp};
+use steward_projections::{keys::KeyView, Projections};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+/// The longest a key may live when given a time to live: ten years.
+pub const MAX_KEY_TTL_SECONDS: i64 = 10 * 366 * 86_400;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(get_key, delete_key))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyMember {
+    #[schema(value_type = String, format = Uuid)]
+    pub member_id: steward_events::AccountId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    #[schema(value_type = String, format = Uuid)]
+    pub api_key_id: KeyId,
+    pub comment: String,
+    pub scopes: Vec<String>,
+    pub tags: Vec<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedKey {
+    pub member: KeyMember,
+    pub api_key: ApiKeyView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListKeysResponse {
+    pub api_keys: Vec<ListedKey>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListKeysQuery {
+    /// `active` or `expired`; all live keys when absent.
+    pub status: Option<String>,
+}
+
+fn member_of(projections: &Projections, key: &KeyView) -> KeyMember {
+    let account = projections.membership.accounts.get(&key.created_by);
+    KeyMember {
+        member_id: key.created_by,
+        email: account.map(|a| a.email.to_string()).unwrap_or_default(),
+        first_name: account.map(|a| a.first_name.clone()).unwrap_or_default(),
+        last_name: account.map(|a| a.last_name.clone()).unwrap_or_default(),
+    }
+}
+
+fn key_view(key_id: KeyId, key: &KeyView) -> ApiKeyView {
+    ApiKeyView {
+        api_key_id: key_id,
+        comment: key.comment.clone(),
+        scopes: key
+            .scopes
+            .iter()
+            .map(|scope| scope.name().to_owned())
+            .collect(),
+        tags: key.tags.iter().map(|tag| tag.as_str().to_owned()).collect(),
+        created: key.created_at,
+        expiration_date: key.expires_at,
+    }
+}
+
+/// Whether the caller sees every key of the project, or only the ones they created.
+fn sees_all_keys(access: &ProjectAccess) -> bool {
+    [
+        Permission::MembersRead,
+        Permission::AdminsRead,
+        Permission::OwnersRead,
+    ]
+    .into_iter()
+    .all(|permission| access.may(permission))
+}
+
+/// The project's live keys: all of them for callers who may read members, admins and owners;
+/// otherwise the caller's own.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/keys", tag = "keys",
+    params(("project_id" = String, Path, format = Uuid), ListKeysQuery),
+    responses((status = 200, body = ListKeysResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(query): ApiQuery<ListKeysQuery>,
+) -> ApiResult<Json<ListKeysResponse>> {
+    let want_expired = match query.status.as_deref() {
+        None => None,
+        Some("active") => Some(false),
+        Some("expired") => Some(true),
+        Some(other) => {
+            return Err(ApiError::invalid_query(format!(
+                "status must be active or expired, not {other:?}"
+            )))
+        }
+    };
+    let now = state.steward.now();
+    state.steward.read(|projections| {
+        let access = principal.access(projections, project_id)?;
+        access.require(Permission::KeysRead)?;
+        let all = sees_all_keys(&access);
+        let api_keys = projections
+            .keys
+            .of_project(project_id)
+            .filter(|(_, key)| key.ended.is_none())
+            .filter(|(_, key)| all || Some(key.created_by) == access.account_id)
+            .filter(|(_, key)| {
+                let expired = key.expires_at.is_some_and(|at| at <= now);
+                want_expired.is_none_or(|want| want == expired)
+            })
+            .map(|(&key_id, key)| ListedKey {
+                member: member_of(projections, key),
+                api_key: key_view(key_id, key),
+            })
+            .collect();
+        Ok(Json(ListKeysResponse { api_keys }))
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyRequest {
+    pub comment: String,
+    /// Role names (`member`) or permissions (`usage:write`); never beyond the caller's own.
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// RFC 3339; give this or `time_to_live_in_seconds`, not both.
+    pub expiration_date: Option<String>,
+    pub time_to_live_in_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreateKeyResponse {
+    #[schema(value_type = String, format = Uuid)]
+    pub api_key_id: KeyId,
+    /// The secret. Shown this once; only its hash is kept.
+    pub key: String,
+    pub comment: String,
+    pub scopes: Vec<String>,
+    pub tags: Vec<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_date: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created: Timestamp,
+}
+
+/// Parses each scope name, naming the first unknown one.
+pub(super) fn parse_scopes(names: &[String]) -> Result<Vec<Scope>, ApiError> {
+    names
+        .iter()
+        .map(|name| {
+            Scope::parse(name)
+                .ok_or_else(|| ApiError::invalid_request(format!("Unknown scope {name:?}.")))
+        })
+        .collect()
+}
+
+/// Parses each tag, naming the first bad one.
+pub(super) fn parse_tags(texts: &[String]) -> Result<Vec<Tag>, ApiError> {
+    texts
+        .iter()
+        .map(|text| {
+            Tag::parse(text).map_err(|error| {
+                ApiError::invalid_request(format!("{error}.")).with_details(format!("tag {text:?}"))
+            })
+        })
+        .collect()
+}
+
+fn expiry(body: &CreateKeyRequest, now: Timestamp) -> Result<Option<Timestamp>, ApiError> {
+    match (&body.expiration_date, body.time_to_live_in_seconds) {
+        (Some(_), Some(_)) => Err(ApiError::invalid_request(
+            "Give expiration_date or time_to_live_in_seconds, not both.",
+        )),
+        (Some(date), None) => super::usage::parse_instant(date, false)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::invalid_request("expiration_date must be an RFC 3339 date or instant.")
+            }),
+        (None, Some(seconds)) if (1..=MAX_KEY_TTL_SECONDS).contains(&seconds) => {
+            Ok(Some(now.plus_seconds(seconds)))
+        }
+        (None, Some(_)) => Err(ApiError::invalid_request(format!(
+            "time_to_live_in_seconds must be 1 to {MAX_KEY_TTL_SECONDS}."
+        ))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Creates a key. Its scopes never exceed the caller's own; the secret is shown once.
+#[utoipa::path(post, path = "/v1/projects/{project_id}/keys", tag = "keys",
+    params(("project_id" = String, Path, format = Uuid)), request_body = CreateKeyRequest,
+    responses((status = 200, body = CreateKeyResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiJson(body): ApiJson<CreateKeyRequest>,
+) -> ApiResult<Json<CreateKeyResponse>> {
+    let scopes = parse_scopes(&body.scopes)?;
+    let tags = parse_tags(&body.tags)?;
+    let expires_at = expiry(&body, state.steward.now())?;
+    let key_id = KeyId::from_uuid(Uuid::now_v7());
+    let secret = Secret::api_key();
+    let envelopes = state
+        .steward
+        .execute(
+            principal.actor(),
+            Command::CreateKey {
+                project_id,
+                key_id,
+                secret_hash: secret.hash,
+                comment: body.comment.clone(),
+                scopes,
+                tags,
+                expires_at,
+            },
+        )
+        .await?;
+    let created = envelopes
+        .first()
+        .map(|envelope| envelope.recorded_at)
+        .ok_or_else(|| ApiError::internal("a created key records an event"))?;
+    let (scopes, tags) = state.steward.read(|projections| {
+        let key = &projections.keys.keys[&key_id];
+        let view = key_view(key_id, key);
+        (view.scopes, view.tags)
+    });
+    Ok(Json(CreateKeyResponse {
+        api_key_id: key_id,
+        key: secret.secret,
+        comment: body.comment,
+        scopes,
+        tags,
+        expiration_date: expires_at,
+        created,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyItemMember {
+    #[schema(value_type = String, format = Uuid)]
+    pub member_id: steward_events::AccountId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub api_key: ApiKeyView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyItem {
+    pub member: KeyItemMember,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetKeyResponse {
+    pub item: KeyItem,
+}
+
+/// One live key: any of the project's for callers who see all keys, else only one's own.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/keys/{key_id}", tag = "keys",
+    params(("project_id" = String, Path, format = Uuid), ("key_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = GetKeyResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, key_id)): ApiPath<(ProjectId, KeyId)>,
+) -> ApiResult<Json<GetKeyResponse>> {
+    state.steward.read(|projections| {
+        let access = principal.access(projections, project_id)?;
+        access.require(Permission::KeysRead)?;
+        let key = projections
+            .keys
+            .keys
+            .get(&key_id)
+            .filter(|key| key.project_id == project_id && key.ended.is_none())
+            .filter(|key| sees_all_keys(&access) || Some(key.created_by) == access.account_id)
+            .ok_or_else(|| ApiError::not_found("API key"))?;
+        let member = member_of(projections, key);
+        Ok(Json(GetKeyResponse {
+            item: KeyItem {
+                member: KeyItemMember {
+                    member_id: member.member_id,
+                    email: member.email,
+                    first_name: member.first_name,
+                    last_name: member.last_name,
+                    api_key: key_view(key_id, key),
+                },
+            },
+        }))
+    })
+}
+
+/// Deletes a key: one's own with keys:write, another member's also with members:write.
+#[utoipa::path(delete, path = "/v1/projects/{project_id}/keys/{key_id}", tag = "keys",
+    params(("project_id" = String, Path, format = Uuid), ("key_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = MessageResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, key_id)): ApiPath<(ProjectId, KeyId)>,
+) -> ApiResult<Json<MessageResponse>> {
+    state
+        .steward
+        .execute(principal.actor(), Command::DeleteKey { project_id, key_id })
+        .await?;
+    Ok(MessageResponse::new("API key deleted."))
+}

@@ -1,0 +1,163 @@
+//! Members and their scopes (roles): list, remove, read and change a member's role.
+
+use super::{
+    auth::Principal,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiJson, ApiPath},
+    AppState, MessageResponse,
+};
+use crate::domain::Command;
+use axum::{extract::State, Json};
+use serde::{Deserialize, Serialize};
+use steward_events::{AccountId, Permission, ProjectId, Role};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_members))
+        .routes(routes!(remove_member))
+        .routes(routes!(get_member_scopes, update_member_scopes))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    #[schema(value_type = String, format = Uuid)]
+    pub member_id: AccountId,
+    /// The member's role name, such as `["owner"]`.
+    pub scopes: Vec<String>,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListMembersResponse {
+    pub members: Vec<MemberView>,
+}
+
+/// The project's members with their roles.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/members", tag = "members",
+    params(("project_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = ListMembersResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_members(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+) -> ApiResult<Json<ListMembersResponse>> {
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::MembersRead)?;
+        let project = projections
+            .membership
+            .project(project_id)
+            .ok_or_else(ApiError::project_not_found)?;
+        let members = project
+            .members
+            .iter()
+            .map(|(&member_id, role)| {
+                let account = &projections.membership.accounts[&member_id];
+                MemberView {
+                    member_id,
+                    scopes: vec![role.name().to_owned()],
+                    email: account.email.to_string(),
+                    first_name: account.first_name.clone(),
+                    last_name: account.last_name.clone(),
+                }
+            })
+            .collect();
+        Ok(Json(ListMembersResponse { members }))
+    })
+}
+
+/// Removes a member; every key they created in the project stops working at once.
+#[utoipa::path(delete, path = "/v1/projects/{project_id}/members/{member_id}", tag = "members",
+    params(("project_id" = String, Path, format = Uuid), ("member_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = MessageResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn remove_member(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, account_id)): ApiPath<(ProjectId, AccountId)>,
+) -> ApiResult<Json<MessageResponse>> {
+    state
+        .steward
+        .execute(
+            principal.actor(),
+            Command::RemoveMember {
+                project_id,
+                account_id,
+            },
+        )
+        .await?;
+    Ok(MessageResponse::new("Member removed."))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScopesResponse {
+    pub scopes: Vec<String>,
+}
+
+/// A member's role: one's own always; another's with the read-scopes permission of their role.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/members/{member_id}/scopes", tag = "members",
+    params(("project_id" = String, Path, format = Uuid), ("member_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = ScopesResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_member_scopes(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, account_id)): ApiPath<(ProjectId, AccountId)>,
+) -> ApiResult<Json<ScopesResponse>> {
+    state.steward.read(|projections| {
+        let access = principal.access(projections, project_id)?;
+        let role = projections
+            .membership
+            .role(project_id, account_id)
+            .ok_or_else(|| ApiError::not_found("Member"))?;
+        if access.account_id != Some(account_id) {
+            access.require(role.read_scopes_permission())?;
+        }
+        Ok(Json(ScopesResponse {
+            scopes: vec![role.name().to_owned()],
+        }))
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateScopesRequest {
+    /// The new role: `member`, `admin` or `owner`.
+    pub scope: String,
+}
+
+/// Replaces a member's role. Refused for the sole owner, and beyond the caller's own role.
+#[utoipa::path(put, path = "/v1/projects/{project_id}/members/{member_id}/scopes", tag = "members",
+    params(("project_id" = String, Path, format = Uuid), ("member_id" = String, Path, format = Uuid)),
+    request_body = UpdateScopesRequest,
+    responses((status = 200, body = MessageResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn update_member_scopes(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, account_id)): ApiPath<(ProjectId, AccountId)>,
+    ApiJson(body): ApiJson<UpdateScopesRequest>,
+) -> ApiResult<Json<MessageResponse>> {
+    let role = Role::parse(&body.scope).ok_or_else(|| {
+        ApiError::invalid_request("scope must be a role: member, admin or owner.")
+    })?;
+    state
+        .steward
+        .execute(
+            principal.actor(),
+            Command::ChangeRole {
+                project_id,
+                account_id,
+                role,
+            },
+        )
+        .await?;
+    Ok(MessageResponse::new("Successfully updated scopes."))
+}

@@ -1,0 +1,233 @@
+//! The HTTP API: Deepgram's Management API v1 on the wire, plus what it lacks (signup, sessions,
+//! invitations, the operator, transfers, the audit log). Each resource module exports
+//! `router() -> OpenApiRouter<AppState>`; this module merges them, adds the middleware, and
+//! serves the OpenAPI document generated from the very same routes.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod usd;
+
+mod accounts;
+mod audit;
+mod billing;
+mod invites;
+mod keys;
+mod members;
+mod operator;
+mod projects;
+mod system;
+mod usage;
+
+use crate::{outbox::Outbox, pricing::PriceTable, sessions::Sessions, Steward};
+use axum::{
+    extract::{DefaultBodyLimit, Request},
+    http::{header, HeaderName, HeaderValue, Method},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    Json, Router,
+};
+use error::{ApiError, ErrorBody, PendingErrorBody};
+use std::sync::Arc;
+use steward_events::Nanodollars;
+use tower_http::{cors::CorsLayer, set_header::SetResponseHeaderLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use uuid::Uuid;
+
+/// The largest request body accepted: a batch of metered requests fits, nothing much more.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The header that carries each request's id, as Deepgram's does.
+pub const REQUEST_ID_HEADER: &str = "dg-request-id";
+
+/// Start-up settings the handlers need.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// `Authorization: Bearer <this>` is the operator; `None` disables the operator endpoints.
+    pub operator_token: Option<String>,
+    /// Whether anyone may sign up.
+    pub open_signup: bool,
+    /// Promotional credit granted at signup, if any.
+    pub promotional_credit: Option<Nanodollars>,
+    /// How long an invitation stays acceptable.
+    pub invitation_ttl_seconds: i64,
+}
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub steward: Arc<Steward>,
+    pub settings: Arc<HttpSettings>,
+    pub sessions: Arc<Sessions>,
+    pub outbox: Arc<Outbox>,
+    pub pricing: Arc<PriceTable>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Steward",
+        description = "Projects, members, API keys, credits and usage. Wire-compatible with \
+                       Deepgram's Management API v1, plus signup, sessions, invitations, the \
+                       operator and the audit log.",
+        version = env!("CARGO_PKG_VERSION"),
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&SecuritySchemes),
+    security(("token" = []), ("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Token <api key secret>`",
+            ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An account session token, or the operator token"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every API route with its documentation.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(accounts::router())
+        .merge(projects::router())
+        .merge(keys::router())
+        .merge(members::router())
+        .merge(invites::router())
+        .merge(billing::router())
+        .merge(usage::router())
+        .merge(audit::router())
+        .merge(operator::router())
+        .merge(system::router())
+}
+
+/// The whole service: routes, `/openapi.json`, and the middleware.
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = api().split_for_parts();
+    let openapi = Arc::new(openapi);
+    routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let openapi = Arc::clone(&openapi);
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("Route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "This method is not allowed on this route.",
+            )
+        })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(tower_http::cors::Any)
+                .allow_methods([
+                    Method::GET,
+                    Method::POST,
+                    Method::PUT,
+                    Method::PATCH,
+                    Method::DELETE,
+                ])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)]),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(middleware::from_fn(request_context))
+}
+
+/// Gives every request an id (echoed in `dg-request-id`), logs it, and writes error bodies with
+/// that id. Internal causes go to the log only.
+async fn request_context(request: Request, next: Next) -> Response {
+    let request_id = Uuid::now_v7().to_string();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    if let Some(pending) = response.extensions_mut().remove::<PendingErrorBody>() {
+        if let Some(internal) = &pending.internal {
+            tracing::error!(%request_id, %method, %path, cause = %internal, "internal error");
+        }
+        let status = response.status();
+        let body = ErrorBody {
+            category: pending.category,
+            message: pending.message,
+            details: pending.details,
+            request_id: request_id.clone(),
+        };
+        let mut rendered = (status, Json(body)).into_response();
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                rendered.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        response = rendered;
+    }
+    let status = response.status().as_u16();
+    tracing::info!(
+        %request_id,
+        %method,
+        %path,
+        status,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response.headers_mut().insert(
+        HeaderName::from_static(REQUEST_ID_HEADER),
+        HeaderValue::from_str(&request_id).expect("a UUID is a valid header value"),
+    );
+    response
+}
+
+/// `{"message": "..."}`, the answer of most Deepgram commands.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct MessageResponse {
+    pub message: String,
+}
+
+impl MessageResponse {
+    pub fn new(message: impl Into<String>) -> Json<Self> {
+        Json(Self {
+            message: message.into(),
+        })
+    }
+}

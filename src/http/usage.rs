@@ -1,0 +1,1086 @@
+//! Usage: recording metered requests, the request log, usage totals and breakdowns, billing
+//! breakdowns and the fields to filter them by. Totals read the per-day cells of the usage
+//! projection, O(days × groups) of the period, never the requests themselves (except to
+//! filter by several tags at once, where only the requests know which carry any of them).
+
+use super::{
+    auth::Principal,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiJson, ApiPath, ApiQuery},
+    keys::parse_tags,
+    usd::Usd,
+    AppState,
+};
+use crate::domain::{Command, DomainError, UsageReport};
+use crate::processor::CommandError;
+use axum::{extract::State, Json};
+use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::collections::{BTreeMap, BTreeSet};
+use steward_events::{
+    Deployment, Endpoint, KeyId, Nanodollars, Permission, ProjectId, RequestId, RequestMethod, Tag,
+    Timestamp, UsageUnits,
+};
+use steward_projections::usage::{Cell, Day, Dimensions, ProjectUsage, RequestView};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// Requests per page of the request log: 10 by default, at most 1000.
+pub const MAX_REQUESTS_PAGE: usize = 1000;
+const DEFAULT_REQUESTS_PAGE: usize = 10;
+/// The period a usage query covers when it names none: the last 30 days.
+const DEFAULT_PERIOD_DAYS: i64 = 30;
+const DAY_MICROS: i64 = 86_400 * 1_000_000;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_requests, record_request))
+        .routes(routes!(get_request))
+        .routes(routes!(usage_summary))
+        .routes(routes!(usage_breakdown))
+        .routes(routes!(usage_fields))
+        .routes(routes!(billing_breakdown))
+        .routes(routes!(billing_fields))
+}
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` (UTC) or RFC 3339 with an offset. A bare date as
+/// an `end` bound means the end of that day, so that the day is included.
+pub fn parse_instant(text: &str, end: bool) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let start = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?);
+        let start = Timestamp::from_datetime(start);
+        return Some(if end {
+            start.plus_seconds(86_400)
+        } else {
+            start
+        });
+    }
+    if let Some(instant) = Timestamp::parse_rfc3339(text) {
+        return Some(instant);
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(Timestamp::from_datetime(Utc.from_utc_datetime(&naive)));
+        }
+    }
+    None
+}
+
+/// What a usage, request-log or billing query asks for.
+#[derive(Debug, Default)]
+struct Filter {
+    start: Option<Timestamp>,
+    end: Option<Timestamp>,
+    accessor: Option<KeyId>,
+    tags: Vec<Tag>,
+    method: Option<RequestMethod>,
+    model: Option<String>,
+    endpoint: Option<Endpoint>,
+    deployment: Option<Deployment>,
+    grouping: Vec<String>,
+    limit: Option<usize>,
+    page: Option<usize>,
+    request_id: Option<RequestId>,
+    status: Option<bool>,
+    line_item: Option<String>,
+}
+
+fn invalid(name: &str, value: &str) -> ApiError {
+    ApiError::invalid_query(format!("{name}={value:?} is not valid"))
+}
+
+impl Filter {
+    /// Parses the query pairs; unknown names are ignored, as Deepgram's API has many.
+    fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+        let mut filter = Self::default();
+        for (name, value) in pairs {
+            let bad = || invalid(&name, &value);
+            match name.as_str() {
+                "start" => filter.start = Some(parse_instant(&value, false).ok_or_else(bad)?),
+                "end" => filter.end = Some(parse_instant(&value, true).ok_or_else(bad)?),
+                "accessor" => filter.accessor = Some(value.parse().map_err(|_| bad())?),
+                "tag" => filter.tags.push(Tag::parse(&value).map_err(|_| bad())?),
+                "method" => filter.method = Some(RequestMethod::parse(&value).ok_or_else(bad)?),
+                "model" => filter.model = Some(value),
+                "endpoint" => filter.endpoint = Some(Endpoint::parse(&value).ok_or_else(bad)?),
+                "deployment" => {
+                    filter.deployment = Some(Deployment::parse(&value).ok_or_else(bad)?)
+                }
+                "grouping" | "grouping[]" => filter.grouping.push(value),
+                "limit" => filter.limit = Some(value.parse().map_err(|_| bad())?),
+                "page" => filter.page = Some(value.parse().map_err(|_| bad())?),
+                "request_id" => filter.request_id = Some(value.parse().map_err(|_| bad())?),
+                "status" => {
+                    filter.status = Some(match value.as_str() {
+                        "succeeded" => true,
+                        "failed" => false,
+                        _ => return Err(bad()),
+                    })
+                }
+                "line_item" => filter.line_item = Some(value),
+                _ => {}
+            }
+        }
+        if let (Some(start), Some(end)) = (filter.start, filter.end) {
+            if start >= end {
+                return Err(ApiError::invalid_query("start must be before end"));
+            }
+        }
+        Ok(filter)
+    }
+
+    /// The period `[start, end)`: the last 30 days when unnamed.
+    fn period(&self, now: Timestamp) -> (Timestamp, Timestamp) {
+        let end = self.end.unwrap_or(now);
+        let start = self
+            .start
+            .unwrap_or_else(|| end.plus_seconds(-DEFAULT_PERIOD_DAYS * 86_400));
+        (start, end)
+    }
+
+    fn matches(&self, dimensions: &Dimensions) -> bool {
+        self.accessor
+            .is_none_or(|key_id| key_id == dimensions.key_id)
+            && self.method.is_none_or(|method| method == dimensions.method)
+            && self
+                .endpoint
+                .is_none_or(|endpoint| endpoint == dimensions.endpoint)
+            && self
+                .deployment
+                .is_none_or(|deployment| deployment == dimensions.deployment)
+            && self
+                .model
+                .as_deref()
+                .is_none_or(|model| model == dimensions.model)
+            && self
+                .line_item
+                .as_deref()
+                .is_none_or(|line_item| line_item == line_item_code(dimensions))
+    }
+}
+
+/// A billing line item: the endpoint and the model, such as `listen::nova-3`.
+fn line_item_code(dimensions: &Dimensions) -> String {
+    format!("{}::{}", dimensions.endpoint.name(), dimensions.model)
+}
+
+/// One cell of a query: a day, the tag it is counted under (when grouping by tag), its
+/// dimensions and its sums.
+struct Row {
+    day: Day,
+    tag: Option<Tag>,
+    dimensions: Dimensions,
+    cell: Cell,
+}
+
+fn dimensions_of(request: &RequestView) -> Dimensions {
+    Dimensions {
+        key_id: request.key_id,
+        endpoint: request.endpoint,
+        method: request.method,
+        model: request.model.clone(),
+        deployment: request.deployment,
+    }
+}
+
+fn cell_of(request: &RequestView) -> Cell {
+    Cell {
+        requests: 1,
+        audio_milliseconds: request.units.audio_milliseconds,
+        characters: request.units.characters,
+        tokens_in: request.units.tokens_in,
+        tokens_out: request.units.tokens_out,
+        cost: request.cost,
+    }
+}
+
+/// The cells of `usage` in `[start, end)` that `filter` selects. With `by_tag`, each is counted
+/// under each of its tags (a request with two tags under both) and untagged ones under `None`.
+fn rows(
+    usage: &ProjectUsage,
+    filter: &Filter,
+    (start, end): (Timestamp, Timestamp),
+    by_tag: bool,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if filter.tags.len() > 1 {
+        // Only the requests know which of several tags each carries.
+        for request in &usage.requests {
+            if request.recorded_at < start || request.recorded_at >= end {
+                continue;
+            }
+            let dimensions = dimensions_of(request);
+            if !filter.matches(&dimensions) {
+                continue;
+            }
+            let wanted: Vec<&Tag> = request
+                .tags
+                .iter()
+                .filter(|tag| filter.tags.contains(tag))
+                .collect();
+            if wanted.is_empty() {
+                continue;
+            }
+            let tags: Vec<Option<Tag>> = if by_tag {
+                wanted.into_iter().cloned().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            for tag in tags {
+                rows.push(Row {
+                    day: Day::of(request.recorded_at),
+                    tag,
+                    dimensions: dimensions.clone(),
+                    cell: cell_of(request),
+                });
+            }
+        }
+        return rows;
+    }
+    let first_day = Day::of(start);
+    let last_day = Day::of(Timestamp::from_unix_micros(end.unix_micros() - 1));
+    for (&day, usage_day) in usage.days_between(first_day, Day(last_day.0 + 1)) {
+        let mut push = |tag: Option<&Tag>, cells: &BTreeMap<Dimensions, Cell>| {
+            for (dimensions, cell) in cells {
+                if filter.matches(dimensions) {
+                    rows.push(Row {
+                        day,
+                        tag: tag.cloned(),
+                        dimensions: dimensions.clone(),
+                        cell: *cell,
+                    });
+                }
+            }
+        };
+        match filter.tags.first() {
+            Some(tag) => {
+                if let Some(cells) = usage_day.tagged.get(tag) {
+                    push(by_tag.then_some(tag), cells);
+                }
+            }
+            None if by_tag => {
+                for (tag, cells) in &usage_day.tagged {
+                    push(Some(tag), cells);
+                }
+                push(None, &usage_day.untagged);
+            }
+            None => push(None, &usage_day.cells),
+        }
+    }
+    rows
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resolution {
+    pub units: &'static str,
+    pub amount: u32,
+}
+
+const DAY_RESOLUTION: Resolution = Resolution {
+    units: "day",
+    amount: 1,
+};
+
+/// Sums in Deepgram's usage units.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct UsageFigures {
+    /// Hours of audio on listen.
+    pub hours: f64,
+    /// Hours of audio on every endpoint.
+    pub total_hours: f64,
+    /// Hours of voice agent audio.
+    pub agent_hours: f64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+    pub tts_characters: u64,
+    pub requests: u64,
+}
+
+impl UsageFigures {
+    fn add(&mut self, dimensions: &Dimensions, cell: &Cell) {
+        let hours = cell.audio_milliseconds as f64 / 3_600_000.0;
+        match dimensions.endpoint {
+            Endpoint::Listen => self.hours += hours,
+            Endpoint::Agent => self.agent_hours += hours,
+            Endpoint::Read | Endpoint::Speak => {}
+        }
+        self.total_hours += hours;
+        self.tokens_in += cell.tokens_in;
+        self.tokens_out += cell.tokens_out;
+        self.tts_characters += cell.characters;
+        self.requests += cell.requests;
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageSummaryResponse {
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    pub resolution: Resolution,
+    #[serde(flatten)]
+    pub figures: UsageFigures,
+}
+
+fn project_usage(
+    projections: &steward_projections::Projections,
+    project_id: ProjectId,
+) -> Option<&ProjectUsage> {
+    projections.usage.project(project_id)
+}
+
+/// Usage totals over a period, filtered by accessor, tag, method, model, endpoint, deployment.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/usage", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query),
+        ("accessor" = Option<String>, Query), ("tag" = Option<Vec<String>>, Query),
+        ("method" = Option<String>, Query), ("model" = Option<String>, Query),
+        ("endpoint" = Option<String>, Query), ("deployment" = Option<String>, Query)),
+    responses((status = 200, body = UsageSummaryResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn usage_summary(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Json<UsageSummaryResponse>> {
+    let filter = Filter::parse(pairs)?;
+    let period = filter.period(state.steward.now());
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::UsageRead)?;
+        let mut figures = UsageFigures::default();
+        if let Some(usage) = project_usage(projections, project_id) {
+            for row in rows(usage, &filter, period, false) {
+                figures.add(&row.dimensions, &row.cell);
+            }
+        }
+        Ok(Json(UsageSummaryResponse {
+            start: period.0,
+            end: period.1,
+            resolution: DAY_RESOLUTION,
+            figures,
+        }))
+    })
+}
+
+const USAGE_GROUPINGS: [&str; 7] = [
+    "accessor",
+    "endpoint",
+    "feature_set",
+    "models",
+    "method",
+    "tags",
+    "deployment",
+];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageGrouping {
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    pub accessor: Option<String>,
+    pub endpoint: Option<String>,
+    pub feature_set: Option<String>,
+    pub models: Option<String>,
+    pub method: Option<String>,
+    pub tags: Option<String>,
+    pub deployment: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageBreakdownResult {
+    #[serde(flatten)]
+    pub figures: UsageFigures,
+    pub grouping: UsageGrouping,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageBreakdownResponse {
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    pub resolution: Resolution,
+    pub results: Vec<UsageBreakdownResult>,
+}
+
+/// The value of one grouping dimension for a row.
+fn group_value(grouping: &str, row: &Row) -> Option<String> {
+    match grouping {
+        "accessor" => Some(row.dimensions.key_id.to_string()),
+        "endpoint" => Some(row.dimensions.endpoint.name().to_owned()),
+        "models" => Some(row.dimensions.model.clone()),
+        "method" => Some(row.dimensions.method.name().to_owned()),
+        "tags" => row.tag.as_ref().map(|tag| tag.as_str().to_owned()),
+        "deployment" => Some(row.dimensions.deployment.name().to_owned()),
+        "line_item" => Some(line_item_code(&row.dimensions)),
+        // Steward records no feature sets; every request has the plain one.
+        "feature_set" => Some("default".to_owned()),
+        _ => None,
+    }
+}
+
+/// Usage per day and per value of one grouping dimension.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/usage/breakdown", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid),
+        ("grouping" = Option<String>, Query, description = "accessor, endpoint, feature_set, models, method, tags or deployment"),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query),
+        ("accessor" = Option<String>, Query), ("tag" = Option<Vec<String>>, Query),
+        ("method" = Option<String>, Query), ("model" = Option<String>, Query),
+        ("endpoint" = Option<String>, Query), ("deployment" = Option<String>, Query)),
+    responses((status = 200, body = UsageBreakdownResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn usage_breakdown(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Json<UsageBreakdownResponse>> {
+    let filter = Filter::parse(pairs)?;
+    if filter.grouping.len() > 1 {
+        return Err(ApiError::invalid_query("give at most one grouping"));
+    }
+    let grouping = filter.grouping.first().cloned();
+    if let Some(grouping) = &grouping {
+        if !USAGE_GROUPINGS.contains(&grouping.as_str()) {
+            return Err(invalid("grouping", grouping));
+        }
+    }
+    let period = filter.period(state.steward.now());
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::UsageRead)?;
+        let by_tag = grouping.as_deref() == Some("tags");
+        let mut groups: BTreeMap<(Day, Option<String>), (UsageFigures, Dimensions)> =
+            BTreeMap::new();
+        if let Some(usage) = project_usage(projections, project_id) {
+            for row in rows(usage, &filter, period, by_tag) {
+                let value = grouping.as_deref().and_then(|g| group_value(g, &row));
+                groups
+                    .entry((row.day, value))
+                    .or_insert_with(|| (UsageFigures::default(), row.dimensions.clone()))
+                    .0
+                    .add(&row.dimensions, &row.cell);
+            }
+        }
+        let results = groups
+            .into_iter()
+            .map(|((day, value), (figures, _))| {
+                let mut grouping_view = UsageGrouping {
+                    start: day.start().max(period.0),
+                    end: Timestamp::from_unix_micros(day.start().unix_micros() + DAY_MICROS)
+                        .min(period.1),
+                    accessor: None,
+                    endpoint: None,
+                    feature_set: None,
+                    models: None,
+                    method: None,
+                    tags: None,
+                    deployment: None,
+                };
+                let slot = match grouping.as_deref() {
+                    Some("accessor") => Some(&mut grouping_view.accessor),
+                    Some("endpoint") => Some(&mut grouping_view.endpoint),
+                    Some("feature_set") => Some(&mut grouping_view.feature_set),
+                    Some("models") => Some(&mut grouping_view.models),
+                    Some("method") => Some(&mut grouping_view.method),
+                    Some("tags") => Some(&mut grouping_view.tags),
+                    Some("deployment") => Some(&mut grouping_view.deployment),
+                    _ => None,
+                };
+                if let Some(slot) = slot {
+                    *slot = value;
+                }
+                UsageBreakdownResult {
+                    figures,
+                    grouping: grouping_view,
+                }
+            })
+            .collect();
+        Ok(Json(UsageBreakdownResponse {
+            start: period.0,
+            end: period.1,
+            resolution: DAY_RESOLUTION,
+            results,
+        }))
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelField {
+    pub name: String,
+    pub language: String,
+    pub version: String,
+    pub model_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageFieldsResponse {
+    pub tags: Vec<String>,
+    pub models: Vec<ModelField>,
+    pub processing_methods: Vec<String>,
+    pub features: Vec<String>,
+}
+
+/// The tags, models and methods used in a period, to filter usage by.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/usage/fields", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query)),
+    responses((status = 200, body = UsageFieldsResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn usage_fields(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Json<UsageFieldsResponse>> {
+    let filter = Filter::parse(pairs)?;
+    let period = filter.period(state.steward.now());
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::UsageRead)?;
+        let (mut tags, mut models, mut methods) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        if let Some(usage) = project_usage(projections, project_id) {
+            for row in rows(usage, &filter, period, true) {
+                if let Some(tag) = row.tag {
+                    tags.insert(tag.as_str().to_owned());
+                }
+                models.insert(row.dimensions.model.clone());
+                methods.insert(row.dimensions.method.name().to_owned());
+            }
+        }
+        Ok(Json(UsageFieldsResponse {
+            tags: tags.into_iter().collect(),
+            models: models
+                .into_iter()
+                .map(|name| ModelField {
+                    model_id: name.clone(),
+                    language: String::new(),
+                    version: String::new(),
+                    name,
+                })
+                .collect(),
+            processing_methods: methods.into_iter().collect(),
+            features: Vec::new(),
+        }))
+    })
+}
+
+const BILLING_GROUPINGS: [&str; 4] = ["accessor", "deployment", "line_item", "tags"];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingGrouping {
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    pub accessor: Option<String>,
+    pub deployment: Option<String>,
+    pub line_item: Option<String>,
+    pub tags: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingBreakdownResult {
+    /// Exact to the nano-dollar.
+    #[schema(value_type = f64)]
+    pub dollars: Usd,
+    pub grouping: BillingGrouping,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingBreakdownResponse {
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    pub resolution: Resolution,
+    pub results: Vec<BillingBreakdownResult>,
+}
+
+/// Dollars over a period, grouped by any of accessor, deployment, line_item and tags. Grouped
+/// by tags, a request with two tags counts under each, and untagged requests have `tags: null`.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/billing/breakdown", tag = "billing",
+    params(("project_id" = String, Path, format = Uuid),
+        ("grouping" = Option<Vec<String>>, Query, description = "any of accessor, deployment, line_item, tags"),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query),
+        ("accessor" = Option<String>, Query), ("deployment" = Option<String>, Query),
+        ("tag" = Option<Vec<String>>, Query), ("line_item" = Option<String>, Query)),
+    responses((status = 200, body = BillingBreakdownResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn billing_breakdown(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Json<BillingBreakdownResponse>> {
+    let filter = Filter::parse(pairs)?;
+    for grouping in &filter.grouping {
+        if !BILLING_GROUPINGS.contains(&grouping.as_str()) {
+            return Err(invalid("grouping", grouping));
+        }
+    }
+    let period = filter.period(state.steward.now());
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::BillingRead)?;
+        let by_tag = filter.grouping.iter().any(|g| g == "tags");
+        let mut groups: BTreeMap<Vec<Option<String>>, Nanodollars> = BTreeMap::new();
+        if let Some(usage) = project_usage(projections, project_id) {
+            for row in rows(usage, &filter, period, by_tag) {
+                let key = filter
+                    .grouping
+                    .iter()
+                    .map(|grouping| group_value(grouping, &row))
+                    .collect();
+                *groups.entry(key).or_default() += row.cell.cost;
+            }
+        }
+        let results = groups
+            .into_iter()
+            .map(|(values, dollars)| {
+                let mut grouping_view = BillingGrouping {
+                    start: period.0,
+                    end: period.1,
+                    accessor: None,
+                    deployment: None,
+                    line_item: None,
+                    tags: None,
+                };
+                for (grouping, value) in filter.grouping.iter().zip(values) {
+                    match grouping.as_str() {
+                        "accessor" => grouping_view.accessor = value,
+                        "deployment" => grouping_view.deployment = value,
+                        "line_item" => grouping_view.line_item = value,
+                        _ => grouping_view.tags = value,
+                    }
+                }
+                BillingBreakdownResult {
+                    dollars: Usd(dollars),
+                    grouping: grouping_view,
+                }
+            })
+            .collect();
+        Ok(Json(BillingBreakdownResponse {
+            start: period.0,
+            end: period.1,
+            resolution: DAY_RESOLUTION,
+            results,
+        }))
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingFieldsResponse {
+    pub accessors: Vec<String>,
+    pub deployments: Vec<String>,
+    pub tags: Vec<String>,
+    /// Line item code → label.
+    pub line_items: BTreeMap<String, String>,
+}
+
+/// The accessors, deployments, tags and line items billed in a period.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/billing/fields", tag = "billing",
+    params(("project_id" = String, Path, format = Uuid),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query)),
+    responses((status = 200, body = BillingFieldsResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn billing_fields(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Json<BillingFieldsResponse>> {
+    let filter = Filter::parse(pairs)?;
+    let period = filter.period(state.steward.now());
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::BillingRead)?;
+        let (mut accessors, mut deployments, mut tags, mut line_items) = (
+            BTreeSet::new(),
+            BTreeSet::new(),
+            BTreeSet::new(),
+            BTreeMap::new(),
+        );
+        if let Some(usage) = project_usage(projections, project_id) {
+            for row in rows(usage, &filter, period, true) {
+                accessors.insert(row.dimensions.key_id.to_string());
+                deployments.insert(row.dimensions.deployment.name().to_owned());
+                if let Some(tag) = row.tag {
+                    tags.insert(tag.as_str().to_owned());
+                }
+                line_items.insert(
+                    line_item_code(&row.dimensions),
+                    format!(
+                        "{} ({})",
+                        row.dimensions.endpoint.name(),
+                        row.dimensions.model
+                    ),
+                );
+            }
+        }
+        Ok(Json(BillingFieldsResponse {
+            accessors: accessors.into_iter().collect(),
+            deployments: deployments.into_iter().collect(),
+            tags: tags.into_iter().collect(),
+            line_items,
+        }))
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestDetails {
+    /// The request's cost, exact to the nano-dollar.
+    #[schema(value_type = f64)]
+    pub usd: Usd,
+    /// Seconds of audio.
+    pub duration: f64,
+    pub model: String,
+    pub method: &'static str,
+    pub endpoint: &'static str,
+    pub tags: Vec<String>,
+    pub characters: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestResponseView {
+    pub code: u16,
+    #[schema(value_type = String, format = DateTime)]
+    pub completed: Timestamp,
+    pub details: RequestDetails,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestItem {
+    #[schema(value_type = String, format = Uuid)]
+    pub request_id: RequestId,
+    #[schema(value_type = String, format = Uuid)]
+    pub project_uuid: ProjectId,
+    #[schema(value_type = String, format = DateTime)]
+    pub created: Timestamp,
+    pub path: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub api_key_id: KeyId,
+    pub response: RequestResponseView,
+    pub code: u16,
+    pub deployment: &'static str,
+    pub callback: Option<String>,
+}
+
+fn request_item(project_id: ProjectId, request: &RequestView) -> RequestItem {
+    RequestItem {
+        request_id: request.request_id,
+        project_uuid: project_id,
+        created: request.recorded_at,
+        path: format!("/v1/{}", request.endpoint.name()),
+        api_key_id: request.key_id,
+        response: RequestResponseView {
+            code: request.status_code,
+            completed: request.recorded_at,
+            details: RequestDetails {
+                usd: Usd(request.cost),
+                duration: request.units.audio_milliseconds as f64 / 1000.0,
+                model: request.model.clone(),
+                method: request.method.name(),
+                endpoint: request.endpoint.name(),
+                tags: request.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+                characters: request.units.characters,
+                tokens_in: request.units.tokens_in,
+                tokens_out: request.units.tokens_out,
+            },
+        },
+        code: request.status_code,
+        deployment: request.deployment.name(),
+        callback: None,
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListRequestsResponse {
+    pub page: usize,
+    pub limit: usize,
+    pub requests: Vec<RequestItem>,
+}
+
+/// The request log, newest first, paginated and filterable.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/requests", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query),
+        ("limit" = Option<usize>, Query, description = "1 to 1000; 10 by default"),
+        ("page" = Option<usize>, Query, description = "from 0"),
+        ("accessor" = Option<String>, Query), ("request_id" = Option<String>, Query),
+        ("deployment" = Option<String>, Query), ("endpoint" = Option<String>, Query),
+        ("method" = Option<String>, Query), ("status" = Option<String>, Query, description = "succeeded or failed")),
+    responses((status = 200, body = ListRequestsResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_requests(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Json<ListRequestsResponse>> {
+    let filter = Filter::parse(pairs)?;
+    let limit = filter.limit.unwrap_or(DEFAULT_REQUESTS_PAGE);
+    if !(1..=MAX_REQUESTS_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_query(format!(
+            "limit must be 1 to {MAX_REQUESTS_PAGE}"
+        )));
+    }
+    let page = filter.page.unwrap_or(0);
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::UsageRead)?;
+        let requests = project_usage(projections, project_id)
+            .map(|usage| {
+                usage
+                    .requests
+                    .iter()
+                    .rev()
+                    .filter(|request| {
+                        filter
+                            .start
+                            .is_none_or(|start| request.recorded_at >= start)
+                            && filter.end.is_none_or(|end| request.recorded_at < end)
+                            && filter.request_id.is_none_or(|id| id == request.request_id)
+                            && filter
+                                .status
+                                .is_none_or(|succeeded| succeeded == (request.status_code < 400))
+                            && filter.tags.iter().all(|tag| request.tags.contains(tag))
+                            && filter.matches(&dimensions_of(request))
+                    })
+                    .skip(page.saturating_mul(limit))
+                    .take(limit)
+                    .map(|request| request_item(project_id, request))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Json(ListRequestsResponse {
+            page,
+            limit,
+            requests,
+        }))
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetRequestResponse {
+    pub request: RequestItem,
+}
+
+/// One recorded request; its cost in USD is at `response.details.usd`.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/requests/{request_id}", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid), ("request_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = GetRequestResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_request(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, request_id)): ApiPath<(ProjectId, RequestId)>,
+) -> ApiResult<Json<GetRequestResponse>> {
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(Permission::UsageRead)?;
+        project_usage(projections, project_id)
+            .and_then(|usage| usage.request(request_id))
+            .map(|request| {
+                Json(GetRequestResponse {
+                    request: request_item(project_id, request),
+                })
+            })
+            .ok_or_else(|| ApiError::not_found("Request"))
+    })
+}
+
+/// Seconds of audio as a JSON number or string with at most three decimals, parsed exactly.
+#[derive(Clone, Copy, Debug)]
+pub struct AudioSeconds(pub u64);
+
+impl<'de> Deserialize<'de> for AudioSeconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <Box<RawValue>>::deserialize(deserializer)?;
+        let text =
+            serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned());
+        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
+        let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+        let milliseconds = (|| {
+            if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 3 {
+                return None;
+            }
+            if text.contains('.') && fraction.is_empty() {
+                return None;
+            }
+            let whole: u64 = whole.parse().ok()?;
+            let fraction: u64 = if fraction.is_empty() {
+                0
+            } else {
+                format!("{fraction:0<3}").parse().ok()?
+            };
+            whole.checked_mul(1000)?.checked_add(fraction)
+        })();
+        milliseconds.map(AudioSeconds).ok_or_else(|| {
+            serde::de::Error::custom(
+                "audio_seconds must be a non-negative number with at most 3 decimals",
+            )
+        })
+    }
+}
+
+/// The most of any unit one request may report.
+pub const MAX_UNITS_PER_REQUEST: u64 = 1_000_000_000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitsInput {
+    #[schema(value_type = Option<f64>)]
+    pub audio_seconds: Option<AudioSeconds>,
+    pub characters: Option<u64>,
+    pub tokens_in: Option<u64>,
+    pub tokens_out: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordRequestBody {
+    /// The paid API's own request id; the same id twice records once.
+    #[schema(value_type = String, format = Uuid)]
+    pub request_id: RequestId,
+    /// `listen`, `read`, `speak` or `agent`.
+    pub endpoint: String,
+    /// `sync`, `async` or `streaming`.
+    pub method: String,
+    pub model: String,
+    /// `hosted` (the default), `beta` or `self-hosted`.
+    pub deployment: Option<String>,
+    pub units: UnitsInput,
+    /// The HTTP status the paid API answered; 400 and above costs nothing.
+    pub code: u16,
+    /// The request's own tags; the key's tags are added.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordRequestResponse {
+    #[schema(value_type = String, format = Uuid)]
+    pub request_id: RequestId,
+    /// What the request cost, exact to the nano-dollar.
+    #[schema(value_type = f64)]
+    pub usd: Usd,
+    pub code: u16,
+    /// The key's tags and the request's own.
+    pub tags: Vec<String>,
+}
+
+fn recorded_answer(request: &RequestView) -> RecordRequestResponse {
+    RecordRequestResponse {
+        request_id: request.request_id,
+        usd: Usd(request.cost),
+        code: request.status_code,
+        tags: request.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+    }
+}
+
+fn parse_report(body: RecordRequestBody, state: &AppState) -> Result<UsageReport, ApiError> {
+    let endpoint = Endpoint::parse(&body.endpoint).ok_or_else(|| {
+        ApiError::invalid_request("endpoint must be listen, read, speak or agent.")
+    })?;
+    let method = RequestMethod::parse(&body.method)
+        .ok_or_else(|| ApiError::invalid_request("method must be sync, async or streaming."))?;
+    let deployment = match body.deployment.as_deref() {
+        None => Deployment::Hosted,
+        Some(name) => Deployment::parse(name).ok_or_else(|| {
+            ApiError::invalid_request("deployment must be hosted, beta or self-hosted.")
+        })?,
+    };
+    if !(100..=599).contains(&body.code) {
+        return Err(ApiError::invalid_request(
+            "code must be an HTTP status, 100 to 599.",
+        ));
+    }
+    let units = UsageUnits {
+        audio_milliseconds: body.units.audio_seconds.map_or(0, |seconds| seconds.0),
+        characters: body.units.characters.unwrap_or(0),
+        tokens_in: body.units.tokens_in.unwrap_or(0),
+        tokens_out: body.units.tokens_out.unwrap_or(0),
+    };
+    let too_many = [
+        units.audio_milliseconds / 1000,
+        units.characters,
+        units.tokens_in,
+        units.tokens_out,
+    ]
+    .into_iter()
+    .any(|count| count > MAX_UNITS_PER_REQUEST);
+    if too_many {
+        return Err(ApiError::invalid_request(format!(
+            "A request reports at most {MAX_UNITS_PER_REQUEST} of each unit."
+        )));
+    }
+    let cost = state.pricing.price(endpoint, &body.model, &units);
+    Ok(UsageReport {
+        request_id: body.request_id,
+        tags: parse_tags(&body.tags)?,
+        endpoint,
+        method,
+        model: body.model,
+        deployment,
+        units,
+        status_code: body.code,
+        cost,
+    })
+}
+
+/// Records one request the paid API served, priced from the price table and paid from the
+/// soonest-expiring credit. The same request id again answers the first result. Refused with
+/// 402 when the project cannot pay, and then nothing is recorded.
+#[utoipa::path(post, path = "/v1/projects/{project_id}/requests", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid)), request_body = RecordRequestBody,
+    responses((status = 200, body = RecordRequestResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 402, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn record_request(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiJson(body): ApiJson<RecordRequestBody>,
+) -> ApiResult<Json<RecordRequestResponse>> {
+    let report = parse_report(body, &state)?;
+    let request_id = report.request_id;
+    let answer = state
+        .steward
+        .execute(
+            principal.actor(),
+            Command::RecordUsage { project_id, report },
+        )
+        .await;
+    match answer {
+        Ok(_) | Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
+            state.steward.read(|projections| {
+                project_usage(projections, project_id)
+                    .and_then(|usage| usage.request(request_id))
+                    .map(|request| Json(recorded_answer(request)))
+                    .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}

@@ -1,0 +1,142 @@
+//! Start-up: open the data directory, build the router, bind, serve until a signal.
+
+use crate::{
+    clock::Clock,
+    config::{ServeSettings, MIN_OPERATOR_TOKEN_CHARS},
+    domain::Command,
+    http::{self, AppState, HttpSettings},
+    outbox::Outbox,
+    pricing::PriceTable,
+    sessions::Sessions,
+    Steward,
+};
+use std::{future::Future, sync::Arc, time::Duration};
+use steward_events::{Actor, LogError};
+use tokio::net::TcpListener;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("the event log: {0}")]
+    Log(#[from] LogError),
+    #[error("storage: {0}")]
+    Storage(#[from] sled::Error),
+    #[error("listening: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the operator token must be at least {MIN_OPERATOR_TOKEN_CHARS} characters")]
+    WeakOperatorToken,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    sweep_interval: Duration,
+}
+
+impl Application {
+    /// Opens the data directory (replaying the log), and binds the listen address.
+    pub async fn build(settings: ServeSettings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        if settings
+            .operator_token
+            .as_ref()
+            .is_some_and(|token| token.chars().count() < MIN_OPERATOR_TOKEN_CHARS)
+        {
+            return Err(StartError::WeakOperatorToken);
+        }
+        let steward = Arc::new(Steward::open(&settings.data_dir, clock)?);
+        let db = steward.log().db().clone();
+        let state = AppState {
+            sessions: Arc::new(Sessions::open(
+                &db,
+                i64::from(settings.session_ttl_hours) * 3600,
+            )?),
+            outbox: Arc::new(Outbox::open(&db)?),
+            pricing: Arc::new(PriceTable::default()),
+            settings: Arc::new(HttpSettings {
+                operator_token: settings.operator_token.clone(),
+                open_signup: settings.open_signup,
+                promotional_credit: Some(settings.promotional_credit_usd),
+                invitation_ttl_seconds: i64::from(settings.invitation_ttl_hours) * 3600,
+            }),
+            steward,
+        };
+        let listener = TcpListener::bind(settings.listen).await?;
+        Ok(Self {
+            listener,
+            state,
+            sweep_interval: Duration::from_secs(settings.sweep_interval_seconds.max(1)),
+        })
+    }
+
+    /// The port bound (tests bind port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+            .port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; then stops taking connections, lets every request in
+    /// flight finish, answers every queued command, and flushes the log.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let Self {
+            listener,
+            state,
+            sweep_interval,
+        } = self;
+        let sweeper = tokio::spawn(sweep(Arc::clone(&state.steward), sweep_interval));
+        let steward = Arc::clone(&state.steward);
+        tracing::info!(address = %listener.local_addr()?, "serving");
+        axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        sweeper.abort();
+        let _ = sweeper.await;
+        match Arc::try_unwrap(steward) {
+            Ok(steward) => steward.shutdown()?,
+            Err(steward) => steward.log().db().flush().map(drop)?,
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Records expired credit every `interval`; idempotent, so restarts and replays are harmless.
+async fn sweep(steward: Arc<Steward>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = steward.execute(Actor::System, Command::ExpireCredits).await {
+            tracing::error!(%error, "the credit expiry sweep failed");
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
