@@ -50,10 +50,11 @@ pub struct ProcessorStats {
     pub largest_batch: u64,
 }
 
-/// A handle to the processor thread. Dropping every handle stops it once the queue drains.
+/// A handle to the processor thread. Dropping it stops taking commands, lets the thread answer
+/// every queued one, and waits for the thread to end, so that the log is closed after it.
 pub struct CommandProcessor {
-    sender: mpsc::Sender<Submission>,
-    thread: JoinHandle<()>,
+    sender: Option<mpsc::Sender<Submission>>,
+    thread: Option<JoinHandle<()>>,
     stats: Arc<Mutex<ProcessorStats>>,
 }
 
@@ -79,8 +80,8 @@ impl CommandProcessor {
             .spawn(move || worker.run(receiver))
             .expect("the command thread starts");
         Self {
-            sender,
-            thread,
+            sender: Some(sender),
+            thread: Some(thread),
             stats,
         }
     }
@@ -92,7 +93,8 @@ impl CommandProcessor {
         command: Command,
     ) -> Result<Vec<Envelope>, CommandError> {
         let (reply, answer) = oneshot::channel();
-        self.sender
+        let sender = self.sender.as_ref().ok_or(CommandError::Unavailable)?;
+        sender
             .send(Submission {
                 actor,
                 command,
@@ -109,10 +111,17 @@ impl CommandProcessor {
 
     /// Stops taking commands, answers every queued one, and waits for the thread to end.
     pub fn shutdown(self) {
-        let Self { sender, thread, .. } = self;
-        drop(sender);
-        if thread.join().is_err() {
-            tracing::error!("the command thread had stopped on a panic");
+        drop(self);
+    }
+}
+
+impl Drop for CommandProcessor {
+    fn drop(&mut self) {
+        drop(self.sender.take());
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                tracing::error!("the command thread had stopped on a panic");
+            }
         }
     }
 }

@@ -287,7 +287,8 @@ const DAY_RESOLUTION: Resolution = Resolution {
     amount: 1,
 };
 
-/// Sums in Deepgram's usage units.
+/// Sums in Deepgram's usage units. Hours are computed from whole milliseconds, so they do not
+/// drift with the number of cells summed.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct UsageFigures {
     /// Hours of audio on listen.
@@ -300,17 +301,26 @@ pub struct UsageFigures {
     pub tokens_out: u64,
     pub tts_characters: u64,
     pub requests: u64,
+    #[serde(skip)]
+    listen_milliseconds: u64,
+    #[serde(skip)]
+    agent_milliseconds: u64,
+    #[serde(skip)]
+    total_milliseconds: u64,
 }
 
 impl UsageFigures {
     fn add(&mut self, dimensions: &Dimensions, cell: &Cell) {
-        let hours = cell.audio_milliseconds as f64 / 3_600_000.0;
         match dimensions.endpoint {
-            Endpoint::Listen => self.hours += hours,
-            Endpoint::Agent => self.agent_hours += hours,
+            Endpoint::Listen => self.listen_milliseconds += cell.audio_milliseconds,
+            Endpoint::Agent => self.agent_milliseconds += cell.audio_milliseconds,
             Endpoint::Read | Endpoint::Speak => {}
         }
-        self.total_hours += hours;
+        self.total_milliseconds += cell.audio_milliseconds;
+        let hours = |milliseconds: u64| milliseconds as f64 / 3_600_000.0;
+        self.hours = hours(self.listen_milliseconds);
+        self.agent_hours = hours(self.agent_milliseconds);
+        self.total_hours = hours(self.total_milliseconds);
         self.tokens_in += cell.tokens_in;
         self.tokens_out += cell.tokens_out;
         self.tts_characters += cell.characters;

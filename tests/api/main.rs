@@ -1,0 +1,11 @@
+//! HTTP end to end: the real server on a free port, driven over HTTP with reqwest.
+
+mod accounts;
+mod authorization;
+mod billing;
+mod errors;
+mod helpers;
+mod keys;
+mod members;
+mod openapi;
+mod usage;

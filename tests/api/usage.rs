@@ -1,0 +1,211 @@
+//! Usage and billing queries over real recorded requests.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+/// Olive's project with an apple key and a banana key, and four requests on 1 and 2 November.
+async fn fruit_usage(app: &TestApp) -> (Person, Key, Key) {
+    let olive = app.signup("olive@fruit.example").await;
+    let apple = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &["apple"])
+        .await;
+    let banana = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &["banana"])
+        .await;
+    for (key, seconds, tags) in [
+        (&apple, 60, vec![]),
+        (&apple, 120, vec!["juice"]),
+        (&banana, 30, vec![]),
+    ] {
+        let (status, body) = app
+            .meter(key, &olive.project_id, &uuid(), seconds, &tags)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    app.advance_days(1);
+    let (status, body) = app
+        .meter(&banana, &olive.project_id, &uuid(), 90, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    (olive, apple, banana)
+}
+
+fn dollars_by_tag(body: &Value) -> Vec<(Value, String)> {
+    body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["grouping"]["tags"].clone(), r["dollars"].to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn usage_totals_and_filters_add_up() {
+    // Given
+    let app = spawn_app().await;
+    let (olive, apple, _) = fruit_usage(&app).await;
+    let usage = format!(
+        "/v1/projects/{}/usage?start=2026-11-01&end=2026-11-30",
+        olive.project_id
+    );
+    // When
+    let (status, all) = app.get(&usage, &olive.session).await;
+    let (_, apple_only) = app
+        .get(&format!("{usage}&accessor={}", apple.id), &olive.session)
+        .await;
+    let (_, juice) = app.get(&format!("{usage}&tag=juice"), &olive.session).await;
+    // Then
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(all["requests"], json!(4));
+    assert_eq!(all["hours"], json!(300.0 / 3600.0));
+    assert_eq!(apple_only["requests"], json!(2));
+    assert_eq!(juice["requests"], json!(1));
+    assert_eq!(all["resolution"], json!({"units": "day", "amount": 1}));
+}
+
+#[tokio::test]
+async fn billing_breakdown_by_tag_bills_each_customer_and_counts_a_two_tag_request_under_both() {
+    // Given
+    let app = spawn_app().await;
+    let (olive, _, _) = fruit_usage(&app).await;
+    // When
+    let (status, body) = app
+        .get(
+            &format!(
+                "/v1/projects/{}/billing/breakdown?start=2026-11-01&end=2026-11-30&grouping=tags",
+                olive.project_id
+            ),
+            &olive.session,
+        )
+        .await;
+    // Then: apple 60 s + 120 s, banana 30 s + 90 s, juice the 120 s request again.
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        dollars_by_tag(&body),
+        [
+            (json!("apple"), "0.0129".to_owned()),
+            (json!("banana"), "0.0086".to_owned()),
+            (json!("juice"), "0.0086".to_owned()),
+        ]
+    );
+    let (_, total) = app
+        .get(
+            &format!(
+                "/v1/projects/{}/billing/breakdown?start=2026-11-01&end=2026-11-30",
+                olive.project_id
+            ),
+            &olive.session,
+        )
+        .await;
+    assert_eq!(total["results"][0]["dollars"].to_string(), "0.0215");
+}
+
+#[tokio::test]
+async fn usage_breakdown_groups_per_day_and_fields_list_what_was_used() {
+    // Given
+    let app = spawn_app().await;
+    let (olive, apple, banana) = fruit_usage(&app).await;
+    // When
+    let (status, body) = app
+        .get(
+            &format!(
+                "/v1/projects/{}/usage/breakdown?start=2026-11-01&end=2026-11-30&grouping=accessor",
+                olive.project_id
+            ),
+            &olive.session,
+        )
+        .await;
+    // Then
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rows: Vec<(String, String, u64)> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["grouping"]["start"].as_str().unwrap()[..10].to_owned(),
+                r["grouping"]["accessor"].as_str().unwrap().to_owned(),
+                r["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        ("2026-11-01".to_owned(), apple.id.clone(), 2),
+        ("2026-11-01".to_owned(), banana.id.clone(), 1),
+        ("2026-11-02".to_owned(), banana.id.clone(), 1),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected);
+    let (_, fields) = app
+        .get(
+            &format!(
+                "/v1/projects/{}/usage/fields?start=2026-11-01",
+                olive.project_id
+            ),
+            &olive.session,
+        )
+        .await;
+    assert_eq!(fields["tags"], json!(["apple", "banana", "juice"]));
+    assert_eq!(fields["models"][0]["name"], "nova-3");
+    assert_eq!(fields["processing_methods"], json!(["sync"]));
+    let (_, billing_fields) = app
+        .get(
+            &format!(
+                "/v1/projects/{}/billing/fields?start=2026-11-01",
+                olive.project_id
+            ),
+            &olive.session,
+        )
+        .await;
+    assert_eq!(
+        billing_fields["line_items"],
+        json!({"listen::nova-3": "listen (nova-3)"})
+    );
+}
+
+#[tokio::test]
+async fn the_request_log_is_newest_first_paginated_and_filtered() {
+    // Given
+    let app = spawn_app().await;
+    let (olive, apple, _) = fruit_usage(&app).await;
+    let requests = format!("/v1/projects/{}/requests", olive.project_id);
+    // When
+    let (status, page) = app
+        .get(&format!("{requests}?limit=2&page=0"), &olive.session)
+        .await;
+    let (_, second) = app
+        .get(&format!("{requests}?limit=2&page=1"), &olive.session)
+        .await;
+    let (_, by_apple) = app
+        .get(&format!("{requests}?accessor={}", apple.id), &olive.session)
+        .await;
+    // Then
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["requests"].as_array().unwrap().len(), 2);
+    assert_eq!(second["requests"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        page["requests"][0]["response"]["details"]["duration"],
+        json!(90.0)
+    );
+    assert_eq!(by_apple["requests"].as_array().unwrap().len(), 2);
+    // Bad queries are 400s.
+    for query in [
+        "limit=0",
+        "limit=1001",
+        "status=meh",
+        "start=yesterday",
+        "endpoint=dance",
+        "start=2026-11-02&end=2026-11-01",
+    ] {
+        let (status, body) = app
+            .get(&format!("{requests}?{query}"), &olive.session)
+            .await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_PARAMETER",
+        );
+    }
+}
