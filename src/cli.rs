@@ -10,7 +10,10 @@ use clap::{Parser, Subcommand};
 use std::sync::Arc;
 use std::{io::Write, path::PathBuf};
 use steward_events::{Envelope, EventLog, LogError, ProjectId};
-use steward_projections::Projections;
+use steward_projections::{
+    usage::{Cell, Day},
+    Projections,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,6 +63,126 @@ pub enum CliCommand {
         #[command(flatten)]
         data: DataDirectory,
     },
+    /// Print a project's bill for one month per tag: requests, units and cost, an untagged
+    /// line, and the total.
+    Invoice {
+        #[command(flatten)]
+        data: DataDirectory,
+        #[arg(long)]
+        project: ProjectId,
+        /// The month, as `YYYY-MM` (UTC).
+        #[arg(long, value_parser = parse_month)]
+        month: Month,
+    },
+}
+
+/// A calendar month, UTC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Month {
+    fn first_day(self) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(self.year, self.month, 1).expect("a parsed month")
+    }
+
+    /// The first day of the month and of the next, as usage days.
+    pub fn days(self) -> (Day, Day) {
+        let first = self.first_day();
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .expect("months stay in chrono's range");
+        let day = |date: chrono::NaiveDate| {
+            Day(date
+                .signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch"))
+                .num_days())
+        };
+        (day(first), day(next))
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// Parses `YYYY-MM`.
+pub fn parse_month(text: &str) -> Result<Month, String> {
+    let date = chrono::NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("{text:?} is not a month like 2026-11"))?;
+    use chrono::Datelike;
+    Ok(Month {
+        year: date.year(),
+        month: date.month(),
+    })
+}
+
+/// Exact decimal of `value / 10^decimals`, such as `5400.000` seconds from milliseconds.
+fn fixed(value: u64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals);
+    format!(
+        "{}.{:0width$}",
+        value / scale,
+        value % scale,
+        width = decimals as usize
+    )
+}
+
+/// The invoice of `project_id` for `month`, as printed by `steward invoice`.
+pub fn invoice(log: &EventLog, project_id: ProjectId, month: Month) -> Result<String, CliError> {
+    let projections = Projections::rebuild(log)?;
+    let project = projections
+        .membership
+        .projects
+        .get(&project_id)
+        .ok_or(CliError::UnknownProject(project_id))?;
+    let (from, to) = month.days();
+    let breakdown = projections
+        .usage
+        .project(project_id)
+        .map(|usage| usage.by_tag(from, to))
+        .unwrap_or_default();
+    let mut lines = vec![
+        format!(
+            "Invoice for {} (project {project_id}), {month} (UTC)",
+            project.name
+        ),
+        format!(
+            "{:<32} {:>9} {:>16} {:>11} {:>10} {:>10} {:>16}",
+            "tag",
+            "requests",
+            "audio seconds",
+            "characters",
+            "tokens in",
+            "tokens out",
+            "cost (USD)"
+        ),
+    ];
+    let line = |label: &str, cell: &Cell| {
+        format!(
+            "{:<32} {:>9} {:>16} {:>11} {:>10} {:>10} {:>16}",
+            label,
+            cell.requests,
+            fixed(cell.audio_milliseconds, 3),
+            cell.characters,
+            cell.tokens_in,
+            cell.tokens_out,
+            cell.cost.to_usd_string()
+        )
+    };
+    for (tag, cell) in &breakdown.tags {
+        lines.push(line(tag.as_str(), cell));
+    }
+    lines.push(line("(untagged)", &breakdown.untagged));
+    lines.push(line("total", &breakdown.total));
+    lines.push(
+        "A request carrying several tags is billed under each of its tags and once in the total."
+            .into(),
+    );
+    Ok(lines.join("\n"))
 }
 
 /// Why a CLI command failed; printed, then the process exits non-zero.
@@ -73,6 +196,8 @@ pub enum CliError {
     Start(#[from] crate::startup::StartError),
     #[error("writing the output failed: {0}")]
     Output(#[from] std::io::Error),
+    #[error("no project {0} in the log")]
+    UnknownProject(ProjectId),
     #[error("project {project_id}: credit is not conserved: {detail}")]
     Unbalanced {
         project_id: ProjectId,
@@ -204,6 +329,14 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         CliCommand::Verify { data } => {
             let log = EventLog::open(&data.data_dir)?;
             writeln!(out, "{}", verify(&log)?)?;
+        }
+        CliCommand::Invoice {
+            data,
+            project,
+            month,
+        } => {
+            let log = EventLog::open(&data.data_dir)?;
+            writeln!(out, "{}", invoice(&log, project, month)?)?;
         }
     }
     Ok(())

@@ -31,6 +31,9 @@ pub struct ServeSettings {
     /// How long an invitation stays acceptable.
     #[arg(long, env = "STEWARD_INVITATION_TTL_HOURS", default_value_t = 168)]
     pub invitation_ttl_hours: u32,
+    /// A JSON price table for metering (see README); Deepgram's list prices when absent.
+    #[arg(long, env = "STEWARD_PRICE_TABLE")]
+    pub price_table: Option<PathBuf>,
     /// How often the sweeper records expired credit.
     #[arg(long, env = "STEWARD_SWEEP_INTERVAL_SECONDS", default_value_t = 3600)]
     pub sweep_interval_seconds: u64,
@@ -52,6 +55,7 @@ impl ServeSettings {
             promotional_credit_usd: Nanodollars::from_usd(200),
             session_ttl_hours: 168,
             invitation_ttl_hours: 168,
+            price_table: None,
             sweep_interval_seconds: 3600,
         }
     }

@@ -9,6 +9,7 @@
 use crate::{
     clock::ManualClock,
     domain::{Command, DomainError, TransferAmount, UsageReport},
+    pricing::PriceTable,
     processor::CommandError,
     secrets::Secret,
     Steward,
@@ -176,9 +177,6 @@ fn tag_of(text: &str) -> Tag {
 fn scope_of(text: &str) -> Scope {
     Scope::parse(text).expect("demo scopes are valid")
 }
-
-/// The demo's price: 72 nano-dollars per millisecond of audio ($0.00432 a minute).
-const DEMO_PRICE_PER_AUDIO_MILLISECOND: i64 = 72;
 
 /// Writes the Fruit Company scenario into an empty data directory.
 pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
@@ -362,6 +360,7 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
     // November: every day, each key serves a few requests; Mia is removed on the 20th.
     demo.clock
         .set(Timestamp::parse_rfc3339("2026-11-01T08:00:00Z").expect("valid"));
+    let prices = PriceTable::default();
     let mut recorded = 0;
     let mut refused = 0;
     for day in 1..=30i64 {
@@ -400,34 +399,35 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
                 } else {
                     200
                 };
-                let audio_milliseconds = audio_seconds as u64 * 1000;
+                // Operations speaks (priced per character); the customers' keys listen.
+                let (endpoint, model, units) = if key_id == operations {
+                    let characters = audio_seconds as u64 * 15;
+                    let units = UsageUnits {
+                        characters,
+                        ..UsageUnits::default()
+                    };
+                    (Endpoint::Speak, "aura-2", units)
+                } else {
+                    let units = UsageUnits {
+                        audio_milliseconds: audio_seconds as u64 * 1000,
+                        ..UsageUnits::default()
+                    };
+                    (Endpoint::Listen, "nova-3", units)
+                };
                 let report = UsageReport {
                     request_id: RequestId::from_uuid(demo.id()),
                     tags,
-                    endpoint: if key_id == operations {
-                        Endpoint::Speak
-                    } else {
-                        Endpoint::Listen
-                    },
+                    endpoint,
                     method: if request == 1 {
                         RequestMethod::Streaming
                     } else {
                         RequestMethod::Sync
                     },
-                    model: if key_id == operations {
-                        "aura-2".into()
-                    } else {
-                        "nova-3".into()
-                    },
+                    model: model.into(),
                     deployment: Deployment::Hosted,
-                    units: UsageUnits {
-                        audio_milliseconds,
-                        ..UsageUnits::default()
-                    },
+                    units,
                     status_code,
-                    cost: Nanodollars::new(
-                        audio_milliseconds as i64 * DEMO_PRICE_PER_AUDIO_MILLISECOND,
-                    ),
+                    cost: prices.price(endpoint, model, &units),
                 };
                 let answer = demo
                     .steward

@@ -54,7 +54,58 @@ impl Default for PriceTable {
     }
 }
 
+/// One rule as a price table file gives it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    endpoint: String,
+    model: Option<String>,
+    /// `audio_minute`, `character`, `token_in` or `token_out`.
+    unit: String,
+    /// USD per unit as a decimal string, at most nine decimals.
+    usd_per_unit: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableFile {
+    rules: Vec<RuleFile>,
+}
+
 impl PriceTable {
+    /// Parses a price table:
+    /// `{"rules": [{"endpoint": "listen", "model": "nova-3", "unit": "audio_minute",
+    /// "usd_per_unit": "0.0043"}]}`. A rule without `model` applies to every model of its
+    /// endpoint that has no rule of its own.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let file: TableFile =
+            serde_json::from_str(text).map_err(|error| format!("price table: {error}"))?;
+        let rules = file
+            .rules
+            .into_iter()
+            .map(|rule| {
+                let endpoint = Endpoint::parse(&rule.endpoint)
+                    .ok_or_else(|| format!("price table: unknown endpoint {:?}", rule.endpoint))?;
+                let unit = match rule.unit.as_str() {
+                    "audio_minute" => PricedUnit::AudioMinute,
+                    "character" => PricedUnit::Character,
+                    "token_in" => PricedUnit::TokenIn,
+                    "token_out" => PricedUnit::TokenOut,
+                    other => return Err(format!("price table: unknown unit {other:?}")),
+                };
+                let price = steward_events::Nanodollars::parse_usd(&rule.usd_per_unit)
+                    .ok_or_else(|| format!("price table: bad price {:?}", rule.usd_per_unit))?;
+                Ok(PriceRule {
+                    endpoint,
+                    model: rule.model,
+                    unit,
+                    nanodollars_per_unit: price.get().unsigned_abs(),
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Self { rules })
+    }
+
     /// The cost of `units` on `endpoint` with `model`: for each unit, the model's own rule if it
     /// has one, else the endpoint's general rule.
     pub fn price(&self, endpoint: Endpoint, model: &str, units: &UsageUnits) -> Nanodollars {
@@ -138,6 +189,26 @@ mod tests {
             table.price(Endpoint::Listen, "nova-3", &minute),
             Nanodollars::new(4_300_000)
         );
+    }
+
+    #[test]
+    fn a_price_table_file_parses_exactly_and_refuses_nonsense() {
+        let table = PriceTable::from_json(
+            r#"{"rules": [{"endpoint": "listen", "model": "nova-3", "unit": "audio_minute",
+                           "usd_per_unit": "0.0059"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(table.rules[0].nanodollars_per_unit, 5_900_000);
+        assert_eq!(table.rules[0].model.as_deref(), Some("nova-3"));
+        for bad in [
+            r#"{"rules": [{"endpoint": "dance", "unit": "audio_minute", "usd_per_unit": "1"}]}"#,
+            r#"{"rules": [{"endpoint": "listen", "unit": "hour", "usd_per_unit": "1"}]}"#,
+            r#"{"rules": [{"endpoint": "listen", "unit": "audio_minute", "usd_per_unit": "-1"}]}"#,
+            r#"{"rules": [{"endpoint": "listen", "unit": "audio_minute", "usd_per_unit": 1}]}"#,
+            r#"{"rule": []}"#,
+        ] {
+            assert!(PriceTable::from_json(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("the operator token must be at least {MIN_OPERATOR_TOKEN_CHARS} characters")]
     WeakOperatorToken,
+    #[error("{0}")]
+    PriceTable(String),
 }
 
 pub struct Application {
@@ -42,6 +44,15 @@ impl Application {
         {
             return Err(StartError::WeakOperatorToken);
         }
+        let pricing = match &settings.price_table {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|error| {
+                    StartError::PriceTable(format!("reading {}: {error}", path.display()))
+                })?;
+                PriceTable::from_json(&text).map_err(StartError::PriceTable)?
+            }
+            None => PriceTable::default(),
+        };
         let steward = Arc::new(Steward::open(&settings.data_dir, clock)?);
         let db = steward.log().db().clone();
         let state = AppState {
@@ -50,7 +61,7 @@ impl Application {
                 i64::from(settings.session_ttl_hours) * 3600,
             )?),
             outbox: Arc::new(Outbox::open(&db)?),
-            pricing: Arc::new(PriceTable::default()),
+            pricing: Arc::new(pricing),
             settings: Arc::new(HttpSettings {
                 operator_token: settings.operator_token.clone(),
                 open_signup: settings.open_signup,

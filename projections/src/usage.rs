@@ -117,6 +117,14 @@ impl DayUsage {
     }
 }
 
+/// Per-tag sums over a period: what a business bills each of its own customers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TagBreakdown {
+    pub tags: BTreeMap<Tag, Cell>,
+    pub untagged: Cell,
+    pub total: Cell,
+}
+
 /// The sum of some cells.
 pub fn sum<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Cell {
     cells.into_iter().fold(Cell::default(), |mut total, cell| {
@@ -155,6 +163,25 @@ impl ProjectUsage {
         self.request_index
             .get(&request_id)
             .map(|&index| &self.requests[index])
+    }
+
+    /// What each tag cost over the days in `[from, to)`, what the untagged requests cost, and
+    /// the total. A request with several tags counts under each of them and once in the total,
+    /// so the lines add up to the total only when no request carries two tags.
+    pub fn by_tag(&self, from: Day, to: Day) -> TagBreakdown {
+        let mut breakdown = TagBreakdown::default();
+        for (_, day) in self.days_between(from, to) {
+            for (tag, cells) in &day.tagged {
+                breakdown
+                    .tags
+                    .entry(tag.clone())
+                    .or_default()
+                    .merge(&sum(cells.values()));
+            }
+            breakdown.untagged.merge(&day.untagged_total());
+            breakdown.total.merge(&day.total());
+        }
+        breakdown
     }
 
     /// The days in `[from, to)`, in order.

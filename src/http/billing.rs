@@ -3,15 +3,16 @@
 use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::ApiPath,
+    extract::{ApiPath, ApiQuery},
+    usage::parse_instant,
     usd::Usd,
     AppState,
 };
 use axum::{extract::State, Json};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use steward_events::{GrantId, Permission, ProjectId, Timestamp};
 use steward_projections::credits::GrantView;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -58,17 +59,30 @@ pub struct ListBalancesResponse {
     pub balances: Vec<BalanceView>,
 }
 
-/// The project's balances that have not expired, soonest-expiring first as they are spent.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BalancesQuery {
+    /// The instant to take expiry at (a date or RFC 3339 instant); now when absent.
+    pub as_of: Option<String>,
+}
+
+/// The project's balances not expired at `as_of` (now by default), soonest-expiring first as
+/// they are spent.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/balances", tag = "billing",
-    params(("project_id" = String, Path, format = Uuid)),
+    params(("project_id" = String, Path, format = Uuid), BalancesQuery),
     responses((status = 200, body = ListBalancesResponse), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_balances(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(query): ApiQuery<BalancesQuery>,
 ) -> ApiResult<Json<ListBalancesResponse>> {
-    let now = state.steward.now();
+    let now = match query.as_of.as_deref() {
+        Some(text) => parse_instant(text, false)
+            .ok_or_else(|| ApiError::invalid_query(format!("as_of={text:?} is not a date")))?,
+        None => state.steward.now(),
+    };
     state.steward.read(|projections| {
         principal
             .access(projections, project_id)?

@@ -17,6 +17,7 @@ mod members;
 mod operator;
 mod projects;
 mod system;
+mod transfers;
 mod usage;
 
 use crate::{outbox::Outbox, pricing::PriceTable, sessions::Sessions, Steward};
@@ -116,6 +117,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(invites::router())
         .merge(billing::router())
         .merge(usage::router())
+        .merge(transfers::router())
         .merge(audit::router())
         .merge(operator::router())
         .merge(system::router())

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::domain::{Command, DomainError, UsageReport};
 use crate::processor::CommandError;
-use axum::{extract::State, Json};
+use axum::{extract::State, response::IntoResponse, Json};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_requests, record_request))
         .routes(routes!(get_request))
+        .routes(routes!(record_request_batch))
         .routes(routes!(usage_summary))
         .routes(routes!(usage_breakdown))
         .routes(routes!(usage_fields))
@@ -623,20 +624,33 @@ pub struct BillingBreakdownResponse {
 
 /// Dollars over a period, grouped by any of accessor, deployment, line_item and tags. Grouped
 /// by tags, a request with two tags counts under each, and untagged requests have `tags: null`.
+/// Answers CSV (with a total line counting each request once) for `Accept: text/csv` or
+/// `format=csv`.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/billing/breakdown", tag = "billing",
     params(("project_id" = String, Path, format = Uuid),
         ("grouping" = Option<Vec<String>>, Query, description = "any of accessor, deployment, line_item, tags"),
         ("start" = Option<String>, Query), ("end" = Option<String>, Query),
         ("accessor" = Option<String>, Query), ("deployment" = Option<String>, Query),
-        ("tag" = Option<Vec<String>>, Query), ("line_item" = Option<String>, Query)),
-    responses((status = 200, body = BillingBreakdownResponse), (status = 400, body = ErrorBody),
+        ("tag" = Option<Vec<String>>, Query), ("line_item" = Option<String>, Query),
+        ("format" = Option<String>, Query, description = "csv for CSV")),
+    responses((status = 200, body = BillingBreakdownResponse, content_type = "application/json"),
+        (status = 200, body = String, content_type = "text/csv"),
+        (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn billing_breakdown(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(project_id): ApiPath<ProjectId>,
+    headers: axum::http::HeaderMap,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
-) -> ApiResult<Json<BillingBreakdownResponse>> {
+) -> ApiResult<axum::response::Response> {
+    let wants_csv = pairs
+        .iter()
+        .any(|(name, value)| name == "format" && value == "csv")
+        || headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/csv"));
     let filter = Filter::parse(pairs)?;
     for grouping in &filter.grouping {
         if !BILLING_GROUPINGS.contains(&grouping.as_str()) {
@@ -644,54 +658,125 @@ async fn billing_breakdown(
         }
     }
     let period = filter.period(state.steward.now());
-    state.steward.read(|projections| {
+    let (breakdown, total) = state.steward.read(|projections| {
         principal
             .access(projections, project_id)?
             .require(Permission::BillingRead)?;
-        let by_tag = filter.grouping.iter().any(|g| g == "tags");
-        let mut groups: BTreeMap<Vec<Option<String>>, Nanodollars> = BTreeMap::new();
-        if let Some(usage) = project_usage(projections, project_id) {
-            for row in rows(usage, &filter, period, by_tag) {
-                let key = filter
-                    .grouping
-                    .iter()
-                    .map(|grouping| group_value(grouping, &row))
-                    .collect();
-                *groups.entry(key).or_default() += row.cell.cost;
-            }
+        Ok::<_, ApiError>(billing_groups(projections, project_id, &filter, period))
+    })?;
+    if wants_csv {
+        let csv = billing_csv(&breakdown, total).map_err(ApiError::internal)?;
+        return Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            csv,
+        )
+            .into_response());
+    }
+    Ok(Json(breakdown).into_response())
+}
+
+/// The billing breakdown, and the period's total with each request counted once.
+fn billing_groups(
+    projections: &steward_projections::Projections,
+    project_id: ProjectId,
+    filter: &Filter,
+    period: (Timestamp, Timestamp),
+) -> (BillingBreakdownResponse, Nanodollars) {
+    let by_tag = filter.grouping.iter().any(|g| g == "tags");
+    let mut groups: BTreeMap<Vec<Option<String>>, Nanodollars> = BTreeMap::new();
+    let mut total = Nanodollars::ZERO;
+    if let Some(usage) = project_usage(projections, project_id) {
+        for row in rows(usage, filter, period, by_tag) {
+            let key = filter
+                .grouping
+                .iter()
+                .map(|grouping| group_value(grouping, &row))
+                .collect();
+            *groups.entry(key).or_default() += row.cell.cost;
         }
-        let results = groups
-            .into_iter()
-            .map(|(values, dollars)| {
-                let mut grouping_view = BillingGrouping {
-                    start: period.0,
-                    end: period.1,
-                    accessor: None,
-                    deployment: None,
-                    line_item: None,
-                    tags: None,
-                };
-                for (grouping, value) in filter.grouping.iter().zip(values) {
-                    match grouping.as_str() {
-                        "accessor" => grouping_view.accessor = value,
-                        "deployment" => grouping_view.deployment = value,
-                        "line_item" => grouping_view.line_item = value,
-                        _ => grouping_view.tags = value,
-                    }
+        total = rows(usage, filter, period, false)
+            .iter()
+            .map(|row| row.cell.cost)
+            .sum();
+    }
+    let results = groups
+        .into_iter()
+        .map(|(values, dollars)| {
+            let mut grouping_view = BillingGrouping {
+                start: period.0,
+                end: period.1,
+                accessor: None,
+                deployment: None,
+                line_item: None,
+                tags: None,
+            };
+            for (grouping, value) in filter.grouping.iter().zip(values) {
+                match grouping.as_str() {
+                    "accessor" => grouping_view.accessor = value,
+                    "deployment" => grouping_view.deployment = value,
+                    "line_item" => grouping_view.line_item = value,
+                    _ => grouping_view.tags = value,
                 }
-                BillingBreakdownResult {
-                    dollars: Usd(dollars),
-                    grouping: grouping_view,
-                }
-            })
-            .collect();
-        Ok(Json(BillingBreakdownResponse {
-            start: period.0,
-            end: period.1,
-            resolution: DAY_RESOLUTION,
-            results,
-        }))
-    })
+            }
+            BillingBreakdownResult {
+                dollars: Usd(dollars),
+                grouping: grouping_view,
+            }
+        })
+        .collect();
+    let response = BillingBreakdownResponse {
+        start: period.0,
+        end: period.1,
+        resolution: DAY_RESOLUTION,
+        results,
+    };
+    (response, total)
+}
+
+/// The CSV header of a billing breakdown. Its tags column says how tags are counted; the first
+/// column tells the group lines from the total line.
+pub const BILLING_CSV_HEADER: [&str; 8] = [
+    "row",
+    "start",
+    "end",
+    "accessor",
+    "deployment",
+    "line_item",
+    "tags (a request with several tags is counted under each; the total line counts it once)",
+    "dollars",
+];
+
+fn billing_csv(
+    breakdown: &BillingBreakdownResponse,
+    total: Nanodollars,
+) -> Result<String, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(BILLING_CSV_HEADER)?;
+    for result in &breakdown.results {
+        let grouping = &result.grouping;
+        writer.write_record([
+            "line",
+            grouping.start.to_rfc3339().as_str(),
+            grouping.end.to_rfc3339().as_str(),
+            grouping.accessor.as_deref().unwrap_or(""),
+            grouping.deployment.as_deref().unwrap_or(""),
+            grouping.line_item.as_deref().unwrap_or(""),
+            grouping.tags.as_deref().unwrap_or(""),
+            result.dollars.0.to_usd_string().as_str(),
+        ])?;
+    }
+    writer.write_record([
+        "total",
+        breakdown.start.to_rfc3339().as_str(),
+        breakdown.end.to_rfc3339().as_str(),
+        "",
+        "",
+        "",
+        "",
+        total.to_usd_string().as_str(),
+    ])?;
+    let bytes = writer.into_inner().map_err(|error| error.into_error())?;
+    Ok(String::from_utf8(bytes).expect("the CSV of UTF-8 fields is UTF-8"))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1093,4 +1178,128 @@ async fn record_request(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// The most requests one batch may carry.
+pub const MAX_BATCH_REQUESTS: usize = 1000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordBatchBody {
+    /// Up to 1000 requests, each as `POST /v1/projects/{project_id}/requests` takes it.
+    #[schema(value_type = Vec<RecordRequestBody>)]
+    pub requests: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItemError {
+    pub category: &'static str,
+    pub message: String,
+    pub details: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchItemResult {
+    /// The item's position in the batch, from 0.
+    pub index: usize,
+    /// The status this item would have had on its own.
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recorded: Option<RecordRequestResponse>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<BatchItemError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordBatchResponse {
+    pub results: Vec<BatchItemResult>,
+}
+
+/// Records one item of a batch; its answer or its error.
+async fn record_item(
+    state: AppState,
+    principal: Principal,
+    project_id: ProjectId,
+    item: serde_json::Value,
+) -> Result<RecordRequestResponse, ApiError> {
+    let body: RecordRequestBody =
+        serde_json::from_value(item).map_err(|error| ApiError::invalid_json(error.to_string()))?;
+    let report = parse_report(body, &state)?;
+    let request_id = report.request_id;
+    let answer = state
+        .steward
+        .execute(
+            principal.actor(),
+            Command::RecordUsage { project_id, report },
+        )
+        .await;
+    match answer {
+        Ok(_) | Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
+            state.steward.read(|projections| {
+                project_usage(projections, project_id)
+                    .and_then(|usage| usage.request(request_id))
+                    .map(recorded_answer)
+                    .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Records up to 1000 requests, each answered on its own: one bad or unpayable item refuses
+/// only itself. The items reach the command processor together, so they share flushes.
+#[utoipa::path(post, path = "/v1/projects/{project_id}/requests/batch", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid)), request_body = RecordBatchBody,
+    responses((status = 200, body = RecordBatchResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn record_request_batch(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiJson(body): ApiJson<RecordBatchBody>,
+) -> ApiResult<Json<RecordBatchResponse>> {
+    if body.requests.is_empty() || body.requests.len() > MAX_BATCH_REQUESTS {
+        return Err(ApiError::invalid_request(format!(
+            "A batch holds 1 to {MAX_BATCH_REQUESTS} requests."
+        )));
+    }
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(steward_events::Permission::UsageWrite)
+    })?;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, item) in body.requests.into_iter().enumerate() {
+        let state = state.clone();
+        tasks.spawn(async move { (index, record_item(state, principal, project_id, item).await) });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (index, outcome) = joined.map_err(ApiError::internal)?;
+        results.push(match outcome {
+            Ok(recorded) => BatchItemResult {
+                index,
+                status: 200,
+                recorded: Some(recorded),
+                error: None,
+            },
+            Err(error) => {
+                if let Some(internal) = &error.internal {
+                    tracing::error!(cause = %internal, "a batch item failed");
+                }
+                BatchItemResult {
+                    index,
+                    status: error.status.as_u16(),
+                    recorded: None,
+                    error: Some(BatchItemError {
+                        category: error.category,
+                        message: error.message,
+                        details: error.details,
+                    }),
+                }
+            }
+        });
+    }
+    results.sort_by_key(|result| result.index);
+    Ok(Json(RecordBatchResponse { results }))
 }

@@ -348,3 +348,85 @@ async fn bad_metering_requests_are_refused_and_change_nothing() {
         assert_eq!(app.log_head(), head, "{body}");
     }
 }
+
+#[tokio::test]
+async fn a_configured_price_table_prices_metering() {
+    // Given: Nova at $0.0059 a minute instead of the list price.
+    let table = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        table.path(),
+        r#"{"rules": [{"endpoint": "listen", "model": "nova-3", "unit": "audio_minute",
+                       "usd_per_unit": "0.0059"}]}"#,
+    )
+    .unwrap();
+    let path = table.path().to_owned();
+    let app = spawn_app_with(|settings| settings.price_table = Some(path)).await;
+    let olive = app.signup("olive@fruit.example").await;
+    let key = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &[])
+        .await;
+    // When
+    let (status, body) = app.meter(&key, &olive.project_id, &uuid(), 90, &[]).await;
+    // Then
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["usd"].to_string(), "0.00885");
+}
+
+#[tokio::test]
+async fn expired_credit_leaves_the_balances_and_the_sweeper_records_it_once() {
+    // Given: $5 of contract credit ending on 10 November, besides the promotional $200.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    app.post(
+        &format!("/v1/operator/projects/{}/credits", olive.project_id),
+        &Auth::operator(),
+        json!({"amount": 5, "units": "usd", "source": "contract", "expires_at": "2026-11-10"}),
+    )
+    .await;
+    let balances = format!("/v1/projects/{}/balances", olive.project_id);
+    // (Read as the operator: Olive's week-long session ends before the credit does.)
+    let count = |body: &serde_json::Value| body["balances"].as_array().unwrap().len();
+    // When
+    app.advance_days(8);
+    let (_, before) = app.get(&balances, &Auth::operator()).await;
+    app.advance_days(1);
+    let (_, after) = app.get(&balances, &Auth::operator()).await;
+    let (_, as_of) = app
+        .get(&format!("{balances}?as_of=2026-11-09"), &Auth::operator())
+        .await;
+    for _ in 0..3 {
+        app.state
+            .steward
+            .execute(
+                steward_events::Actor::System,
+                steward::domain::Command::ExpireCredits,
+            )
+            .await
+            .unwrap();
+    }
+    // Then
+    assert_eq!((count(&before), count(&after), count(&as_of)), (2, 1, 2));
+    let (_, audit) = app
+        .get(
+            &format!(
+                "/v1/projects/{}/audit?type=credits_expired",
+                olive.project_id
+            ),
+            &Auth::operator(),
+        )
+        .await;
+    assert_eq!(audit["events"].as_array().unwrap().len(), 1, "{audit}");
+    assert_eq!(
+        audit["events"][0]["event"]["amount"],
+        json!(5_000_000_000u64)
+    );
+    let (status, body) = app
+        .get(&format!("{balances}?as_of=someday"), &Auth::operator())
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "INVALID_QUERY_PARAMETER",
+    );
+}

@@ -61,13 +61,18 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
+    spawn_app_at(start_time(), configure).await
+}
+
+/// The app with its clock starting at `start`.
+pub async fn spawn_app_at(start: Timestamp, configure: impl FnOnce(&mut ServeSettings)) -> TestApp {
     let directory = tempfile::tempdir().unwrap();
     let mut settings = ServeSettings::embedded_default();
     settings.data_dir = directory.path().join("data");
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.operator_token = Some(OPERATOR_TOKEN.into());
     configure(&mut settings);
-    let clock = Arc::new(ManualClock::new(start_time()));
+    let clock = Arc::new(ManualClock::new(start));
     let application = Application::build(settings, clock.clone()).await.unwrap();
     let address = format!("http://127.0.0.1:{}", application.port());
     let state = application.state().clone();
@@ -270,4 +275,12 @@ pub fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCod
 /// A fresh UUID for request ids and unknown ids.
 pub fn uuid() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+/// insta settings that keep every snapshot in the workspace's `snapshots/`.
+pub fn insta_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(concat!(env!("CARGO_MANIFEST_DIR"), "/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings
 }

@@ -3,9 +3,11 @@
 mod accounts;
 mod authorization;
 mod billing;
+mod demo;
 mod errors;
 mod helpers;
 mod keys;
 mod members;
 mod openapi;
+mod transfers;
 mod usage;

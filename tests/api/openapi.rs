@@ -42,6 +42,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/projects/{project_id}/billing/breakdown"),
     ("get", "/v1/projects/{project_id}/billing/fields"),
     ("get", "/v1/projects/{project_id}/audit"),
+    ("post", "/v1/projects/{project_id}/requests/batch"),
+    ("post", "/v1/transfers"),
     ("post", "/v1/signup"),
     ("post", "/v1/login"),
     ("post", "/v1/logout"),

@@ -209,3 +209,107 @@ async fn the_request_log_is_newest_first_paginated_and_filtered() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_billing_breakdown_comes_as_csv_with_a_total_counting_each_request_once() {
+    // Given
+    let app = spawn_app().await;
+    let (olive, _, _) = fruit_usage(&app).await;
+    let path = format!(
+        "/v1/projects/{}/billing/breakdown?start=2026-11-01&end=2026-11-30&grouping=tags",
+        olive.project_id
+    );
+    let Auth::Bearer(session) = &olive.session else {
+        unreachable!()
+    };
+    // When
+    let by_accept = app
+        .client
+        .get(format!("{}{path}", app.address))
+        .header("Authorization", format!("Bearer {session}"))
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    let (_, by_format) = app.get(&format!("{path}&format=csv"), &olive.session).await;
+    // Then
+    assert_eq!(
+        by_accept.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let csv = by_accept.text().await.unwrap();
+    assert_eq!(Value::String(csv.clone()), by_format);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(
+        lines[0].contains("a request with several tags is counted under each"),
+        "{csv}"
+    );
+    assert!(
+        lines[1].starts_with("line,") && lines[1].ends_with(",apple,0.0129"),
+        "{csv}"
+    );
+    assert!(lines[3].ends_with(",juice,0.0086"), "{csv}");
+    assert!(
+        lines[4].starts_with("total,") && lines[4].ends_with(",,0.0215"),
+        "{csv}"
+    );
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_request_on_its_own() {
+    // Given: $0.01 of credit, enough for two minutes of Nova, not three.
+    let app = spawn_app_with(|settings| {
+        settings.promotional_credit_usd = steward_events::Nanodollars::new(10_000_000)
+    })
+    .await;
+    let olive = app.signup("olive@fruit.example").await;
+    let key = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &["apple"])
+        .await;
+    let item = |request_id: &str, seconds: u64| {
+        json!({"request_id": request_id, "endpoint": "listen", "method": "sync",
+               "model": "nova-3", "units": {"audio_seconds": seconds}, "code": 200})
+    };
+    let repeated = uuid();
+    // When
+    let (status, body) = app
+        .post(
+            &format!("/v1/projects/{}/requests/batch", olive.project_id),
+            &key.auth,
+            json!({"requests": [
+                item(&repeated, 60),
+                {"request_id": "bad"},
+                item(&uuid(), 60),
+                item(&uuid(), 120),
+            ]}),
+        )
+        .await;
+    // Then
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let statuses: Vec<u64> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 400, 200, 402]);
+    assert_eq!(body["results"][0]["recorded"]["usd"].to_string(), "0.0043");
+    assert_eq!(
+        body["results"][3]["error"]["category"],
+        "ASR_PAYMENT_REQUIRED"
+    );
+    // An empty or oversized batch is refused whole.
+    let head = app.log_head();
+    let too_many: Vec<Value> = (0..1001).map(|_| item(&uuid(), 1)).collect();
+    for requests in [json!([]), json!(too_many)] {
+        let (status, body) = app
+            .post(
+                &format!("/v1/projects/{}/requests/batch", olive.project_id),
+                &key.auth,
+                json!({ "requests": requests }),
+            )
+            .await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+    }
+    assert_eq!(app.log_head(), head);
+}
