@@ -4,7 +4,7 @@ use crate::{
     clock::Clock,
     config::{ServeSettings, MIN_OPERATOR_TOKEN_CHARS},
     domain::Command,
-    http::{self, AppState, HttpSettings},
+    http::{self, idempotency::IdempotencyStore, AppState, HttpSettings},
     outbox::Outbox,
     pricing::PriceTable,
     sessions::Sessions,
@@ -62,6 +62,7 @@ impl Application {
             )?),
             outbox: Arc::new(Outbox::open(&db)?),
             pricing: Arc::new(pricing),
+            idempotency: Arc::new(IdempotencyStore::open(&db)?),
             settings: Arc::new(HttpSettings {
                 operator_token: settings.operator_token.clone(),
                 open_signup: settings.open_signup,

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod usd;
 
 mod accounts;
@@ -29,6 +30,7 @@ use axum::{
     Json, Router,
 };
 use error::{ApiError, ErrorBody, PendingErrorBody};
+use idempotency::IdempotencyStore;
 use std::sync::Arc;
 use steward_events::Nanodollars;
 use tower_http::{cors::CorsLayer, set_header::SetResponseHeaderLayer};
@@ -63,6 +65,7 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     pub outbox: Arc<Outbox>,
     pub pricing: Arc<PriceTable>,
+    pub idempotency: Arc<IdempotencyStore>,
 }
 
 #[derive(OpenApi)]
@@ -107,6 +110,65 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
+/// Documents the errors any operation may answer, whatever its handler: malformed input
+/// (400, 413, 415), credentials (401, 403), a missing project (404), an `Idempotency-Key`
+/// conflict on commands (409), and server trouble (500, 503).
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{
+            path::HttpMethod, ContentBuilder, Ref, RefOr, Response, ResponseBuilder,
+        };
+        let error = |description: &str| -> RefOr<Response> {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        let common = [
+            ("400", "The request is malformed or breaks a rule."),
+            ("401", "No valid credentials."),
+            ("403", "The credentials lack a permission."),
+            ("404", "Not found, or not visible to the caller."),
+            ("413", "The request body is too large."),
+            ("415", "The request body is not JSON."),
+            ("500", "Something went wrong on the server."),
+            ("503", "The service is shutting down."),
+        ];
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+                (HttpMethod::Put, item.put.as_mut()),
+                (HttpMethod::Patch, item.patch.as_mut()),
+                (HttpMethod::Delete, item.delete.as_mut()),
+            ];
+            for (method, operation) in operations {
+                let Some(operation) = operation else { continue };
+                let responses = &mut operation.responses.responses;
+                for (status, description) in common {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description));
+                }
+                if method != HttpMethod::Get {
+                    responses.entry("409".to_owned()).or_insert_with(|| {
+                        error("A conflict with the current state, or an Idempotency-Key reused.")
+                    });
+                }
+            }
+        }
+    }
+}
+
 /// Every API route with its documentation.
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -123,9 +185,19 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(system::router())
 }
 
+/// The routes and their OpenAPI document, with the errors every operation may answer.
+pub fn openapi_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    use utoipa::Modify;
+    let (routes, mut openapi) = api().split_for_parts();
+    // After the merge: modifiers of `ApiDoc` run before the routes' paths are added.
+    CommonErrors.modify(&mut openapi);
+    (routes, openapi)
+}
+
 /// The whole service: routes, `/openapi.json`, and the middleware.
 pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = api().split_for_parts();
+    let idempotency_state = state.clone();
+    let (routes, openapi) = openapi_parts();
     let openapi = Arc::new(openapi);
     routes
         .route(
@@ -155,7 +227,11 @@ pub fn router(state: AppState) -> Router {
                     Method::PATCH,
                     Method::DELETE,
                 ])
-                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+                .allow_headers([
+                    header::AUTHORIZATION,
+                    header::CONTENT_TYPE,
+                    HeaderName::from_static(idempotency::IDEMPOTENCY_HEADER),
+                ])
                 .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)]),
         )
         .layer(SetResponseHeaderLayer::overriding(
@@ -175,6 +251,10 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn_with_state(
+            idempotency_state,
+            idempotency::idempotency,
+        ))
 }
 
 /// Gives every request an id (echoed in `dg-request-id`), logs it, and writes error bodies with
@@ -184,26 +264,7 @@ async fn request_context(request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();
-    let mut response = next.run(request).await;
-    if let Some(pending) = response.extensions_mut().remove::<PendingErrorBody>() {
-        if let Some(internal) = &pending.internal {
-            tracing::error!(%request_id, %method, %path, cause = %internal, "internal error");
-        }
-        let status = response.status();
-        let body = ErrorBody {
-            category: pending.category,
-            message: pending.message,
-            details: pending.details,
-            request_id: request_id.clone(),
-        };
-        let mut rendered = (status, Json(body)).into_response();
-        for (name, value) in response.headers() {
-            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                rendered.headers_mut().insert(name.clone(), value.clone());
-            }
-        }
-        response = rendered;
-    }
+    let response = render_error(next.run(request).await, &request_id, &method, &path);
     let status = response.status().as_u16();
     tracing::info!(
         %request_id,
@@ -213,11 +274,43 @@ async fn request_context(request: Request, next: Next) -> Response {
         elapsed_us = started.elapsed().as_micros() as u64,
         "request"
     );
+    response
+}
+
+/// Writes the body of an error answer (an `ApiError` leaves it pending) with `request_id`, logs
+/// an internal cause, and sets the `dg-request-id` header.
+fn render_error(mut response: Response, request_id: &str, method: &Method, path: &str) -> Response {
+    if let Some(pending) = response.extensions_mut().remove::<PendingErrorBody>() {
+        if let Some(internal) = &pending.internal {
+            tracing::error!(%request_id, %method, %path, cause = %internal, "internal error");
+        }
+        let status = response.status();
+        let body = ErrorBody {
+            category: pending.category,
+            message: pending.message,
+            details: pending.details,
+            request_id: request_id.to_owned(),
+        };
+        let mut rendered = (status, Json(body)).into_response();
+        for (name, value) in response.headers() {
+            if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+                rendered.headers_mut().insert(name.clone(), value.clone());
+            }
+        }
+        response = rendered;
+    }
     response.headers_mut().insert(
         HeaderName::from_static(REQUEST_ID_HEADER),
-        HeaderValue::from_str(&request_id).expect("a UUID is a valid header value"),
+        HeaderValue::from_str(request_id).expect("a UUID is a valid header value"),
     );
     response
+}
+
+/// An error answered outside `request_context` (by the outer idempotency layer), rendered with
+/// a request id of its own.
+fn standalone_error(error: ApiError, method: &Method, path: &str) -> Response {
+    let request_id = Uuid::now_v7().to_string();
+    render_error(error.into_response(), &request_id, method, path)
 }
 
 /// `{"message": "..."}`, the answer of most Deepgram commands.

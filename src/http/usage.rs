@@ -633,8 +633,8 @@ pub struct BillingBreakdownResponse {
         ("accessor" = Option<String>, Query), ("deployment" = Option<String>, Query),
         ("tag" = Option<Vec<String>>, Query), ("line_item" = Option<String>, Query),
         ("format" = Option<String>, Query, description = "csv for CSV")),
-    responses((status = 200, body = BillingBreakdownResponse, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/csv"),
+    responses((status = 200, description = "The breakdown, as JSON or, when asked, CSV",
+            content((BillingBreakdownResponse = "application/json"), (String = "text/csv"))),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn billing_breakdown(

@@ -6,6 +6,7 @@ mod billing;
 mod demo;
 mod errors;
 mod helpers;
+mod idempotency;
 mod keys;
 mod members;
 mod openapi;

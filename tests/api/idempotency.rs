@@ -1,0 +1,123 @@
+//! `Idempotency-Key`: the same key and request answer the first answer again, even after a
+//! restart; the same key with another request is a 409.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn create_key_with(
+    app: &TestApp,
+    session: &Auth,
+    project_id: &str,
+    idempotency_key: &str,
+    comment: &str,
+) -> (StatusCode, Option<String>, String, Value) {
+    let Auth::Bearer(token) = session else {
+        unreachable!()
+    };
+    let response = app
+        .client
+        .post(format!("{}/v1/projects/{project_id}/keys", app.address))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Idempotency-Key", idempotency_key)
+        .json(&json!({"comment": comment, "scopes": ["member"]}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let replayed = response
+        .headers()
+        .get("idempotent-replayed")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let request_id = response.headers()["dg-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (status, replayed, request_id, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_retried_command_answers_the_first_answer_and_records_nothing_more() {
+    // Given
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let (status, replayed, first_id, first) =
+        create_key_with(&app, &olive.session, &olive.project_id, "retry-1", "apple").await;
+    assert_eq!((status, replayed), (StatusCode::OK, None));
+    let head = app.log_head();
+    // When
+    let (status, replayed, again_id, again) =
+        create_key_with(&app, &olive.session, &olive.project_id, "retry-1", "apple").await;
+    // Then
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replayed.as_deref(), Some("true"));
+    assert_eq!(
+        again, first,
+        "the same secret, shown again to the same caller"
+    );
+    assert_eq!(again_id, first_id);
+    assert_eq!(app.log_head(), head);
+    let (_, keys) = app
+        .get(
+            &format!("/v1/projects/{}/keys", olive.project_id),
+            &olive.session,
+        )
+        .await;
+    assert_eq!(keys["api_keys"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_key_reused_with_another_body_is_a_conflict() {
+    // Given
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    create_key_with(&app, &olive.session, &olive.project_id, "retry-2", "apple").await;
+    let head = app.log_head();
+    // When
+    let (status, _, _, body) =
+        create_key_with(&app, &olive.session, &olive.project_id, "retry-2", "banana").await;
+    // Then
+    assert_error(status, &body, StatusCode::CONFLICT, "IDEMPOTENCY_CONFLICT");
+    assert_eq!(app.log_head(), head);
+    // Another caller's same key is their own.
+    let adam = app.signup("adam@fruit.example").await;
+    let (status, replayed, _, _) =
+        create_key_with(&app, &adam.session, &adam.project_id, "retry-2", "banana").await;
+    assert_eq!((status, replayed), (StatusCode::OK, None));
+}
+
+#[tokio::test]
+async fn kept_answers_survive_a_restart() {
+    // Given
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let (_, _, _, first) =
+        create_key_with(&app, &olive.session, &olive.project_id, "retry-3", "apple").await;
+    let directory = app.stop().await;
+    // When
+    let data = directory.path().join("data");
+    let app = spawn_app_with(|settings| settings.data_dir = data).await;
+    let head = app.log_head();
+    let (status, replayed, _, again) =
+        create_key_with(&app, &olive.session, &olive.project_id, "retry-3", "apple").await;
+    // Then
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replayed.as_deref(), Some("true"));
+    assert_eq!(again, first);
+    assert_eq!(app.log_head(), head);
+}
+
+#[tokio::test]
+async fn a_refusal_is_kept_too_and_a_bad_key_is_refused() {
+    // Given
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let (status, _, _, first) =
+        create_key_with(&app, &olive.session, &uuid(), "retry-4", "apple").await;
+    assert_error(status, &first, StatusCode::NOT_FOUND, "PROJECT_NOT_FOUND");
+    // When / Then
+    let too_long = "k".repeat(256);
+    let (status, _, _, body) =
+        create_key_with(&app, &olive.session, &olive.project_id, &too_long, "apple").await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
+}
