@@ -24,6 +24,42 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_account))
         .routes(routes!(delete_account))
         .routes(routes!(grant_credits))
+        .routes(routes!(projections))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionView {
+    pub name: &'static str,
+    /// The last log position the projection reflects.
+    pub position: u64,
+    /// SHA-256 of its state, as `steward rebuild` prints it.
+    pub digest: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectionsResponse {
+    pub projections: Vec<ProjectionView>,
+}
+
+/// The live read models' positions and digests: equal to what `steward rebuild` prints for
+/// the same log, or something is wrong.
+#[utoipa::path(get, path = "/v1/operator/projections", tag = "operator",
+    responses((status = 200, body = ProjectionsResponse)))]
+async fn projections(
+    State(state): State<AppState>,
+    _: Operator,
+) -> ApiResult<Json<ProjectionsResponse>> {
+    let projections = state
+        .steward
+        .read(|projections| projections.summaries())
+        .into_iter()
+        .map(|summary| ProjectionView {
+            name: summary.name,
+            position: summary.position,
+            digest: summary.digest,
+        })
+        .collect();
+    Ok(Json(ProjectionsResponse { projections }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,9 +3,11 @@
 mod accounts;
 mod authorization;
 mod billing;
+mod concurrency;
 mod demo;
 mod errors;
 mod helpers;
+mod hostile;
 mod idempotency;
 mod keys;
 mod members;

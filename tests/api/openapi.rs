@@ -50,6 +50,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/account"),
     ("post", "/v1/invitations/accept"),
     ("get", "/v1/operator/outbox"),
+    ("get", "/v1/operator/projections"),
     ("post", "/v1/operator/accounts"),
     ("delete", "/v1/operator/accounts/{account_id}"),
     ("post", "/v1/operator/projects/{project_id}/credits"),
