@@ -34,6 +34,10 @@ pub struct ServeSettings {
     /// A JSON price table for metering (see README); Deepgram's list prices when absent.
     #[arg(long, env = "STEWARD_PRICE_TABLE")]
     pub price_table: Option<PathBuf>,
+    /// Failed authentications allowed per client address and minute before it gets 429s;
+    /// 0 turns the limit off.
+    #[arg(long, env = "STEWARD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
+    pub auth_failures_per_minute: u32,
     /// How often the sweeper records expired credit.
     #[arg(long, env = "STEWARD_SWEEP_INTERVAL_SECONDS", default_value_t = 3600)]
     pub sweep_interval_seconds: u64,
@@ -56,6 +60,7 @@ impl ServeSettings {
             session_ttl_hours: 168,
             invitation_ttl_hours: 168,
             price_table: None,
+            auth_failures_per_minute: 30,
             sweep_interval_seconds: 3600,
         }
     }

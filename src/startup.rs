@@ -4,13 +4,13 @@ use crate::{
     clock::Clock,
     config::{ServeSettings, MIN_OPERATOR_TOKEN_CHARS},
     domain::Command,
-    http::{self, idempotency::IdempotencyStore, AppState, HttpSettings},
+    http::{self, idempotency::IdempotencyStore, throttle::AuthFailures, AppState, HttpSettings},
     outbox::Outbox,
     pricing::PriceTable,
     sessions::Sessions,
     Steward,
 };
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use steward_events::{Actor, LogError};
 use tokio::net::TcpListener;
 
@@ -63,6 +63,7 @@ impl Application {
             outbox: Arc::new(Outbox::open(&db)?),
             pricing: Arc::new(pricing),
             idempotency: Arc::new(IdempotencyStore::open(&db)?),
+            auth_failures: Arc::new(AuthFailures::new(settings.auth_failures_per_minute)),
             settings: Arc::new(HttpSettings {
                 operator_token: settings.operator_token.clone(),
                 open_signup: settings.open_signup,
@@ -105,7 +106,8 @@ impl Application {
         let sweeper = tokio::spawn(sweep(Arc::clone(&state.steward), sweep_interval));
         let steward = Arc::clone(&state.steward);
         tracing::info!(address = %listener.local_addr()?, "serving");
-        axum::serve(listener, http::router(state))
+        let service = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;
         sweeper.abort();

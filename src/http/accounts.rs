@@ -4,10 +4,12 @@ use super::{
     auth::{bearer_token, Session},
     error::{ApiError, ApiResult, ErrorBody},
     extract::ApiJson,
+    idempotency::ShownOnce,
+    throttle::ClientAddress,
     AppState, MessageResponse,
 };
 use crate::{domain::Command, passwords, secrets::hash_secret};
-use axum::{extract::State, http::HeaderMap, Json};
+use axum::{extract::State, http::HeaderMap, Extension, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{AccountId, Actor, Email, Event, GrantId, ProjectId};
 use utoipa::ToSchema;
@@ -58,7 +60,7 @@ pub(super) fn parse_email(text: &str) -> Result<Email, ApiError> {
 async fn signup(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SignupRequest>,
-) -> ApiResult<Json<SignupResponse>> {
+) -> ApiResult<(Extension<ShownOnce>, Json<SignupResponse>)> {
     if !state.settings.open_signup {
         return Err(ApiError::new(
             axum::http::StatusCode::FORBIDDEN,
@@ -105,11 +107,14 @@ async fn signup(
         .start(account_id, state.steward.now())
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(SignupResponse {
-        account_id,
-        project_id,
-        session_token,
-    }))
+    Ok((
+        Extension(ShownOnce(vec![session_token.clone()])),
+        Json(SignupResponse {
+            account_id,
+            project_id,
+            session_token,
+        }),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -130,8 +135,10 @@ pub struct LoginResponse {
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> ApiResult<Json<LoginResponse>> {
+) -> ApiResult<(Extension<ShownOnce>, Json<LoginResponse>)> {
+    state.auth_failures.check(address)?;
     let account = Email::parse(&body.email).ok().and_then(|email| {
         state.steward.read(|projections| {
             projections
@@ -150,15 +157,19 @@ async fn login(
         None => (None, passwords::decoy_hash().to_owned()),
     };
     let matches = passwords::verify(body.password, password_hash).await;
-    let account_id = account_id
-        .filter(|_| matches)
-        .ok_or_else(ApiError::invalid_auth)?;
+    let Some(account_id) = account_id.filter(|_| matches) else {
+        state.auth_failures.record(address);
+        return Err(ApiError::invalid_auth());
+    };
     let session_token = state
         .sessions
         .start(account_id, state.steward.now())
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(LoginResponse { session_token }))
+    Ok((
+        Extension(ShownOnce(vec![session_token.clone()])),
+        Json(LoginResponse { session_token }),
+    ))
 }
 
 /// Ends the session the request is made with.

@@ -1,10 +1,10 @@
 //! Who is calling: an API key (`Token`), an account session or the operator (`Bearer`).
 
-use super::{error::ApiError, AppState};
+use super::{error::ApiError, throttle::client_address, AppState};
 use crate::secrets::hash_secret;
 use axum::{
     extract::FromRequestParts,
-    http::{request::Parts, HeaderMap},
+    http::{request::Parts, HeaderMap, StatusCode},
 };
 use steward_events::{AccountId, Actor, Permission, Permissions, ProjectId, Role};
 use steward_projections::{keys::ValidKey, Projections};
@@ -126,6 +126,18 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let address = client_address(parts);
+        state.auth_failures.check(address)?;
+        let principal = authenticate(parts, state).await;
+        if matches!(&principal, Err(error) if error.status == StatusCode::UNAUTHORIZED) {
+            state.auth_failures.record(address);
+        }
+        principal
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    {
         let now = state.steward.now();
         match credentials(&parts.headers).ok_or_else(ApiError::invalid_auth)? {
             Credentials::Token(secret) => {

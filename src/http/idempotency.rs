@@ -26,13 +26,23 @@ pub const MAX_KEY_CHARS: usize = 255;
 /// The largest answer kept.
 const MAX_KEPT_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
+/// Secrets an answer shows once (a key's secret, a session token). A handler attaches it to its
+/// response; the idempotency layer keeps the answer with each replaced by [`NOT_KEPT`], so that
+/// no secret reaches the data directory. A replay shows where the secret was.
+#[derive(Clone, Debug, Default)]
+pub struct ShownOnce(pub Vec<String>);
+
+/// What a kept answer holds where a secret was.
+pub const NOT_KEPT: &str = "[shown once; not kept]";
+
 #[derive(Serialize, Deserialize)]
 struct Kept {
     request_hash: String,
     status: u16,
     content_type: Option<String>,
     request_id: Option<String>,
-    body: Vec<u8>,
+    /// The answer's body (JSON or CSV, so text).
+    body: String,
 }
 
 pub struct IdempotencyStore {
@@ -164,17 +174,22 @@ async fn keep(
     request_hash: String,
     response: Response,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     let Ok(body) = to_bytes(body, MAX_KEPT_RESPONSE_BYTES).await else {
         return Err(ApiError::internal("an answer too large to keep"));
     };
+    let secrets = parts.extensions.remove::<ShownOnce>().unwrap_or_default();
     if !parts.status.is_server_error() {
+        let mut kept_body = String::from_utf8_lossy(&body).into_owned();
+        for secret in &secrets.0 {
+            kept_body = kept_body.replace(secret.as_str(), NOT_KEPT);
+        }
         let kept = Kept {
             request_hash,
             status: parts.status.as_u16(),
             content_type: header_text(&parts.headers, header::CONTENT_TYPE.as_str()),
             request_id: header_text(&parts.headers, REQUEST_ID_HEADER),
-            body: body.to_vec(),
+            body: kept_body,
         };
         let bytes = serde_json::to_vec(&kept).expect("kept answers serialize");
         let stored = store.tree.insert(store_key, bytes);

@@ -4,10 +4,11 @@ use super::{
     auth::{Principal, ProjectAccess},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery},
+    idempotency::ShownOnce,
     AppState, MessageResponse,
 };
 use crate::{domain::Command, secrets::Secret};
-use axum::{extract::State, Json};
+use axum::{extract::State, Extension, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{KeyId, Permission, ProjectId, Scope, Tag, Timestamp};
 use steward_projections::{keys::KeyView, Projections};
@@ -228,7 +229,7 @@ async fn create_key(
     principal: Principal,
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(body): ApiJson<CreateKeyRequest>,
-) -> ApiResult<Json<CreateKeyResponse>> {
+) -> ApiResult<(Extension<ShownOnce>, Json<CreateKeyResponse>)> {
     let scopes = parse_scopes(&body.scopes)?;
     let tags = parse_tags(&body.tags)?;
     let expires_at = expiry(&body, state.steward.now())?;
@@ -258,15 +259,18 @@ async fn create_key(
         let view = key_view(key_id, key);
         (view.scopes, view.tags)
     });
-    Ok(Json(CreateKeyResponse {
-        api_key_id: key_id,
-        key: secret.secret,
-        comment: body.comment,
-        scopes,
-        tags,
-        expiration_date: expires_at,
-        created,
-    }))
+    Ok((
+        Extension(ShownOnce(vec![secret.secret.clone()])),
+        Json(CreateKeyResponse {
+            api_key_id: key_id,
+            key: secret.secret,
+            comment: body.comment,
+            scopes,
+            tags,
+            expiration_date: expires_at,
+            created,
+        }),
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

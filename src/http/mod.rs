@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod throttle;
 pub mod usd;
 
 mod accounts;
@@ -66,6 +67,7 @@ pub struct AppState {
     pub outbox: Arc<Outbox>,
     pub pricing: Arc<PriceTable>,
     pub idempotency: Arc<IdempotencyStore>,
+    pub auth_failures: Arc<throttle::AuthFailures>,
 }
 
 #[derive(OpenApi)]
@@ -140,6 +142,10 @@ impl utoipa::Modify for CommonErrors {
             ("404", "Not found, or not visible to the caller."),
             ("413", "The request body is too large."),
             ("415", "The request body is not JSON."),
+            (
+                "429",
+                "Too many failed authentication attempts from this address.",
+            ),
             ("500", "Something went wrong on the server."),
             ("503", "The service is shutting down."),
         ];

@@ -164,3 +164,50 @@ async fn a_graceful_stop_keeps_every_answered_command() {
         .any(|envelope| matches!(envelope.event, steward_events::Event::ApiKeyCreated { key_id, .. } if key_id.to_string() == key.id));
     assert!(created);
 }
+
+#[tokio::test]
+async fn failed_authentication_is_rate_limited_per_address() {
+    // Given
+    let app = spawn_app_with(|settings| settings.auth_failures_per_minute = 5).await;
+    let olive = app.signup("olive@fruit.example").await;
+    let key = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &[])
+        .await;
+    let project = format!("/v1/projects/{}", olive.project_id);
+    // When: five failures, by key and by password.
+    for _ in 0..3 {
+        let (status, _) = app.get(&project, &Auth::Key("stw_key_guess".into())).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    for _ in 0..2 {
+        let (status, _) = app
+            .post(
+                "/v1/login",
+                &Auth::None,
+                json!({"email": "olive@fruit.example", "password": "guess guess"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Then: this address is refused, even with good credentials, until the minute is over.
+    let (status, body) = app.get(&project, &key.auth).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "TOO_MANY_REQUESTS",
+    );
+    let (status, body) = app
+        .post(
+            "/v1/login",
+            &Auth::None,
+            json!({"email": "olive@fruit.example", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "TOO_MANY_REQUESTS",
+    );
+}
