@@ -22,6 +22,10 @@ pub enum LogError {
     /// A stored record failed its checksum, was cut short, or did not decode.
     #[error("corrupt record at position {position}: {reason}")]
     Corrupt { position: u64, reason: String },
+    /// The stream index could not be written (the events themselves are safe; reopening the
+    /// log re-indexes them).
+    #[error("stream index: {0}")]
+    Index(String),
     /// A commit broke a named limit.
     #[error("limit exceeded: {0}")]
     Limit(&'static str),

@@ -4,8 +4,9 @@
 //! - `events`: big-endian position → record (see `codec`). The source of truth. Each append
 //!   writes all its records with one atomic `apply_batch`, so a crash keeps all or none.
 //! - `streams`: stream prefix + big-endian version → big-endian position. An index derived from
-//!   `events`; `meta` notes the position it covers, and opening the log re-indexes any tail
-//!   that a crash left unindexed.
+//!   `events`, kept off the durable path: an indexer thread writes it just after each append,
+//!   and `meta` notes the position it covers. Reading a stream first waits for the indexer;
+//!   opening the log re-indexes any tail that a crash left unindexed.
 //! - `meta`: the index watermark (and, later, idempotency keys and projection checkpoints).
 //!
 //! Every append ends with one `flush`, so an append that returned is durable.
@@ -21,7 +22,8 @@ use crate::{
 use std::{
     collections::HashMap,
     path::Path,
-    sync::{Mutex, MutexGuard},
+    sync::{mpsc, Mutex, MutexGuard},
+    thread::JoinHandle,
 };
 use uuid::Uuid;
 
@@ -83,9 +85,114 @@ pub struct EventLog {
     streams: sled::Tree,
     meta: sled::Tree,
     heads: Mutex<Heads>,
+    indexer: Indexer,
 }
 
-fn stream_key(stream: StreamId, version: u64) -> [u8; StreamId::PREFIX_LEN + 8] {
+type StreamKey = [u8; StreamId::PREFIX_LEN + 8];
+
+enum IndexJob {
+    /// Index entries of one append, and the last position they cover.
+    Entries(Vec<(StreamKey, u64)>, u64),
+    /// Answer once every job sent before is applied.
+    Sync(mpsc::Sender<Result<(), String>>),
+}
+
+/// The thread that writes the stream index after each append.
+struct Indexer {
+    jobs: Mutex<Option<mpsc::Sender<IndexJob>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Indexer {
+    fn start(streams: sled::Tree, meta: sled::Tree) -> Self {
+        let (jobs, receiver) = mpsc::channel::<IndexJob>();
+        let thread = std::thread::Builder::new()
+            .name("steward-index".into())
+            .spawn(move || {
+                let mut failure: Option<String> = None;
+                while let Ok(first) = receiver.recv() {
+                    // Coalesce whatever is queued into one batch.
+                    let mut batch = sled::Batch::default();
+                    let mut through = None;
+                    let mut syncs = Vec::new();
+                    for job in std::iter::once(first).chain(receiver.try_iter()) {
+                        match job {
+                            IndexJob::Entries(entries, last) => {
+                                for (key, position) in entries {
+                                    batch.insert(&key[..], &position.to_be_bytes()[..]);
+                                }
+                                through = Some(last);
+                            }
+                            IndexJob::Sync(reply) => syncs.push(reply),
+                        }
+                    }
+                    if failure.is_none() {
+                        let written = streams.apply_batch(batch).and_then(|()| match through {
+                            Some(last) => meta
+                                .insert(INDEXED_THROUGH_KEY, &last.to_be_bytes()[..])
+                                .map(drop),
+                            None => Ok(()),
+                        });
+                        if let Err(error) = written {
+                            failure = Some(error.to_string());
+                        }
+                    }
+                    for reply in syncs {
+                        let _ = reply.send(failure.clone().map_or(Ok(()), Err));
+                    }
+                }
+            })
+            .expect("the index thread starts");
+        Self {
+            jobs: Mutex::new(Some(jobs)),
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    fn send(&self, job: IndexJob) -> Result<(), LogError> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .and_then(|jobs| jobs.send(job).ok())
+            .ok_or_else(|| LogError::Index("the index thread has stopped".into()))
+    }
+
+    /// Waits until every entry sent so far is in the index.
+    fn sync(&self) -> Result<(), LogError> {
+        let (reply, answer) = mpsc::channel();
+        self.send(IndexJob::Sync(reply))?;
+        answer
+            .recv()
+            .map_err(|_| LogError::Index("the index thread has stopped".into()))?
+            .map_err(LogError::Index)
+    }
+}
+
+impl Drop for EventLog {
+    /// Lets the indexer finish what it was sent, so a clean close leaves a complete index.
+    fn drop(&mut self) {
+        drop(
+            self.indexer
+                .jobs
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
+        let thread = self
+            .indexer
+            .thread
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+        let _ = self.db.flush();
+    }
+}
+
+fn stream_key(stream: StreamId, version: u64) -> StreamKey {
     let mut key = [0u8; StreamId::PREFIX_LEN + 8];
     key[..StreamId::PREFIX_LEN].copy_from_slice(&stream.storage_prefix());
     key[StreamId::PREFIX_LEN..].copy_from_slice(&version.to_be_bytes());
@@ -105,10 +212,13 @@ impl EventLog {
 
     /// Opens a log on an already opened sled database (tests use a temporary one).
     pub fn with_db(db: sled::Db) -> Result<Self, LogError> {
+        let streams = db.open_tree("streams")?;
+        let meta = db.open_tree("meta")?;
         let log = Self {
             events: db.open_tree("events")?,
-            streams: db.open_tree("streams")?,
-            meta: db.open_tree("meta")?,
+            indexer: Indexer::start(streams.clone(), meta.clone()),
+            streams,
+            meta,
             db,
             heads: Mutex::new(Heads {
                 next_position: 1,
@@ -148,6 +258,7 @@ impl EventLog {
 
     /// Brings the derived index up to the events tree and resets the in-memory heads.
     fn recover(&self, heads: &mut Heads) -> Result<(), LogError> {
+        self.indexer.sync()?;
         let last_position = match self.events.last()? {
             Some((key, _)) => be_u64(&key).ok_or_else(|| LogError::Corrupt {
                 position: 0,
@@ -183,6 +294,7 @@ impl EventLog {
         if let Some(&version) = heads.stream_versions.get(&stream) {
             return Ok(version);
         }
+        self.indexer.sync()?;
         let version = match self
             .streams
             .scan_prefix(stream.storage_prefix())
@@ -220,7 +332,7 @@ impl EventLog {
         let mut next_position = heads.next_position;
         let mut pending_versions: HashMap<StreamId, u64> = HashMap::new();
         let mut events_batch = sled::Batch::default();
-        let mut streams_batch = sled::Batch::default();
+        let mut index_entries: Vec<(StreamKey, u64)> = Vec::new();
         let mut outcomes = Vec::with_capacity(commits.len());
 
         for commit in commits {
@@ -230,7 +342,7 @@ impl EventLog {
                 next_position,
                 commit,
                 &mut events_batch,
-                &mut streams_batch,
+                &mut index_entries,
             ) {
                 Ok(envelopes) => {
                     next_position += envelopes.len() as u64;
@@ -246,12 +358,6 @@ impl EventLog {
         let written = self
             .events
             .apply_batch(events_batch)
-            .and_then(|()| self.streams.apply_batch(streams_batch))
-            .and_then(|()| {
-                self.meta
-                    .insert(INDEXED_THROUGH_KEY, &(next_position - 1).to_be_bytes()[..])
-                    .map(drop)
-            })
             .and_then(|()| self.db.flush().map(drop));
         if let Err(error) = written {
             // What reached the trees is unknown; start again from what they hold.
@@ -260,6 +366,8 @@ impl EventLog {
         }
         heads.next_position = next_position;
         heads.stream_versions.extend(pending_versions);
+        self.indexer
+            .send(IndexJob::Entries(index_entries, next_position - 1))?;
         Ok(outcomes)
     }
 
@@ -271,7 +379,7 @@ impl EventLog {
         first_position: u64,
         commit: Commit,
         events_batch: &mut sled::Batch,
-        streams_batch: &mut sled::Batch,
+        index_entries: &mut Vec<(StreamKey, u64)>,
     ) -> Result<Vec<Envelope>, LogError> {
         if commit.events.len() > MAX_EVENTS_PER_COMMIT {
             return Err(LogError::Limit("a commit exceeds MAX_EVENTS_PER_COMMIT"));
@@ -326,10 +434,10 @@ impl EventLog {
 
         for (envelope, record) in envelopes.iter().zip(records) {
             events_batch.insert(&envelope.position.to_be_bytes()[..], record);
-            streams_batch.insert(
-                &stream_key(envelope.stream, envelope.stream_version)[..],
-                &envelope.position.to_be_bytes()[..],
-            );
+            index_entries.push((
+                stream_key(envelope.stream, envelope.stream_version),
+                envelope.position,
+            ));
         }
         pending_versions.extend(versions);
         Ok(envelopes)
@@ -372,9 +480,11 @@ impl EventLog {
         stream: StreamId,
         version: u64,
     ) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
+        // The index trails the appends by a moment: wait for it, and report if it failed.
+        let failed = self.indexer.sync().err().map(Err).into_iter();
         let start = stream_key(stream, version.max(1));
         let end = stream_key(stream, u64::MAX);
-        self.streams.range(start..=end).map(move |entry| {
+        failed.chain(self.streams.range(start..=end).map(move |entry| {
             let (key, value) = entry?;
             let position = be_u64(&value).ok_or_else(|| LogError::Corrupt {
                 position: 0,
@@ -399,12 +509,13 @@ impl EventLog {
                 });
             }
             Ok(envelope)
-        })
+        }))
     }
 
     /// Reads the whole log and checks it: positions gap-free from 1, every record decodes,
     /// stream versions contiguous from 1, and the stream index agrees with the records.
     pub fn verify(&self) -> Result<VerifyReport, LogError> {
+        self.indexer.sync()?;
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
         let mut events = 0u64;
         for record in self.read_from(1) {
