@@ -816,12 +816,23 @@ fn main() {
             )
             .unwrap_or_default()
     );
-    appends(&mode);
-    key_check(&mode);
-    rebuild(&mode);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(http(&mode));
+    // `STEWARD_BENCH_ONLY=appends,keys,rebuild,http` runs some sections only.
+    let only = std::env::var("STEWARD_BENCH_ONLY").unwrap_or_default();
+    let wanted = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
+    if wanted("appends") {
+        appends(&mode);
+    }
+    if wanted("keys") {
+        key_check(&mode);
+    }
+    if wanted("rebuild") {
+        rebuild(&mode);
+    }
+    if wanted("http") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(http(&mode));
+    }
 }

@@ -384,17 +384,18 @@ impl EventLog {
         if commit.events.len() > MAX_EVENTS_PER_COMMIT {
             return Err(LogError::Limit("a commit exceeds MAX_EVENTS_PER_COMMIT"));
         }
-        let mut versions: HashMap<StreamId, u64> = HashMap::new();
+        // A commit touches one or two streams: a small list beats a map here.
+        let mut versions: Vec<(StreamId, u64)> = Vec::with_capacity(2);
         let mut current_version =
-            |stream: StreamId, versions: &mut HashMap<StreamId, u64>| -> Result<u64, LogError> {
-                if let Some(&version) = versions.get(&stream) {
+            |stream: StreamId, versions: &mut Vec<(StreamId, u64)>| -> Result<u64, LogError> {
+                if let Some(&(_, version)) = versions.iter().find(|(known, _)| *known == stream) {
                     return Ok(version);
                 }
                 let version = match pending_versions.get(&stream) {
                     Some(&version) => version,
                     None => self.cached_stream_version(heads, stream)?,
                 };
-                versions.insert(stream, version);
+                versions.push((stream, version));
                 Ok(version)
             };
 
@@ -416,7 +417,11 @@ impl EventLog {
         for (offset, proposed) in commit.events.into_iter().enumerate() {
             let stream = proposed.event.stream();
             let stream_version = current_version(stream, &mut versions)? + 1;
-            versions.insert(stream, stream_version);
+            for (known, version) in versions.iter_mut() {
+                if *known == stream {
+                    *version = stream_version;
+                }
+            }
             let envelope = Envelope {
                 position: first_position + offset as u64,
                 stream,
