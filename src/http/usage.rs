@@ -347,6 +347,28 @@ fn project_usage(
     projections.usage.project(project_id)
 }
 
+/// The cells a usage or billing query selects (see `rows`), once the caller may `permission`.
+/// The aggregation then runs outside the read lock.
+fn select(
+    state: &AppState,
+    principal: &Principal,
+    project_id: ProjectId,
+    filter: &Filter,
+    permission: Permission,
+    by_tag: bool,
+) -> ApiResult<((Timestamp, Timestamp), Vec<Row>)> {
+    let period = filter.period(state.steward.now());
+    state.steward.read(|projections| {
+        principal
+            .access(projections, project_id)?
+            .require(permission)?;
+        let selected = project_usage(projections, project_id)
+            .map(|usage| rows(usage, filter, period, by_tag))
+            .unwrap_or_default();
+        Ok((period, selected))
+    })
+}
+
 /// Usage totals over a period, filtered by accessor, tag, method, model, endpoint, deployment.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/usage", tag = "usage",
     params(("project_id" = String, Path, format = Uuid),
@@ -363,24 +385,24 @@ async fn usage_summary(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<UsageSummaryResponse>> {
     let filter = Filter::parse(pairs)?;
-    let period = filter.period(state.steward.now());
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::UsageRead)?;
-        let mut figures = UsageFigures::default();
-        if let Some(usage) = project_usage(projections, project_id) {
-            for row in rows(usage, &filter, period, false) {
-                figures.add(&row.dimensions, &row.cell);
-            }
-        }
-        Ok(Json(UsageSummaryResponse {
-            start: period.0,
-            end: period.1,
-            resolution: DAY_RESOLUTION,
-            figures,
-        }))
-    })
+    let (period, selected) = select(
+        &state,
+        &principal,
+        project_id,
+        &filter,
+        Permission::UsageRead,
+        false,
+    )?;
+    let mut figures = UsageFigures::default();
+    for row in &selected {
+        figures.add(&row.dimensions, &row.cell);
+    }
+    Ok(Json(UsageSummaryResponse {
+        start: period.0,
+        end: period.1,
+        resolution: DAY_RESOLUTION,
+        figures,
+    }))
 }
 
 const USAGE_GROUPINGS: [&str; 7] = [
@@ -467,65 +489,63 @@ async fn usage_breakdown(
             return Err(invalid("grouping", grouping));
         }
     }
-    let period = filter.period(state.steward.now());
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::UsageRead)?;
-        let by_tag = grouping.as_deref() == Some("tags");
-        let mut groups: BTreeMap<(Day, Option<String>), (UsageFigures, Dimensions)> =
-            BTreeMap::new();
-        if let Some(usage) = project_usage(projections, project_id) {
-            for row in rows(usage, &filter, period, by_tag) {
-                let value = grouping.as_deref().and_then(|g| group_value(g, &row));
-                groups
-                    .entry((row.day, value))
-                    .or_insert_with(|| (UsageFigures::default(), row.dimensions.clone()))
-                    .0
-                    .add(&row.dimensions, &row.cell);
+    let by_tag = grouping.as_deref() == Some("tags");
+    let (period, selected) = select(
+        &state,
+        &principal,
+        project_id,
+        &filter,
+        Permission::UsageRead,
+        by_tag,
+    )?;
+    let mut groups: BTreeMap<(Day, Option<String>), UsageFigures> = BTreeMap::new();
+    for row in &selected {
+        let value = grouping.as_deref().and_then(|g| group_value(g, row));
+        groups
+            .entry((row.day, value))
+            .or_default()
+            .add(&row.dimensions, &row.cell);
+    }
+    let results = groups
+        .into_iter()
+        .map(|((day, value), figures)| {
+            let mut grouping_view = UsageGrouping {
+                start: day.start().max(period.0),
+                end: Timestamp::from_unix_micros(day.start().unix_micros() + DAY_MICROS)
+                    .min(period.1),
+                accessor: None,
+                endpoint: None,
+                feature_set: None,
+                models: None,
+                method: None,
+                tags: None,
+                deployment: None,
+            };
+            let slot = match grouping.as_deref() {
+                Some("accessor") => Some(&mut grouping_view.accessor),
+                Some("endpoint") => Some(&mut grouping_view.endpoint),
+                Some("feature_set") => Some(&mut grouping_view.feature_set),
+                Some("models") => Some(&mut grouping_view.models),
+                Some("method") => Some(&mut grouping_view.method),
+                Some("tags") => Some(&mut grouping_view.tags),
+                Some("deployment") => Some(&mut grouping_view.deployment),
+                _ => None,
+            };
+            if let Some(slot) = slot {
+                *slot = value;
             }
-        }
-        let results = groups
-            .into_iter()
-            .map(|((day, value), (figures, _))| {
-                let mut grouping_view = UsageGrouping {
-                    start: day.start().max(period.0),
-                    end: Timestamp::from_unix_micros(day.start().unix_micros() + DAY_MICROS)
-                        .min(period.1),
-                    accessor: None,
-                    endpoint: None,
-                    feature_set: None,
-                    models: None,
-                    method: None,
-                    tags: None,
-                    deployment: None,
-                };
-                let slot = match grouping.as_deref() {
-                    Some("accessor") => Some(&mut grouping_view.accessor),
-                    Some("endpoint") => Some(&mut grouping_view.endpoint),
-                    Some("feature_set") => Some(&mut grouping_view.feature_set),
-                    Some("models") => Some(&mut grouping_view.models),
-                    Some("method") => Some(&mut grouping_view.method),
-                    Some("tags") => Some(&mut grouping_view.tags),
-                    Some("deployment") => Some(&mut grouping_view.deployment),
-                    _ => None,
-                };
-                if let Some(slot) = slot {
-                    *slot = value;
-                }
-                UsageBreakdownResult {
-                    figures,
-                    grouping: grouping_view,
-                }
-            })
-            .collect();
-        Ok(Json(UsageBreakdownResponse {
-            start: period.0,
-            end: period.1,
-            resolution: DAY_RESOLUTION,
-            results,
-        }))
-    })
+            UsageBreakdownResult {
+                figures,
+                grouping: grouping_view,
+            }
+        })
+        .collect();
+    Ok(Json(UsageBreakdownResponse {
+        start: period.0,
+        end: period.1,
+        resolution: DAY_RESOLUTION,
+        results,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -557,37 +577,36 @@ async fn usage_fields(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<UsageFieldsResponse>> {
     let filter = Filter::parse(pairs)?;
-    let period = filter.period(state.steward.now());
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::UsageRead)?;
-        let (mut tags, mut models, mut methods) =
-            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-        if let Some(usage) = project_usage(projections, project_id) {
-            for row in rows(usage, &filter, period, true) {
-                if let Some(tag) = row.tag {
-                    tags.insert(tag.as_str().to_owned());
-                }
-                models.insert(row.dimensions.model.clone());
-                methods.insert(row.dimensions.method.name().to_owned());
-            }
+    let (_, selected) = select(
+        &state,
+        &principal,
+        project_id,
+        &filter,
+        Permission::UsageRead,
+        true,
+    )?;
+    let (mut tags, mut models, mut methods) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for row in selected {
+        if let Some(tag) = row.tag {
+            tags.insert(tag.as_str().to_owned());
         }
-        Ok(Json(UsageFieldsResponse {
-            tags: tags.into_iter().collect(),
-            models: models
-                .into_iter()
-                .map(|name| ModelField {
-                    model_id: name.clone(),
-                    language: String::new(),
-                    version: String::new(),
-                    name,
-                })
-                .collect(),
-            processing_methods: methods.into_iter().collect(),
-            features: Vec::new(),
-        }))
-    })
+        models.insert(row.dimensions.model);
+        methods.insert(row.dimensions.method.name().to_owned());
+    }
+    Ok(Json(UsageFieldsResponse {
+        tags: tags.into_iter().collect(),
+        models: models
+            .into_iter()
+            .map(|name| ModelField {
+                model_id: name.clone(),
+                language: String::new(),
+                version: String::new(),
+                name,
+            })
+            .collect(),
+        processing_methods: methods.into_iter().collect(),
+        features: Vec::new(),
+    }))
 }
 
 const BILLING_GROUPINGS: [&str; 4] = ["accessor", "deployment", "line_item", "tags"];
@@ -657,14 +676,30 @@ async fn billing_breakdown(
             return Err(invalid("grouping", grouping));
         }
     }
-    let period = filter.period(state.steward.now());
-    let (breakdown, total) = state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::BillingRead)?;
-        Ok::<_, ApiError>(billing_groups(projections, project_id, &filter, period))
-    })?;
+    let by_tag = filter.grouping.iter().any(|g| g == "tags");
+    let select_billed = |by_tag| {
+        select(
+            &state,
+            &principal,
+            project_id,
+            &filter,
+            Permission::BillingRead,
+            by_tag,
+        )
+    };
+    let (period, selected) = select_billed(by_tag)?;
+    let breakdown = billing_groups(&filter, period, &selected);
     if wants_csv {
+        // The total line counts each request once, whatever its tags.
+        let total = if by_tag {
+            select_billed(false)?
+                .1
+                .iter()
+                .map(|row| row.cell.cost)
+                .sum()
+        } else {
+            selected.iter().map(|row| row.cell.cost).sum()
+        };
         let csv = billing_csv(&breakdown, total).map_err(ApiError::internal)?;
         return Ok((
             [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
@@ -675,29 +710,20 @@ async fn billing_breakdown(
     Ok(Json(breakdown).into_response())
 }
 
-/// The billing breakdown, and the period's total with each request counted once.
+/// The billing breakdown of the selected rows, grouped as `filter` asks.
 fn billing_groups(
-    projections: &steward_projections::Projections,
-    project_id: ProjectId,
     filter: &Filter,
     period: (Timestamp, Timestamp),
-) -> (BillingBreakdownResponse, Nanodollars) {
-    let by_tag = filter.grouping.iter().any(|g| g == "tags");
+    selected: &[Row],
+) -> BillingBreakdownResponse {
     let mut groups: BTreeMap<Vec<Option<String>>, Nanodollars> = BTreeMap::new();
-    let mut total = Nanodollars::ZERO;
-    if let Some(usage) = project_usage(projections, project_id) {
-        for row in rows(usage, filter, period, by_tag) {
-            let key = filter
-                .grouping
-                .iter()
-                .map(|grouping| group_value(grouping, &row))
-                .collect();
-            *groups.entry(key).or_default() += row.cell.cost;
-        }
-        total = rows(usage, filter, period, false)
+    for row in selected {
+        let key = filter
+            .grouping
             .iter()
-            .map(|row| row.cell.cost)
-            .sum();
+            .map(|grouping| group_value(grouping, row))
+            .collect();
+        *groups.entry(key).or_default() += row.cell.cost;
     }
     let results = groups
         .into_iter()
@@ -724,13 +750,12 @@ fn billing_groups(
             }
         })
         .collect();
-    let response = BillingBreakdownResponse {
+    BillingBreakdownResponse {
         start: period.0,
         end: period.1,
         resolution: DAY_RESOLUTION,
         results,
-    };
-    (response, total)
+    }
 }
 
 /// The CSV header of a billing breakdown. Its tags column says how tags are counted; the first
@@ -801,41 +826,41 @@ async fn billing_fields(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<BillingFieldsResponse>> {
     let filter = Filter::parse(pairs)?;
-    let period = filter.period(state.steward.now());
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::BillingRead)?;
-        let (mut accessors, mut deployments, mut tags, mut line_items) = (
-            BTreeSet::new(),
-            BTreeSet::new(),
-            BTreeSet::new(),
-            BTreeMap::new(),
-        );
-        if let Some(usage) = project_usage(projections, project_id) {
-            for row in rows(usage, &filter, period, true) {
-                accessors.insert(row.dimensions.key_id.to_string());
-                deployments.insert(row.dimensions.deployment.name().to_owned());
-                if let Some(tag) = row.tag {
-                    tags.insert(tag.as_str().to_owned());
-                }
-                line_items.insert(
-                    line_item_code(&row.dimensions),
-                    format!(
-                        "{} ({})",
-                        row.dimensions.endpoint.name(),
-                        row.dimensions.model
-                    ),
-                );
-            }
+    let (_, selected) = select(
+        &state,
+        &principal,
+        project_id,
+        &filter,
+        Permission::BillingRead,
+        true,
+    )?;
+    let (mut accessors, mut deployments, mut tags, mut line_items) = (
+        BTreeSet::new(),
+        BTreeSet::new(),
+        BTreeSet::new(),
+        BTreeMap::new(),
+    );
+    for row in selected {
+        accessors.insert(row.dimensions.key_id.to_string());
+        deployments.insert(row.dimensions.deployment.name().to_owned());
+        if let Some(tag) = row.tag {
+            tags.insert(tag.as_str().to_owned());
         }
-        Ok(Json(BillingFieldsResponse {
-            accessors: accessors.into_iter().collect(),
-            deployments: deployments.into_iter().collect(),
-            tags: tags.into_iter().collect(),
-            line_items,
-        }))
-    })
+        line_items.insert(
+            line_item_code(&row.dimensions),
+            format!(
+                "{} ({})",
+                row.dimensions.endpoint.name(),
+                row.dimensions.model
+            ),
+        );
+    }
+    Ok(Json(BillingFieldsResponse {
+        accessors: accessors.into_iter().collect(),
+        deployments: deployments.into_iter().collect(),
+        tags: tags.into_iter().collect(),
+        line_items,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
