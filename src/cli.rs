@@ -58,6 +58,22 @@ pub enum CliCommand {
         #[command(flatten)]
         data: DataDirectory,
     },
+    /// Export the whole log as portable JSON lines, one envelope per line (to standard
+    /// output, or a file).
+    Export {
+        #[command(flatten)]
+        data: DataDirectory,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Import an export into an empty data directory, keeping every position, version and id;
+    /// then verify it.
+    Import {
+        #[command(flatten)]
+        data: DataDirectory,
+        #[arg(long)]
+        input: PathBuf,
+    },
     /// Check the log's integrity and every project's credit conservation.
     Verify {
         #[command(flatten)]
@@ -194,8 +210,12 @@ pub enum CliError {
     Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
     Start(#[from] crate::startup::StartError),
-    #[error("writing the output failed: {0}")]
+    #[error("input or output: {0}")]
     Output(#[from] std::io::Error),
+    #[error("the data directory already holds {0} events; import needs an empty one")]
+    NotEmpty(u64),
+    #[error("line {line} of the import: {reason}")]
+    BadImport { line: usize, reason: String },
     #[error("no project {0} in the log")]
     UnknownProject(ProjectId),
     #[error("project {project_id}: credit is not conserved: {detail}")]
@@ -250,6 +270,38 @@ pub fn write_audit(
         written += 1;
     }
     Ok(written)
+}
+
+/// The most envelopes imported in one atomic batch.
+const IMPORT_BATCH: usize = 1000;
+
+/// Imports JSON lines of envelopes into an empty log; answers how many.
+pub fn import(log: &EventLog, input: impl std::io::BufRead) -> Result<u64, CliError> {
+    if log.head() > 0 {
+        return Err(CliError::NotEmpty(log.head()));
+    }
+    let mut batch = Vec::with_capacity(IMPORT_BATCH);
+    let mut imported = 0;
+    for (index, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let envelope: Envelope =
+            serde_json::from_str(&line).map_err(|error| CliError::BadImport {
+                line: index + 1,
+                reason: error.to_string(),
+            })?;
+        batch.push(envelope);
+        if batch.len() == IMPORT_BATCH {
+            log.import(&batch)?;
+            imported += batch.len() as u64;
+            batch.clear();
+        }
+    }
+    log.import(&batch)?;
+    imported += batch.len() as u64;
+    Ok(imported)
 }
 
 /// Rebuilds every projection and returns one line per projection.
@@ -325,6 +377,29 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             for line in rebuild_lines(&log)? {
                 writeln!(out, "{line}")?;
             }
+        }
+        CliCommand::Export { data, output } => {
+            let log = EventLog::open(&data.data_dir)?;
+            match output {
+                Some(path) => {
+                    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+                    write_audit(&log, None, true, &mut file)?;
+                    file.flush()?;
+                    file.into_inner()
+                        .map_err(|error| error.into_error())?
+                        .sync_all()?;
+                }
+                None => {
+                    write_audit(&log, None, true, &mut out)?;
+                }
+            }
+        }
+        CliCommand::Import { data, input } => {
+            let log = EventLog::open(&data.data_dir)?;
+            let file = std::io::BufReader::new(std::fs::File::open(input)?);
+            let imported = import(&log, file)?;
+            writeln!(out, "imported {imported} events")?;
+            writeln!(out, "{}", verify(&log)?)?;
         }
         CliCommand::Verify { data } => {
             let log = EventLog::open(&data.data_dir)?;

@@ -371,6 +371,72 @@ impl EventLog {
         Ok(outcomes)
     }
 
+    /// Appends envelopes exported from another log, keeping their positions, stream versions,
+    /// ids, times and actors: the way back from a portable export. Each must continue the log
+    /// exactly (the next position, its stream's next version, the stream its event belongs
+    /// to); the first that does not is refused with its position and nothing of the call lands.
+    pub fn import(&self, envelopes: &[Envelope]) -> Result<(), LogError> {
+        if envelopes.len() > MAX_EVENTS_PER_COMMIT {
+            return Err(LogError::Limit("an import exceeds MAX_EVENTS_PER_COMMIT"));
+        }
+        let mut heads = self.lock_heads();
+        let mut next_position = heads.next_position;
+        let mut versions: HashMap<StreamId, u64> = HashMap::new();
+        let mut events_batch = sled::Batch::default();
+        let mut index_entries = Vec::with_capacity(envelopes.len());
+        for envelope in envelopes {
+            let refuse = |reason: String| LogError::Corrupt {
+                position: envelope.position,
+                reason,
+            };
+            if envelope.position != next_position {
+                return Err(refuse(format!("expected position {next_position}")));
+            }
+            if envelope.event.stream() != envelope.stream {
+                return Err(refuse(format!(
+                    "a {} event does not belong to {}",
+                    envelope.event.kind(),
+                    envelope.stream
+                )));
+            }
+            let current = match versions.get(&envelope.stream) {
+                Some(&version) => version,
+                None => self.cached_stream_version(&mut heads, envelope.stream)?,
+            };
+            if envelope.stream_version != current + 1 {
+                return Err(refuse(format!(
+                    "{} version {} does not follow version {current}",
+                    envelope.stream, envelope.stream_version
+                )));
+            }
+            versions.insert(envelope.stream, envelope.stream_version);
+            events_batch.insert(
+                &envelope.position.to_be_bytes()[..],
+                codec::encode(envelope)?,
+            );
+            index_entries.push((
+                stream_key(envelope.stream, envelope.stream_version),
+                envelope.position,
+            ));
+            next_position += 1;
+        }
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        let written = self
+            .events
+            .apply_batch(events_batch)
+            .and_then(|()| self.db.flush().map(drop));
+        if let Err(error) = written {
+            let _ = self.recover(&mut heads);
+            return Err(error.into());
+        }
+        heads.next_position = next_position;
+        heads.stream_versions.extend(versions);
+        self.indexer
+            .send(IndexJob::Entries(index_entries, next_position - 1))
+    }
+
     /// Checks one commit and adds its records to the batches; leaves all untouched on refusal.
     fn stage(
         &self,

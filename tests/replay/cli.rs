@@ -116,3 +116,90 @@ async fn the_demo_refuses_a_data_directory_that_holds_events() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("needs an empty one"));
 }
+
+#[tokio::test]
+async fn an_export_imports_into_an_identical_log() {
+    // Given
+    let data = demo().await;
+    let path = data.path().to_str().unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let export = target.path().join("log.jsonl");
+    let copy = target.path().join("copy");
+    // When
+    let exported = steward(&[
+        "export",
+        "--data-dir",
+        path,
+        "--output",
+        export.to_str().unwrap(),
+    ]);
+    let imported = steward(&[
+        "import",
+        "--data-dir",
+        copy.to_str().unwrap(),
+        "--input",
+        export.to_str().unwrap(),
+    ]);
+    // Then
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    assert!(stdout(&imported).starts_with(&format!("imported {} events", data.report.events)));
+    let original = steward(&["rebuild", "--data-dir", path]);
+    let copied = steward(&["rebuild", "--data-dir", copy.to_str().unwrap()]);
+    assert_eq!(stdout(&original), stdout(&copied));
+    let original_audit = steward(&["audit", "--data-dir", path, "--json"]);
+    let copied_audit = steward(&["audit", "--data-dir", copy.to_str().unwrap(), "--json"]);
+    assert_eq!(stdout(&original_audit), stdout(&copied_audit));
+    // An import into a log that holds events is refused.
+    let again = steward(&[
+        "import",
+        "--data-dir",
+        copy.to_str().unwrap(),
+        "--input",
+        export.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+}
+
+#[tokio::test]
+async fn an_export_with_a_missing_line_is_refused_at_that_position_and_imports_nothing() {
+    // Given: an export with line 42 dropped.
+    let data = demo().await;
+    let target = tempfile::tempdir().unwrap();
+    let export = target.path().join("log.jsonl");
+    let full = stdout(&steward(&[
+        "export",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ]));
+    let damaged: Vec<&str> = full
+        .lines()
+        .enumerate()
+        .filter(|(index, _)| *index != 41)
+        .map(|(_, line)| line)
+        .collect();
+    std::fs::write(&export, damaged.join("\n")).unwrap();
+    let copy = target.path().join("copy");
+    // When
+    let imported = steward(&[
+        "import",
+        "--data-dir",
+        copy.to_str().unwrap(),
+        "--input",
+        export.to_str().unwrap(),
+    ]);
+    // Then
+    assert!(!imported.status.success());
+    let message = String::from_utf8_lossy(&imported.stderr);
+    assert!(message.contains("position 43"), "{message}");
+    let log = steward_events::EventLog::open(&copy).unwrap();
+    assert_eq!(log.head(), 0, "the batch holding the gap landed nothing");
+}
