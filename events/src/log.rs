@@ -34,6 +34,9 @@ pub const MAX_COMMITS_PER_APPEND: usize = 4096;
 
 const INDEXED_THROUGH_KEY: &[u8] = b"streams_indexed_through";
 
+/// How long opening waits for a busy directory lock.
+pub const OPEN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What a writer believes a stream's version to be.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum ExpectedVersion {
@@ -205,9 +208,24 @@ fn be_u64(bytes: &[u8]) -> Option<u64> {
 
 impl EventLog {
     /// Opens (or creates) the log in `path`, re-indexing any tail a crash left unindexed.
+    ///
+    /// sled locks the directory; a previous holder in this process may still be finishing its
+    /// background work for a moment after it was dropped, so a busy lock is retried for up to
+    /// `OPEN_LOCK_WAIT`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LogError> {
-        let db = sled::Config::new().path(path.as_ref()).open()?;
-        Self::with_db(db)
+        let started = std::time::Instant::now();
+        loop {
+            match sled::Config::new().path(path.as_ref()).open() {
+                Ok(db) => return Self::with_db(db),
+                Err(sled::Error::Io(error))
+                    if error.to_string().contains("could not acquire lock")
+                        && started.elapsed() < OPEN_LOCK_WAIT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Opens a log on an already opened sled database (tests use a temporary one).

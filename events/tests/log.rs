@@ -226,7 +226,8 @@ fn an_unindexed_tail_left_by_a_crash_is_indexed_on_open() {
 }
 
 fn damage(directory: &std::path::Path, position: u64, change: impl Fn(&mut Vec<u8>)) {
-    let db = sled::open(directory).unwrap();
+    // Through the log's own open, which waits for the lock the log just released.
+    let db = EventLog::open(directory).unwrap().db().clone();
     let events = db.open_tree("events").unwrap();
     let mut record = events
         .get(position.to_be_bytes())
