@@ -16,6 +16,7 @@ mod billing;
 mod invites;
 mod keys;
 mod members;
+mod metering;
 mod operator;
 mod projects;
 mod system;
@@ -185,6 +186,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(invites::router())
         .merge(billing::router())
         .merge(usage::router())
+        .merge(metering::router())
         .merge(transfers::router())
         .merge(audit::router())
         .merge(operator::router())

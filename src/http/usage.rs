@@ -1,26 +1,22 @@
-//! Usage: recording metered requests, the request log, usage totals and breakdowns, billing
-//! breakdowns and the fields to filter them by. Totals read the per-day cells of the usage
-//! projection, O(days × groups) of the period, never the requests themselves (except to
-//! filter by several tags at once, where only the requests know which carry any of them).
+//! Usage: the request log, usage totals and breakdowns, billing breakdowns and the fields to
+//! filter them by. Totals read the per-day cells of the usage projection, O(days × groups) of
+//! the period, never the requests themselves (except to filter by several tags at once, where
+//! only the requests know which carry any of them).
 
 use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{ApiJson, ApiPath, ApiQuery},
-    keys::parse_tags,
+    extract::{ApiPath, ApiQuery},
     usd::Usd,
     AppState,
 };
-use crate::domain::{Command, DomainError, UsageReport};
-use crate::processor::CommandError;
 use axum::{extract::State, response::IntoResponse, Json};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use steward_events::{
     Deployment, Endpoint, KeyId, Nanodollars, Permission, ProjectId, RequestId, RequestMethod, Tag,
-    Timestamp, UsageUnits,
+    Timestamp,
 };
 use steward_projections::usage::{Cell, Day, Dimensions, ProjectUsage, RequestView};
 use utoipa::ToSchema;
@@ -35,9 +31,8 @@ const DAY_MICROS: i64 = 86_400 * 1_000_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_requests, record_request))
+        .routes(routes!(list_requests))
         .routes(routes!(get_request))
-        .routes(routes!(record_request_batch))
         .routes(routes!(usage_summary))
         .routes(routes!(usage_breakdown))
         .routes(routes!(usage_fields))
@@ -340,7 +335,7 @@ pub struct UsageSummaryResponse {
     pub figures: UsageFigures,
 }
 
-fn project_usage(
+pub(super) fn project_usage(
     projections: &steward_projections::Projections,
     project_id: ProjectId,
 ) -> Option<&ProjectUsage> {
@@ -1028,303 +1023,4 @@ async fn get_request(
             })
             .ok_or_else(|| ApiError::not_found("Request"))
     })
-}
-
-/// Seconds of audio as a JSON number or string with at most three decimals, parsed exactly.
-#[derive(Clone, Copy, Debug)]
-pub struct AudioSeconds(pub u64);
-
-impl<'de> Deserialize<'de> for AudioSeconds {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = <Box<RawValue>>::deserialize(deserializer)?;
-        let text =
-            serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned());
-        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
-        let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
-        let milliseconds = (|| {
-            if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 3 {
-                return None;
-            }
-            if text.contains('.') && fraction.is_empty() {
-                return None;
-            }
-            let whole: u64 = whole.parse().ok()?;
-            let fraction: u64 = if fraction.is_empty() {
-                0
-            } else {
-                format!("{fraction:0<3}").parse().ok()?
-            };
-            whole.checked_mul(1000)?.checked_add(fraction)
-        })();
-        milliseconds.map(AudioSeconds).ok_or_else(|| {
-            serde::de::Error::custom(
-                "audio_seconds must be a non-negative number with at most 3 decimals",
-            )
-        })
-    }
-}
-
-/// The most of any unit one request may report.
-pub const MAX_UNITS_PER_REQUEST: u64 = 1_000_000_000;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UnitsInput {
-    #[schema(value_type = Option<f64>)]
-    pub audio_seconds: Option<AudioSeconds>,
-    pub characters: Option<u64>,
-    pub tokens_in: Option<u64>,
-    pub tokens_out: Option<u64>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordRequestBody {
-    /// The paid API's own request id; the same id twice records once.
-    #[schema(value_type = String, format = Uuid)]
-    pub request_id: RequestId,
-    /// `listen`, `read`, `speak` or `agent`.
-    pub endpoint: String,
-    /// `sync`, `async` or `streaming`.
-    pub method: String,
-    pub model: String,
-    /// `hosted` (the default), `beta` or `self-hosted`.
-    pub deployment: Option<String>,
-    pub units: UnitsInput,
-    /// The HTTP status the paid API answered; 400 and above costs nothing.
-    pub code: u16,
-    /// The request's own tags; the key's tags are added.
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordRequestResponse {
-    #[schema(value_type = String, format = Uuid)]
-    pub request_id: RequestId,
-    /// What the request cost, exact to the nano-dollar.
-    #[schema(value_type = f64)]
-    pub usd: Usd,
-    pub code: u16,
-    /// The key's tags and the request's own.
-    pub tags: Vec<String>,
-}
-
-fn recorded_answer(request: &RequestView) -> RecordRequestResponse {
-    RecordRequestResponse {
-        request_id: request.request_id,
-        usd: Usd(request.cost),
-        code: request.status_code,
-        tags: request.tags.iter().map(|t| t.as_str().to_owned()).collect(),
-    }
-}
-
-fn parse_report(body: RecordRequestBody, state: &AppState) -> Result<UsageReport, ApiError> {
-    let endpoint = Endpoint::parse(&body.endpoint).ok_or_else(|| {
-        ApiError::invalid_request("endpoint must be listen, read, speak or agent.")
-    })?;
-    let method = RequestMethod::parse(&body.method)
-        .ok_or_else(|| ApiError::invalid_request("method must be sync, async or streaming."))?;
-    let deployment = match body.deployment.as_deref() {
-        None => Deployment::Hosted,
-        Some(name) => Deployment::parse(name).ok_or_else(|| {
-            ApiError::invalid_request("deployment must be hosted, beta or self-hosted.")
-        })?,
-    };
-    if !(100..=599).contains(&body.code) {
-        return Err(ApiError::invalid_request(
-            "code must be an HTTP status, 100 to 599.",
-        ));
-    }
-    let units = UsageUnits {
-        audio_milliseconds: body.units.audio_seconds.map_or(0, |seconds| seconds.0),
-        characters: body.units.characters.unwrap_or(0),
-        tokens_in: body.units.tokens_in.unwrap_or(0),
-        tokens_out: body.units.tokens_out.unwrap_or(0),
-    };
-    let too_many = [
-        units.audio_milliseconds / 1000,
-        units.characters,
-        units.tokens_in,
-        units.tokens_out,
-    ]
-    .into_iter()
-    .any(|count| count > MAX_UNITS_PER_REQUEST);
-    if too_many {
-        return Err(ApiError::invalid_request(format!(
-            "A request reports at most {MAX_UNITS_PER_REQUEST} of each unit."
-        )));
-    }
-    let cost = state.pricing.price(endpoint, &body.model, &units);
-    Ok(UsageReport {
-        request_id: body.request_id,
-        tags: parse_tags(&body.tags)?,
-        endpoint,
-        method,
-        model: body.model,
-        deployment,
-        units,
-        status_code: body.code,
-        cost,
-    })
-}
-
-/// Records one request the paid API served, priced from the price table and paid from the
-/// soonest-expiring credit. The same request id again answers the first result. Refused with
-/// 402 when the project cannot pay, and then nothing is recorded.
-#[utoipa::path(post, path = "/v1/projects/{project_id}/requests", tag = "usage",
-    params(("project_id" = String, Path, format = Uuid)), request_body = RecordRequestBody,
-    responses((status = 200, body = RecordRequestResponse), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 402, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn record_request(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(project_id): ApiPath<ProjectId>,
-    ApiJson(body): ApiJson<RecordRequestBody>,
-) -> ApiResult<Json<RecordRequestResponse>> {
-    let report = parse_report(body, &state)?;
-    let request_id = report.request_id;
-    let answer = state
-        .steward
-        .execute(
-            principal.actor(),
-            Command::RecordUsage { project_id, report },
-        )
-        .await;
-    match answer {
-        Ok(_) | Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
-            state.steward.read(|projections| {
-                project_usage(projections, project_id)
-                    .and_then(|usage| usage.request(request_id))
-                    .map(|request| Json(recorded_answer(request)))
-                    .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
-            })
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// The most requests one batch may carry.
-pub const MAX_BATCH_REQUESTS: usize = 1000;
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordBatchBody {
-    /// Up to 1000 requests, each as `POST /v1/projects/{project_id}/requests` takes it.
-    #[schema(value_type = Vec<RecordRequestBody>)]
-    pub requests: Vec<serde_json::Value>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchItemError {
-    pub category: &'static str,
-    pub message: String,
-    pub details: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchItemResult {
-    /// The item's position in the batch, from 0.
-    pub index: usize,
-    /// The status this item would have had on its own.
-    pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recorded: Option<RecordRequestResponse>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<BatchItemError>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordBatchResponse {
-    pub results: Vec<BatchItemResult>,
-}
-
-/// Records one item of a batch; its answer or its error.
-async fn record_item(
-    state: AppState,
-    principal: Principal,
-    project_id: ProjectId,
-    item: serde_json::Value,
-) -> Result<RecordRequestResponse, ApiError> {
-    let body: RecordRequestBody =
-        serde_json::from_value(item).map_err(|error| ApiError::invalid_json(error.to_string()))?;
-    let report = parse_report(body, &state)?;
-    let request_id = report.request_id;
-    let answer = state
-        .steward
-        .execute(
-            principal.actor(),
-            Command::RecordUsage { project_id, report },
-        )
-        .await;
-    match answer {
-        Ok(_) | Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
-            state.steward.read(|projections| {
-                project_usage(projections, project_id)
-                    .and_then(|usage| usage.request(request_id))
-                    .map(recorded_answer)
-                    .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
-            })
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// Records up to 1000 requests, each answered on its own: one bad or unpayable item refuses
-/// only itself. The items reach the command processor together, so they share flushes.
-#[utoipa::path(post, path = "/v1/projects/{project_id}/requests/batch", tag = "usage",
-    params(("project_id" = String, Path, format = Uuid)), request_body = RecordBatchBody,
-    responses((status = 200, body = RecordBatchResponse), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn record_request_batch(
-    State(state): State<AppState>,
-    principal: Principal,
-    ApiPath(project_id): ApiPath<ProjectId>,
-    ApiJson(body): ApiJson<RecordBatchBody>,
-) -> ApiResult<Json<RecordBatchResponse>> {
-    if body.requests.is_empty() || body.requests.len() > MAX_BATCH_REQUESTS {
-        return Err(ApiError::invalid_request(format!(
-            "A batch holds 1 to {MAX_BATCH_REQUESTS} requests."
-        )));
-    }
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(steward_events::Permission::UsageWrite)
-    })?;
-    let mut tasks = tokio::task::JoinSet::new();
-    for (index, item) in body.requests.into_iter().enumerate() {
-        let state = state.clone();
-        tasks.spawn(async move { (index, record_item(state, principal, project_id, item).await) });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (index, outcome) = joined.map_err(ApiError::internal)?;
-        results.push(match outcome {
-            Ok(recorded) => BatchItemResult {
-                index,
-                status: 200,
-                recorded: Some(recorded),
-                error: None,
-            },
-            Err(error) => {
-                if let Some(internal) = &error.internal {
-                    tracing::error!(cause = %internal, "a batch item failed");
-                }
-                BatchItemResult {
-                    index,
-                    status: error.status.as_u16(),
-                    recorded: None,
-                    error: Some(BatchItemError {
-                        category: error.category,
-                        message: error.message,
-                        details: error.details,
-                    }),
-                }
-            }
-        });
-    }
-    results.sort_by_key(|result| result.index);
-    Ok(Json(RecordBatchResponse { results }))
 }
