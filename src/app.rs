@@ -2,36 +2,62 @@
 //! opened on a data directory.
 
 use crate::{
+    checkpoint,
     clock::Clock,
     domain::{evolve, Command, State},
     processor::{CommandError, CommandProcessor, ProcessorStats},
 };
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     sync::{Arc, RwLock},
 };
 use steward_events::{Actor, Envelope, EventLog, LogError, Timestamp};
 use steward_projections::Projections;
 
 pub struct Steward {
+    data_directory: PathBuf,
     log: Arc<EventLog>,
     processor: CommandProcessor,
     projections: Arc<RwLock<Projections>>,
     clock: Arc<dyn Clock>,
+    start: StartReport,
+}
+
+/// How start-up went: from which checkpoint, and how much of the log it replayed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StartReport {
+    /// The position of the checkpoint used, if one was.
+    pub checkpoint_position: Option<u64>,
+    /// Events replayed after it (all of them without a checkpoint).
+    pub replayed: u64,
 }
 
 impl Steward {
-    /// Opens the log in `data_directory` (creating it if needed) and replays it once into the
-    /// write model and every projection.
+    /// Opens the log in `data_directory` (creating it if needed), loads the checkpoint if it
+    /// can be used, and replays the rest of the log into the write model and every projection.
     pub fn open(data_directory: &Path, clock: Arc<dyn Clock>) -> Result<Self, LogError> {
         let log = Arc::new(EventLog::open(data_directory)?);
-        let mut state = State::default();
-        let mut projections = Projections::default();
-        for envelope in log.read_from(1) {
+        let (mut state, mut projections, checkpoint_position) =
+            match checkpoint::load(data_directory, &log) {
+                Ok((state, projections)) => {
+                    let position = projections.position();
+                    (state, projections, Some(position))
+                }
+                Err(reason) => {
+                    if reason != checkpoint::Unused::Missing {
+                        tracing::warn!(?reason, "the checkpoint is not used; replaying the log");
+                    }
+                    (State::default(), Projections::default(), None)
+                }
+            };
+        let mut replayed = 0;
+        for envelope in log.read_from(projections.position() + 1) {
             let envelope = envelope?;
             evolve(&mut state, &envelope.event);
             projections.apply(&envelope);
+            replayed += 1;
         }
+        tracing::info!(?checkpoint_position, replayed, "opened the log");
         let projections = Arc::new(RwLock::new(projections));
         let processor = CommandProcessor::start(
             Arc::clone(&log),
@@ -40,11 +66,21 @@ impl Steward {
             Arc::clone(&clock),
         );
         Ok(Self {
+            data_directory: data_directory.to_owned(),
             log,
             processor,
             projections,
             clock,
+            start: StartReport {
+                checkpoint_position,
+                replayed,
+            },
         })
+    }
+
+    /// How start-up went.
+    pub fn start_report(&self) -> StartReport {
+        self.start
     }
 
     /// Decides and records a command; the answer comes once it is durable and visible to reads.
@@ -73,9 +109,17 @@ impl Steward {
         self.processor.stats()
     }
 
-    /// Answers every queued command, stops the processor and flushes the log.
+    /// Answers every queued command, stops the processor, writes a checkpoint and flushes the
+    /// log. A checkpoint that cannot be written is logged: the log alone is enough to start.
     pub fn shutdown(self) -> Result<(), LogError> {
-        self.processor.shutdown();
+        if let Some(state) = self.processor.shutdown() {
+            let projections = self.projections.read().expect("projections lock");
+            if let Err(error) =
+                checkpoint::write(&self.data_directory, &self.log, &state, &projections)
+            {
+                tracing::warn!(%error, "writing the checkpoint failed");
+            }
+        }
         self.log.db().flush()?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod checkpoint;
 pub mod cli;
 pub mod clock;
 pub mod config;

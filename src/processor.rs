@@ -54,7 +54,8 @@ pub struct ProcessorStats {
 /// every queued one, and waits for the thread to end, so that the log is closed after it.
 pub struct CommandProcessor {
     sender: Option<mpsc::Sender<Submission>>,
-    thread: Option<JoinHandle<()>>,
+    /// Ends with the write model, for the checkpoint.
+    thread: Option<JoinHandle<State>>,
     stats: Arc<Mutex<ProcessorStats>>,
 }
 
@@ -109,20 +110,28 @@ impl CommandProcessor {
         *self.stats.lock().expect("stats lock")
     }
 
-    /// Stops taking commands, answers every queued one, and waits for the thread to end.
-    pub fn shutdown(self) {
-        drop(self);
+    /// Stops taking commands, answers every queued one, waits for the thread to end, and
+    /// hands back the write model (unless the thread had stopped on a panic).
+    pub fn shutdown(mut self) -> Option<State> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Option<State> {
+        drop(self.sender.take());
+        let thread = self.thread.take()?;
+        match thread.join() {
+            Ok(state) => Some(state),
+            Err(_) => {
+                tracing::error!("the command thread had stopped on a panic");
+                None
+            }
+        }
     }
 }
 
 impl Drop for CommandProcessor {
     fn drop(&mut self) {
-        drop(self.sender.take());
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!("the command thread had stopped on a panic");
-            }
-        }
+        self.stop();
     }
 }
 
@@ -141,7 +150,7 @@ enum Pending {
 }
 
 impl Worker {
-    fn run(mut self, mut receiver: mpsc::Receiver<Submission>) {
+    fn run(mut self, mut receiver: mpsc::Receiver<Submission>) -> State {
         while let Some(first) = receiver.blocking_recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH_COMMANDS {
@@ -152,6 +161,7 @@ impl Worker {
             }
             self.process(batch);
         }
+        self.state
     }
 
     fn process(&mut self, batch: Vec<Submission>) {

@@ -73,7 +73,9 @@ impl fmt::Display for Permission {
 }
 
 /// A set of permissions, one bit each, so intersection on the key-check path is one `and`.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// Never stored in events (they store scopes by name); serialized only in checkpoints.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Permissions(u64);
 
 impl Permissions {

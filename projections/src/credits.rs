@@ -4,13 +4,13 @@
 //! Events carry the remaining amounts, so nothing here redoes the spending arithmetic.
 
 use crate::Projection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use steward_events::{
     CreditSource, Envelope, Event, GrantId, Nanodollars, ProjectId, Timestamp, TransferId,
 };
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GrantView {
     pub source: CreditSource,
     /// The amount the grant started with (for a transferred portion, the amount that arrived).
@@ -33,7 +33,7 @@ impl GrantView {
 
 /// Every movement of a project's credit. Always: granted + received = remaining + consumed +
 /// expired + sent.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     pub granted: Nanodollars,
     pub received: Nanodollars,
@@ -42,7 +42,7 @@ pub struct Ledger {
     pub sent: Nanodollars,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProjectCredits {
     pub grants: BTreeMap<GrantId, GrantView>,
     pub ledger: Ledger,
@@ -65,7 +65,7 @@ impl ProjectCredits {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Credits {
     pub projects: BTreeMap<ProjectId, ProjectCredits>,
 }

@@ -7,14 +7,14 @@
 //! scopes ∩ its creator's current role.
 
 use crate::Projection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use steward_events::{
     AccountId, Envelope, Event, KeyId, Permissions, ProjectId, RemovalReason, Role, Scope,
     Sha256Digest, Tag, Timestamp,
 };
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KeyView {
     pub project_id: ProjectId,
     pub created_by: AccountId,
@@ -32,7 +32,7 @@ pub struct KeyView {
 
 /// When and why a key stopped working. A key never works again once ended, even if its creator
 /// rejoins the project.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyEnding {
     pub at: Timestamp,
     pub reason: KeyRejection,
@@ -50,7 +50,7 @@ pub struct ValidKey {
 }
 
 /// Why a key may not act.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyRejection {
     Unknown,
@@ -61,12 +61,13 @@ pub enum KeyRejection {
     CreatorDeleted,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Keys {
     pub keys: BTreeMap<KeyId, KeyView>,
     /// Each project's members and roles, as far as keys care.
     pub members: BTreeMap<ProjectId, BTreeMap<AccountId, Role>>,
-    #[serde(skip)]
+    /// Kept in checkpoints, left out of JSON: it is the key to every secret.
+    #[serde(with = "crate::binary_only")]
     by_secret_hash: HashMap<Sha256Digest, KeyId>,
     /// The keys each member created in each project, to end them when the member goes.
     #[serde(skip)]
@@ -74,6 +75,20 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// Rebuilds the derived indexes after a checkpoint is loaded.
+    pub fn restore(&mut self) {
+        self.by_creator.clear();
+        for (key_id, key) in self.keys.iter_mut() {
+            key.scope_permissions = Scope::union_of(&key.scopes);
+            if key.ended.is_none() {
+                self.by_creator
+                    .entry((key.project_id, key.created_by))
+                    .or_default()
+                    .push(*key_id);
+            }
+        }
+    }
+
     /// The key whose secret hashes to `secret_hash`, if it may act at `now`.
     ///
     /// The lookup is by the SHA-256 of the presented secret, so how long it takes tells an

@@ -8,7 +8,7 @@ pub mod keys;
 pub mod membership;
 pub mod usage;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use steward_events::{Envelope, EventLog, LogError};
 
@@ -35,8 +35,32 @@ pub struct ProjectionSummary {
     pub digest: String,
 }
 
+/// Serde for a field kept in binary checkpoints but left out of JSON (snapshots, digests,
+/// exports): JSON shows the type's default instead.
+pub(crate) mod binary_only {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T, S>(value: &T, serializer: S) -> Result<S::Ok, S::Error>
+    where
+        T: Serialize + Default,
+        S: Serializer,
+    {
+        if serializer.is_human_readable() {
+            T::default().serialize(serializer)
+        } else {
+            value.serialize(serializer)
+        }
+    }
+
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<T, D::Error> {
+        T::deserialize(deserializer)
+    }
+}
+
 /// Every read model, fed together so they always reflect the same log position.
-#[derive(Default)]
+#[derive(Default, Serialize, Deserialize)]
 pub struct Projections {
     position: u64,
     pub membership: membership::Membership,
@@ -69,6 +93,14 @@ impl Projections {
         self.usage.apply(envelope);
         self.audit.apply(envelope);
         self.position = envelope.position;
+    }
+
+    /// Rebuilds what each projection derives and does not keep, after a checkpoint is loaded.
+    pub fn restore(&mut self) {
+        self.membership.restore();
+        self.keys.restore();
+        self.usage.restore();
+        self.audit.restore();
     }
 
     /// Replays the whole log from position 1.

@@ -1,11 +1,11 @@
 //! Membership: accounts, projects, their members with roles, and pending invitations.
 
 use crate::Projection;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use steward_events::{AccountId, Email, Envelope, Event, ProjectId, Role, Timestamp};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccountView {
     pub email: Email,
     pub first_name: String,
@@ -13,12 +13,12 @@ pub struct AccountView {
     pub registered_at: Timestamp,
     pub deleted: bool,
     pub projects: BTreeSet<ProjectId>,
-    /// Kept for login; never serialized, so it appears in no snapshot, digest or export.
-    #[serde(skip)]
+    /// Kept for login and in checkpoints; JSON (snapshots, digests) shows null.
+    #[serde(with = "crate::binary_only")]
     pub password_hash: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InvitationView {
     pub role: Role,
     pub invited_by: AccountId,
@@ -26,7 +26,7 @@ pub struct InvitationView {
     pub expires_at: Timestamp,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ProjectView {
     pub name: String,
     pub company: Option<String>,
@@ -37,7 +37,7 @@ pub struct ProjectView {
     pub invitations: BTreeMap<Email, InvitationView>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Membership {
     pub accounts: BTreeMap<AccountId, AccountView>,
     pub projects: BTreeMap<ProjectId, ProjectView>,
@@ -47,6 +47,16 @@ pub struct Membership {
 }
 
 impl Membership {
+    /// Rebuilds the derived index after a checkpoint is loaded.
+    pub fn restore(&mut self) {
+        self.account_by_email = self
+            .accounts
+            .iter()
+            .filter(|(_, account)| !account.deleted)
+            .map(|(account_id, account)| (account.email.clone(), *account_id))
+            .collect();
+    }
+
     pub fn account_by_email(&self, email: &Email) -> Option<(AccountId, &AccountView)> {
         let account_id = *self.account_by_email.get(email)?;
         Some((account_id, &self.accounts[&account_id]))

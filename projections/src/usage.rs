@@ -4,7 +4,7 @@
 //! Queries over a period read one cell per day and group, never the requests themselves.
 
 use crate::Projection;
-use serde::{Serialize, Serializer};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::{BTreeMap, HashMap};
 use steward_events::{
     Deployment, Endpoint, Envelope, Event, KeyId, Nanodollars, ProjectId, RequestId, RequestMethod,
@@ -31,8 +31,18 @@ impl Serialize for Day {
     }
 }
 
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let date = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .map_err(|_| de::Error::custom(format!("not a day: {text}")))?;
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch");
+        Ok(Day(date.signed_duration_since(epoch).num_days()))
+    }
+}
+
 /// Sums over a set of requests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cell {
     pub requests: u64,
     pub audio_milliseconds: u64,
@@ -87,8 +97,27 @@ impl Serialize for Dimensions {
     }
 }
 
+impl<'de> Deserialize<'de> for Dimensions {
+    /// From `key_id/endpoint/method/model/deployment`; the model may itself hold slashes.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bad = || de::Error::custom(format!("not usage dimensions: {text}"));
+        let parts: Vec<&str> = text.split('/').collect();
+        if parts.len() < 5 {
+            return Err(bad());
+        }
+        Ok(Dimensions {
+            key_id: parts[0].parse().map_err(|_| bad())?,
+            endpoint: Endpoint::parse(parts[1]).ok_or_else(bad)?,
+            method: RequestMethod::parse(parts[2]).ok_or_else(bad)?,
+            model: parts[3..parts.len() - 1].join("/"),
+            deployment: Deployment::parse(parts[parts.len() - 1]).ok_or_else(bad)?,
+        })
+    }
+}
+
 /// One UTC day of a project's usage, pre-aggregated: queries read cells, never requests.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct DayUsage {
     /// Every request once, by its dimensions.
     pub cells: BTreeMap<Dimensions, Cell>,
@@ -118,7 +147,7 @@ impl DayUsage {
 }
 
 /// Per-tag sums over a period: what a business bills each of its own customers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TagBreakdown {
     pub tags: BTreeMap<Tag, Cell>,
     pub untagged: Cell,
@@ -134,7 +163,7 @@ pub fn sum<'a>(cells: impl IntoIterator<Item = &'a Cell>) -> Cell {
 }
 
 /// One recorded request, as the request log shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RequestView {
     pub request_id: RequestId,
     pub key_id: KeyId,
@@ -149,7 +178,7 @@ pub struct RequestView {
     pub status_code: u16,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProjectUsage {
     pub days: BTreeMap<Day, DayUsage>,
     /// Oldest first.
@@ -159,6 +188,16 @@ pub struct ProjectUsage {
 }
 
 impl ProjectUsage {
+    /// Rebuilds the derived index after a checkpoint is loaded.
+    pub fn restore(&mut self) {
+        self.request_index = self
+            .requests
+            .iter()
+            .enumerate()
+            .map(|(index, request)| (request.request_id, index))
+            .collect();
+    }
+
     pub fn request(&self, request_id: RequestId) -> Option<&RequestView> {
         self.request_index
             .get(&request_id)
@@ -190,12 +229,17 @@ impl ProjectUsage {
     }
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Usage {
     pub projects: BTreeMap<ProjectId, ProjectUsage>,
 }
 
 impl Usage {
+    /// Rebuilds the derived indexes after a checkpoint is loaded.
+    pub fn restore(&mut self) {
+        self.projects.values_mut().for_each(ProjectUsage::restore);
+    }
+
     pub fn project(&self, project_id: ProjectId) -> Option<&ProjectUsage> {
         self.projects.get(&project_id)
     }

@@ -1,12 +1,13 @@
 //! The write model: what `decide` needs to know, kept current by `evolve`.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use steward_events::{
     AccountId, CreditSource, Email, Event, GrantId, KeyId, Nanodollars, Permissions, ProjectId,
     RequestId, Role, Scope, Sha256Digest, StreamId, Tag, Timestamp,
 };
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub accounts: HashMap<AccountId, AccountState>,
     /// Live (not deleted) accounts by email.
@@ -22,14 +23,14 @@ pub struct State {
     pub stream_versions: HashMap<StreamId, u64>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccountState {
     pub email: Email,
     pub deleted: bool,
     pub projects: BTreeSet<ProjectId>,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProjectState {
     pub deleted: bool,
     pub members: BTreeMap<AccountId, Role>,
@@ -39,14 +40,14 @@ pub struct ProjectState {
     pub recorded_requests: HashSet<RequestId>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InvitationState {
     pub role: Role,
     pub token_hash: Sha256Digest,
     pub expires_at: Timestamp,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KeyState {
     pub created_by: AccountId,
     pub scopes: Permissions,
@@ -56,7 +57,7 @@ pub struct KeyState {
     pub deleted: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct GrantState {
     pub source: CreditSource,
     pub remaining: Nanodollars,

@@ -116,7 +116,12 @@ async fn project_audit(
             projections
                 .audit
                 .of_project(project_id)
-                .filter(|entry| query.kind.as_deref().is_none_or(|kind| entry.kind == kind))
+                .filter(|entry| {
+                    query
+                        .kind
+                        .as_deref()
+                        .is_none_or(|kind| entry.kind.0 == kind)
+                })
                 .filter(|entry| {
                     query
                         .actor
@@ -148,7 +153,7 @@ async fn project_audit(
             position: entry.position,
             recorded_at: entry.recorded_at,
             actor: entry.actor.to_string(),
-            kind: entry.kind,
+            kind: entry.kind.0,
             stream: entry.stream.to_string(),
             event: fields.unwrap_or(serde_json::Value::Null),
         });
