@@ -99,7 +99,6 @@ impl Projections {
     pub fn restore(&mut self) {
         self.membership.restore();
         self.keys.restore();
-        self.usage.restore();
         self.audit.restore();
     }
 

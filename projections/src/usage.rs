@@ -1,5 +1,6 @@
 //! Usage: per project and UTC day, cells by key, endpoint, method, model and deployment, each
-//! also per tag and for the untagged requests; and the request log.
+//! also per tag and for the untagged requests; and the request log, as positions in the
+//! event log.
 //!
 //! Queries over a period read one cell per day and group, never the requests themselves.
 
@@ -178,30 +179,56 @@ pub struct RequestView {
     pub status_code: u16,
 }
 
+impl RequestView {
+    /// The view of a `UsageRecorded` envelope.
+    pub fn of(envelope: &Envelope) -> Option<Self> {
+        let Event::UsageRecorded {
+            request_id,
+            key_id,
+            tags,
+            endpoint,
+            method,
+            model,
+            deployment,
+            units,
+            cost,
+            status_code,
+            ..
+        } = &envelope.event
+        else {
+            return None;
+        };
+        Some(Self {
+            request_id: *request_id,
+            key_id: *key_id,
+            recorded_at: envelope.recorded_at,
+            tags: tags.clone(),
+            endpoint: *endpoint,
+            method: *method,
+            model: model.clone(),
+            deployment: *deployment,
+            units: *units,
+            cost: *cost,
+            status_code: *status_code,
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProjectUsage {
     pub days: BTreeMap<Day, DayUsage>,
-    /// Oldest first.
-    pub requests: Vec<RequestView>,
-    #[serde(skip)]
-    request_index: HashMap<RequestId, usize>,
+    /// The log position of every recorded request, oldest first: the request log is the event
+    /// log itself, read back on demand, so memory holds eight bytes per request.
+    pub requests: Vec<u64>,
+    /// Request id → log position. Kept in checkpoints, left out of JSON.
+    #[serde(with = "crate::binary_only")]
+    request_positions: HashMap<RequestId, u64>,
 }
 
 impl ProjectUsage {
-    /// Rebuilds the derived index after a checkpoint is loaded.
-    pub fn restore(&mut self) {
-        self.request_index = self
-            .requests
-            .iter()
-            .enumerate()
-            .map(|(index, request)| (request.request_id, index))
-            .collect();
-    }
-
-    pub fn request(&self, request_id: RequestId) -> Option<&RequestView> {
-        self.request_index
-            .get(&request_id)
-            .map(|&index| &self.requests[index])
+    /// The log position of a recorded request.
+    pub fn request_position(&self, request_id: RequestId) -> Option<u64> {
+        self.request_positions.get(&request_id).copied()
     }
 
     /// What each tag cost over the days in `[from, to)`, what the untagged requests cost, and
@@ -235,11 +262,6 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Rebuilds the derived indexes after a checkpoint is loaded.
-    pub fn restore(&mut self) {
-        self.projects.values_mut().for_each(ProjectUsage::restore);
-    }
-
     pub fn project(&self, project_id: ProjectId) -> Option<&ProjectUsage> {
         self.projects.get(&project_id)
     }
@@ -260,7 +282,7 @@ impl Projection for Usage {
             deployment,
             units,
             cost,
-            status_code,
+            ..
         } = &envelope.event
         else {
             return;
@@ -293,20 +315,8 @@ impl Projection for Usage {
         }
         day.cells.entry(dimensions).or_default().add(units, *cost);
         project
-            .request_index
-            .insert(*request_id, project.requests.len());
-        project.requests.push(RequestView {
-            request_id: *request_id,
-            key_id: *key_id,
-            recorded_at: envelope.recorded_at,
-            tags: tags.clone(),
-            endpoint: *endpoint,
-            method: *method,
-            model: model.clone(),
-            deployment: *deployment,
-            units: *units,
-            cost: *cost,
-            status_code: *status_code,
-        });
+            .request_positions
+            .insert(*request_id, envelope.position);
+        project.requests.push(envelope.position);
     }
 }

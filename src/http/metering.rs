@@ -6,7 +6,7 @@ use super::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath},
     keys::parse_tags,
-    usage::project_usage,
+    usage::recorded_request,
     usd::Usd,
     AppState,
 };
@@ -192,12 +192,9 @@ async fn record_request(
         .await;
     match answer {
         Ok(_) | Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
-            state.steward.read(|projections| {
-                project_usage(projections, project_id)
-                    .and_then(|usage| usage.request(request_id))
-                    .map(|request| Json(recorded_answer(request)))
-                    .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
-            })
+            recorded_request(&state, project_id, request_id)?
+                .map(|request| Json(recorded_answer(&request)))
+                .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
         }
         Err(error) => Err(error.into()),
     }
@@ -258,12 +255,10 @@ async fn record_item(
         .await;
     match answer {
         Ok(_) | Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
-            state.steward.read(|projections| {
-                project_usage(projections, project_id)
-                    .and_then(|usage| usage.request(request_id))
-                    .map(recorded_answer)
-                    .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
-            })
+            recorded_request(&state, project_id, request_id)?
+                .as_ref()
+                .map(recorded_answer)
+                .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
         }
         Err(error) => Err(error.into()),
     }

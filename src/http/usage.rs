@@ -14,6 +14,7 @@ use axum::{extract::State, response::IntoResponse, Json};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use steward_events::EventLog;
 use steward_events::{
     Deployment, Endpoint, KeyId, Nanodollars, Permission, ProjectId, RequestId, RequestMethod, Tag,
     Timestamp,
@@ -21,6 +22,9 @@ use steward_events::{
 use steward_projections::usage::{Cell, Day, Dimensions, ProjectUsage, RequestView};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// Positions of the request log copied out of the read lock at a time.
+const REQUEST_LOG_CHUNK: usize = 1024;
 
 /// Requests per page of the request log: 10 by default, at most 1000.
 pub const MAX_REQUESTS_PAGE: usize = 1000;
@@ -199,15 +203,17 @@ fn cell_of(request: &RequestView) -> Cell {
 /// The cells of `usage` in `[start, end)` that `filter` selects. With `by_tag`, each is counted
 /// under each of its tags (a request with two tags under both) and untagged ones under `None`.
 fn rows(
+    log: &EventLog,
     usage: &ProjectUsage,
     filter: &Filter,
     (start, end): (Timestamp, Timestamp),
     by_tag: bool,
-) -> Vec<Row> {
+) -> ApiResult<Vec<Row>> {
     let mut rows = Vec::new();
     if filter.tags.len() > 1 {
         // Only the requests know which of several tags each carries.
-        for request in &usage.requests {
+        for &position in &usage.requests {
+            let request = &request_at(log, position)?;
             if request.recorded_at < start || request.recorded_at >= end {
                 continue;
             }
@@ -237,7 +243,7 @@ fn rows(
                 });
             }
         }
-        return rows;
+        return Ok(rows);
     }
     let first_day = Day::of(start);
     let last_day = Day::of(Timestamp::from_unix_micros(end.unix_micros() - 1));
@@ -269,7 +275,32 @@ fn rows(
             None => push(None, &usage_day.cells),
         }
     }
-    rows
+    Ok(rows)
+}
+
+/// The request recorded at `position`, read back from the event log.
+pub(super) fn request_at(log: &EventLog, position: u64) -> ApiResult<RequestView> {
+    let envelope = log
+        .read_from(position)
+        .next()
+        .ok_or_else(|| ApiError::internal(format!("no event at position {position}")))?
+        .map_err(ApiError::internal)?;
+    RequestView::of(&envelope)
+        .ok_or_else(|| ApiError::internal(format!("position {position} is no usage record")))
+}
+
+/// A project's recorded request, by id.
+pub(super) fn recorded_request(
+    state: &AppState,
+    project_id: ProjectId,
+    request_id: RequestId,
+) -> ApiResult<Option<RequestView>> {
+    let position = state.steward.read(|projections| {
+        project_usage(projections, project_id).and_then(|usage| usage.request_position(request_id))
+    });
+    position
+        .map(|position| request_at(state.steward.log(), position))
+        .transpose()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -357,9 +388,10 @@ fn select(
         principal
             .access(projections, project_id)?
             .require(permission)?;
-        let selected = project_usage(projections, project_id)
-            .map(|usage| rows(usage, filter, period, by_tag))
-            .unwrap_or_default();
+        let selected = match project_usage(projections, project_id) {
+            Some(usage) => rows(state.steward.log(), usage, filter, period, by_tag)?,
+            None => Vec::new(),
+        };
         Ok((period, selected))
     })
 }
@@ -962,37 +994,58 @@ async fn list_requests(
     state.steward.read(|projections| {
         principal
             .access(projections, project_id)?
-            .require(Permission::UsageRead)?;
-        let requests = project_usage(projections, project_id)
-            .map(|usage| {
-                usage
-                    .requests
-                    .iter()
-                    .rev()
-                    .filter(|request| {
-                        filter
-                            .start
-                            .is_none_or(|start| request.recorded_at >= start)
-                            && filter.end.is_none_or(|end| request.recorded_at < end)
-                            && filter.request_id.is_none_or(|id| id == request.request_id)
-                            && filter
-                                .status
-                                .is_none_or(|succeeded| succeeded == (request.status_code < 400))
-                            && filter.tags.iter().all(|tag| request.tags.contains(tag))
-                            && filter.matches(&dimensions_of(request))
-                    })
-                    .skip(page.saturating_mul(limit))
-                    .take(limit)
-                    .map(|request| request_item(project_id, request))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Ok(Json(ListRequestsResponse {
-            page,
-            limit,
-            requests,
-        }))
-    })
+            .require(Permission::UsageRead)
+    })?;
+    let wanted = |request: &RequestView| {
+        filter
+            .start
+            .is_none_or(|start| request.recorded_at >= start)
+            && filter.end.is_none_or(|end| request.recorded_at < end)
+            && filter.request_id.is_none_or(|id| id == request.request_id)
+            && filter
+                .status
+                .is_none_or(|succeeded| succeeded == (request.status_code < 400))
+            && filter.tags.iter().all(|tag| request.tags.contains(tag))
+            && filter.matches(&dimensions_of(request))
+    };
+    // Newest first: positions are taken from the end a chunk at a time, so the read lock is
+    // never held while the log is read; the list only grows at its end, so chunks stay valid.
+    let mut to_skip = page.saturating_mul(limit);
+    let mut requests = Vec::new();
+    let mut end: Option<usize> = None;
+    'chunks: loop {
+        let (chunk, start) = state.steward.read(|projections| {
+            let Some(usage) = project_usage(projections, project_id) else {
+                return (Vec::new(), 0);
+            };
+            let end = end.unwrap_or(usage.requests.len());
+            let start = end.saturating_sub(REQUEST_LOG_CHUNK);
+            (usage.requests[start..end].to_vec(), start)
+        });
+        for &position in chunk.iter().rev() {
+            let request = request_at(state.steward.log(), position)?;
+            if !wanted(&request) {
+                continue;
+            }
+            if to_skip > 0 {
+                to_skip -= 1;
+                continue;
+            }
+            requests.push(request_item(project_id, &request));
+            if requests.len() == limit {
+                break 'chunks;
+            }
+        }
+        if start == 0 {
+            break;
+        }
+        end = Some(start);
+    }
+    Ok(Json(ListRequestsResponse {
+        page,
+        limit,
+        requests,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1013,14 +1066,11 @@ async fn get_request(
     state.steward.read(|projections| {
         principal
             .access(projections, project_id)?
-            .require(Permission::UsageRead)?;
-        project_usage(projections, project_id)
-            .and_then(|usage| usage.request(request_id))
-            .map(|request| {
-                Json(GetRequestResponse {
-                    request: request_item(project_id, request),
-                })
-            })
-            .ok_or_else(|| ApiError::not_found("Request"))
-    })
+            .require(Permission::UsageRead)
+    })?;
+    let request = recorded_request(&state, project_id, request_id)?
+        .ok_or_else(|| ApiError::not_found("Request"))?;
+    Ok(Json(GetRequestResponse {
+        request: request_item(project_id, &request),
+    }))
 }

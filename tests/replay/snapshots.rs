@@ -7,7 +7,7 @@ use crate::helpers::{demo, insta_settings};
 use std::collections::BTreeMap;
 use steward::cli::write_audit;
 use steward_events::EventLog;
-use steward_projections::Projections;
+use steward_projections::{usage::RequestView, Projections};
 
 fn rebuilt(path: &std::path::Path) -> Projections {
     Projections::rebuild(&EventLog::open(path).unwrap()).unwrap()
@@ -32,11 +32,17 @@ async fn the_demos_projections_match_their_snapshots() {
             .map(|(project_id, usage)| (project_id, &usage.days))
             .collect();
         insta::assert_json_snapshot!("demo_usage_days", days);
+        // The request log is positions in the event log: read each request back.
+        let log = EventLog::open(data.path()).unwrap();
         let requests = projections
             .usage
             .projects
             .values()
-            .flat_map(|usage| &usage.requests);
+            .flat_map(|usage| &usage.requests)
+            .map(|&position| {
+                let envelope = log.read_from(position).next().unwrap().unwrap();
+                RequestView::of(&envelope).unwrap()
+            });
         insta::assert_snapshot!("demo_usage_requests", json_lines(requests));
         insta::assert_snapshot!(
             "demo_audit_projection",
