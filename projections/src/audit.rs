@@ -1,66 +1,25 @@
-//! The audit log: who did what, when, to which project. An index over the event log itself.
+//! The audit log: which events concern each project. An index over the event log itself: the
+//! events are read back from the log, so memory holds eight bytes per event and project.
 
 use crate::Projection;
-use serde::{de, Deserialize, Deserializer, Serialize};
-use std::collections::HashMap;
-use steward_events::{Actor, Envelope, Event, ProjectId, StreamId, Timestamp};
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub position: u64,
-    pub recorded_at: Timestamp,
-    pub actor: Actor,
-    pub kind: EventKind,
-    /// The projects the event concerns (both sides of a transfer).
-    pub projects: Vec<ProjectId>,
-    pub stream: StreamId,
-}
-
-/// An event's kind, one of `Event::KINDS`, serialized by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct EventKind(pub &'static str);
-
-impl<'de> Deserialize<'de> for EventKind {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Event::KINDS
-            .iter()
-            .copied()
-            .find(|kind| *kind == name)
-            .map(EventKind)
-            .ok_or_else(|| de::Error::custom(format!("unknown event kind {name}")))
-    }
-}
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use steward_events::{Envelope, ProjectId};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Audit {
-    /// Every event, oldest first.
-    pub entries: Vec<AuditEntry>,
-    /// Indexes into `entries` of the events concerning each project (a transfer concerns both
-    /// sides), oldest first. Derived, not serialized.
-    #[serde(skip)]
-    by_project: HashMap<ProjectId, Vec<usize>>,
+    /// The log positions of the events concerning each project (a transfer concerns both
+    /// sides), oldest first.
+    pub by_project: BTreeMap<ProjectId, Vec<u64>>,
 }
 
 impl Audit {
-    /// Rebuilds the derived index after a checkpoint is loaded.
-    pub fn restore(&mut self) {
-        self.by_project.clear();
-        for (index, entry) in self.entries.iter().enumerate() {
-            for project_id in &entry.projects {
-                self.by_project.entry(*project_id).or_default().push(index);
-            }
-        }
-    }
-
-    /// A project's entries, newest first.
-    pub fn of_project(&self, project_id: ProjectId) -> impl Iterator<Item = &AuditEntry> {
+    /// The positions of a project's events, oldest first.
+    pub fn of_project(&self, project_id: ProjectId) -> &[u64] {
         self.by_project
             .get(&project_id)
-            .into_iter()
-            .flat_map(|indexes| indexes.iter().rev())
-            .map(|&index| &self.entries[index])
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 }
 
@@ -68,20 +27,11 @@ impl Projection for Audit {
     const NAME: &'static str = "audit";
 
     fn apply(&mut self, envelope: &Envelope) {
-        let projects: Vec<ProjectId> = envelope.event.project_ids().collect();
-        for project_id in &projects {
+        for project_id in envelope.event.project_ids() {
             self.by_project
-                .entry(*project_id)
+                .entry(project_id)
                 .or_default()
-                .push(self.entries.len());
+                .push(envelope.position);
         }
-        self.entries.push(AuditEntry {
-            position: envelope.position,
-            recorded_at: envelope.recorded_at,
-            actor: envelope.actor,
-            kind: EventKind(envelope.event.kind()),
-            stream: envelope.stream,
-            projects,
-        });
     }
 }

@@ -99,7 +99,6 @@ impl Projections {
     pub fn restore(&mut self) {
         self.membership.restore();
         self.keys.restore();
-        self.audit.restore();
     }
 
     /// Replays the whole log from position 1.

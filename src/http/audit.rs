@@ -5,13 +5,14 @@ use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiPath, ApiQuery},
+    newest_first,
     usage::parse_instant,
     AppState,
 };
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
+use std::ops::ControlFlow;
 use steward_events::{Actor, Event, Permission, ProjectId, Timestamp};
-use steward_projections::audit::AuditEntry;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -108,56 +109,59 @@ async fn project_audit(
             .transpose()
     };
     let (start, end) = (bound(&query.start, false)?, bound(&query.end, true)?);
-    let entries: Vec<AuditEntry> = state.steward.read(|projections| {
+    state.steward.read(|projections| {
         principal
             .access(projections, project_id)?
-            .require(Permission::AdminsRead)?;
-        Ok::<_, ApiError>(
-            projections
-                .audit
-                .of_project(project_id)
-                .filter(|entry| {
-                    query
-                        .kind
-                        .as_deref()
-                        .is_none_or(|kind| entry.kind.0 == kind)
-                })
-                .filter(|entry| {
-                    query
-                        .actor
-                        .as_deref()
-                        .is_none_or(|wanted| actor_matches(&entry.actor, wanted))
-                })
-                .filter(|entry| start.is_none_or(|start| entry.recorded_at >= start))
-                .filter(|entry| end.is_none_or(|end| entry.recorded_at < end))
-                .skip(page.saturating_mul(limit))
-                .take(limit)
-                .cloned()
-                .collect(),
-        )
+            .require(Permission::AdminsRead)
     })?;
-    let mut events = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let envelope = state
-            .steward
-            .log()
-            .read_from(entry.position)
-            .next()
-            .ok_or_else(|| ApiError::internal(format!("position {} vanished", entry.position)))?
-            .map_err(ApiError::internal)?;
-        let fields = match serde_json::to_value(&envelope.event) {
-            Ok(serde_json::Value::Object(map)) => map.into_iter().next().map(|(_, v)| v),
-            _ => None,
-        };
-        events.push(AuditEvent {
-            position: entry.position,
-            recorded_at: entry.recorded_at,
-            actor: entry.actor.to_string(),
-            kind: entry.kind.0,
-            stream: entry.stream.to_string(),
-            event: fields.unwrap_or(serde_json::Value::Null),
-        });
-    }
+    let mut to_skip = page.saturating_mul(limit);
+    let mut events = Vec::new();
+    let log = state.steward.log();
+    newest_first(
+        &state,
+        |projections| projections.audit.of_project(project_id),
+        |position| {
+            let envelope = log
+                .read_from(position)
+                .next()
+                .ok_or_else(|| ApiError::internal(format!("position {position} vanished")))?
+                .map_err(ApiError::internal)?;
+            let wanted = query
+                .kind
+                .as_deref()
+                .is_none_or(|kind| envelope.event.kind() == kind)
+                && query
+                    .actor
+                    .as_deref()
+                    .is_none_or(|wanted| actor_matches(&envelope.actor, wanted))
+                && start.is_none_or(|start| envelope.recorded_at >= start)
+                && end.is_none_or(|end| envelope.recorded_at < end);
+            if !wanted {
+                return Ok(ControlFlow::Continue(()));
+            }
+            if to_skip > 0 {
+                to_skip -= 1;
+                return Ok(ControlFlow::Continue(()));
+            }
+            let fields = match serde_json::to_value(&envelope.event) {
+                Ok(serde_json::Value::Object(map)) => map.into_iter().next().map(|(_, v)| v),
+                _ => None,
+            };
+            events.push(AuditEvent {
+                position,
+                recorded_at: envelope.recorded_at,
+                actor: envelope.actor.to_string(),
+                kind: envelope.event.kind(),
+                stream: envelope.stream.to_string(),
+                event: fields.unwrap_or(serde_json::Value::Null),
+            });
+            Ok(if events.len() == limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        },
+    )?;
     Ok(Json(AuditResponse {
         page,
         limit,

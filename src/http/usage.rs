@@ -7,24 +7,28 @@ use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiPath, ApiQuery},
+    newest_first,
     usd::Usd,
     AppState,
 };
 use axum::{extract::State, response::IntoResponse, Json};
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    ops::ControlFlow,
+};
 use steward_events::EventLog;
 use steward_events::{
     Deployment, Endpoint, KeyId, Nanodollars, Permission, ProjectId, RequestId, RequestMethod, Tag,
     Timestamp,
 };
-use steward_projections::usage::{Cell, Day, Dimensions, ProjectUsage, RequestView};
+use steward_projections::{
+    usage::{Cell, Day, Dimensions, ProjectUsage, RequestView},
+    Projections,
+};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-
-/// Positions of the request log copied out of the read lock at a time.
-const REQUEST_LOG_CHUNK: usize = 1024;
 
 /// Requests per page of the request log: 10 by default, at most 1000.
 pub const MAX_REQUESTS_PAGE: usize = 1000;
@@ -278,6 +282,11 @@ fn rows(
     Ok(rows)
 }
 
+/// The log positions of a project's recorded requests, oldest first.
+fn request_positions(projections: &Projections, project_id: ProjectId) -> &[u64] {
+    project_usage(projections, project_id).map_or(&[], |usage| &usage.requests)
+}
+
 /// The request recorded at `position`, read back from the event log.
 pub(super) fn request_at(log: &EventLog, position: u64) -> ApiResult<RequestView> {
     let envelope = log
@@ -367,7 +376,7 @@ pub struct UsageSummaryResponse {
 }
 
 pub(super) fn project_usage(
-    projections: &steward_projections::Projections,
+    projections: &Projections,
     project_id: ProjectId,
 ) -> Option<&ProjectUsage> {
     projections.usage.project(project_id)
@@ -1008,39 +1017,29 @@ async fn list_requests(
             && filter.tags.iter().all(|tag| request.tags.contains(tag))
             && filter.matches(&dimensions_of(request))
     };
-    // Newest first: positions are taken from the end a chunk at a time, so the read lock is
-    // never held while the log is read; the list only grows at its end, so chunks stay valid.
     let mut to_skip = page.saturating_mul(limit);
     let mut requests = Vec::new();
-    let mut end: Option<usize> = None;
-    'chunks: loop {
-        let (chunk, start) = state.steward.read(|projections| {
-            let Some(usage) = project_usage(projections, project_id) else {
-                return (Vec::new(), 0);
-            };
-            let end = end.unwrap_or(usage.requests.len());
-            let start = end.saturating_sub(REQUEST_LOG_CHUNK);
-            (usage.requests[start..end].to_vec(), start)
-        });
-        for &position in chunk.iter().rev() {
-            let request = request_at(state.steward.log(), position)?;
+    let log = state.steward.log();
+    newest_first(
+        &state,
+        |projections| request_positions(projections, project_id),
+        |position| {
+            let request = request_at(log, position)?;
             if !wanted(&request) {
-                continue;
+                return Ok(ControlFlow::Continue(()));
             }
             if to_skip > 0 {
                 to_skip -= 1;
-                continue;
+                return Ok(ControlFlow::Continue(()));
             }
             requests.push(request_item(project_id, &request));
-            if requests.len() == limit {
-                break 'chunks;
-            }
-        }
-        if start == 0 {
-            break;
-        }
-        end = Some(start);
-    }
+            Ok(if requests.len() == limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        },
+    )?;
     Ok(Json(ListRequestsResponse {
         page,
         limit,

@@ -44,10 +44,7 @@ async fn the_demos_projections_match_their_snapshots() {
                 RequestView::of(&envelope).unwrap()
             });
         insta::assert_snapshot!("demo_usage_requests", json_lines(requests));
-        insta::assert_snapshot!(
-            "demo_audit_projection",
-            json_lines(&projections.audit.entries)
-        );
+        insta::assert_json_snapshot!("demo_audit_projection", projections.audit);
     });
 }
 
