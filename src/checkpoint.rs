@@ -55,9 +55,9 @@ fn event_id_at(log: &EventLog, position: u64) -> Option<EventId> {
     if position == 0 {
         return None;
     }
-    log.read_from(position)
-        .next()
-        .and_then(Result::ok)
+    log.read_at(position)
+        .ok()
+        .flatten()
         .map(|envelope| envelope.event_id)
 }
 

@@ -532,6 +532,14 @@ impl EventLog {
         Ok(envelopes)
     }
 
+    /// The event at `position`, if the log holds it: a point read, cheaper than `read_from`.
+    pub fn read_at(&self, position: u64) -> Result<Option<Envelope>, LogError> {
+        match self.events.get(position.to_be_bytes())? {
+            Some(record) => codec::decode(position, &record).map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Every event from `position` (inclusive) on, in order. A record that fails its checks, or
     /// a missing position, ends the iteration with `Corrupt` naming the position.
     pub fn read_from(&self, position: u64) -> impl Iterator<Item = Result<Envelope, LogError>> {

@@ -122,10 +122,9 @@ async fn project_audit(
         |projections| projections.audit.of_project(project_id),
         |position| {
             let envelope = log
-                .read_from(position)
-                .next()
-                .ok_or_else(|| ApiError::internal(format!("position {position} vanished")))?
-                .map_err(ApiError::internal)?;
+                .read_at(position)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::internal(format!("position {position} vanished")))?;
             let wanted = query
                 .kind
                 .as_deref()

@@ -182,6 +182,18 @@ async fn record_request(
     ApiJson(body): ApiJson<RecordRequestBody>,
 ) -> ApiResult<Json<RecordRequestResponse>> {
     let report = parse_report(body, &state)?;
+    record(&state, principal, project_id, report)
+        .await
+        .map(Json)
+}
+
+/// Records one request; a request id recorded before answers its first result, read back.
+async fn record(
+    state: &AppState,
+    principal: Principal,
+    project_id: ProjectId,
+    report: UsageReport,
+) -> ApiResult<RecordRequestResponse> {
     let request_id = report.request_id;
     let answer = state
         .steward
@@ -190,14 +202,17 @@ async fn record_request(
             Command::RecordUsage { project_id, report },
         )
         .await;
-    match answer {
-        Ok(_) | Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
-            recorded_request(&state, project_id, request_id)?
-                .map(|request| Json(recorded_answer(&request)))
-                .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
+    let recorded = match answer {
+        Ok(envelopes) => envelopes.iter().find_map(RequestView::of),
+        Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
+            recorded_request(state, project_id, request_id)?
         }
-        Err(error) => Err(error.into()),
-    }
+        Err(error) => return Err(error.into()),
+    };
+    recorded
+        .as_ref()
+        .map(recorded_answer)
+        .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
 }
 
 /// The most requests one batch may carry.
@@ -244,24 +259,7 @@ async fn record_item(
 ) -> Result<RecordRequestResponse, ApiError> {
     let body: RecordRequestBody =
         serde_json::from_value(item).map_err(|error| ApiError::invalid_json(error.to_string()))?;
-    let report = parse_report(body, &state)?;
-    let request_id = report.request_id;
-    let answer = state
-        .steward
-        .execute(
-            principal.actor(),
-            Command::RecordUsage { project_id, report },
-        )
-        .await;
-    match answer {
-        Ok(_) | Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
-            recorded_request(&state, project_id, request_id)?
-                .as_ref()
-                .map(recorded_answer)
-                .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
-        }
-        Err(error) => Err(error.into()),
-    }
+    record(&state, principal, project_id, parse_report(body, &state)?).await
 }
 
 /// Records up to 1000 requests, each answered on its own: one bad or unpayable item refuses

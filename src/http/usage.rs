@@ -290,10 +290,9 @@ fn request_positions(projections: &Projections, project_id: ProjectId) -> &[u64]
 /// The request recorded at `position`, read back from the event log.
 pub(super) fn request_at(log: &EventLog, position: u64) -> ApiResult<RequestView> {
     let envelope = log
-        .read_from(position)
-        .next()
-        .ok_or_else(|| ApiError::internal(format!("no event at position {position}")))?
-        .map_err(ApiError::internal)?;
+        .read_at(position)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("no event at position {position}")))?;
     RequestView::of(&envelope)
         .ok_or_else(|| ApiError::internal(format!("position {position} is no usage record")))
 }
