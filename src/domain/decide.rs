@@ -8,8 +8,9 @@ use super::{
     state::{ProjectState, State},
 };
 use steward_events::{
-    AccountId, Actor, ConsumedPortion, CreditSource, Event, GrantId, Nanodollars, Permission,
-    Permissions, ProjectId, RemovalReason, Role, Scope, Tag, Timestamp, TransferPortion,
+    AccountId, Actor, ConsumedPortion, CreditSource, Email, Event, GrantId, Nanodollars,
+    Permission, Permissions, ProjectId, RemovalReason, Role, Scope, Tag, Timestamp,
+    TransferPortion,
 };
 use uuid::Uuid;
 
@@ -108,6 +109,24 @@ fn access<'s>(
         }
     };
     Ok((access, project))
+}
+
+/// Checks that `actor` may resend or revoke the pending invitation of `email`: the right to
+/// invite at all, and to invite into the invitation's role.
+fn manage_invitation(
+    state: &State,
+    actor: &Actor,
+    project_id: ProjectId,
+    email: &Email,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let (access, project) = access(state, actor, project_id, now)?;
+    access.require(Permission::MembersWriteInvites)?;
+    let invitation = project
+        .invitations
+        .get(email)
+        .ok_or(DomainError::InvitationNotFound)?;
+    access.require(invitation.role.invite_permission())
 }
 
 fn person(state: &State, actor: &Actor) -> Result<AccountId, DomainError> {
@@ -343,13 +362,7 @@ pub fn decide(
             token_hash,
             expires_at,
         } => {
-            let (access, project) = access(state, actor, *project_id, now)?;
-            access.require(Permission::MembersWriteInvites)?;
-            let invitation = project
-                .invitations
-                .get(email)
-                .ok_or(DomainError::InvitationNotFound)?;
-            access.require(invitation.role.invite_permission())?;
+            manage_invitation(state, actor, *project_id, email, now)?;
             if *expires_at <= now {
                 return Err(DomainError::ExpiryInPast);
             }
@@ -362,13 +375,7 @@ pub fn decide(
         }
 
         Command::RevokeInvitation { project_id, email } => {
-            let (access, project) = access(state, actor, *project_id, now)?;
-            access.require(Permission::MembersWriteInvites)?;
-            let invitation = project
-                .invitations
-                .get(email)
-                .ok_or(DomainError::InvitationNotFound)?;
-            access.require(invitation.role.invite_permission())?;
+            manage_invitation(state, actor, *project_id, email, now)?;
             Ok(vec![Event::InvitationRevoked {
                 project_id: *project_id,
                 email: email.clone(),
