@@ -567,13 +567,23 @@ fn rebuild(mode: &Mode) {
     let checkpoint_bytes = std::fs::metadata(directory.path().join("steward-checkpoint.bin"))
         .map(|metadata| metadata.len())
         .unwrap_or(0);
+    // Where start-up from a checkpoint spends its time: opening sled, then the checkpoint.
+    let started = Instant::now();
+    let log = EventLog::open(directory.path()).unwrap();
+    let open_log = started.elapsed();
+    let started = Instant::now();
+    let loaded = steward::checkpoint::load(directory.path(), &log);
+    let load_checkpoint = started.elapsed();
+    assert!(loaded.is_ok());
+    drop(loaded);
+    drop(log);
     let started = Instant::now();
     let steward = steward::Steward::open(directory.path(), clock).unwrap();
     let from_checkpoint = started.elapsed();
     assert_eq!(steward.start_report().checkpoint_position, Some(total));
     drop(steward);
     println!(
-        "start-up with {total} events: full replay {full:.2?}, from a checkpoint {from_checkpoint:.2?} ({:.0}% of the full replay; checkpoint {checkpoint_bytes} bytes, written in {stop:.2?} at the graceful stop)",
+        "start-up with {total} events: full replay {full:.2?}, from a checkpoint {from_checkpoint:.2?} ({:.0}% of the full replay; checkpoint {checkpoint_bytes} bytes, written in {stop:.2?} at the graceful stop; of which opening sled {open_log:.2?}, loading the checkpoint {load_checkpoint:.2?})",
         100.0 * from_checkpoint.as_secs_f64() / full.as_secs_f64()
     );
 }
