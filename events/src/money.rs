@@ -40,26 +40,8 @@ impl Nanodollars {
     /// `"200"`) exactly, digit by digit: never through a float. `None` when malformed or beyond
     /// `i64` nano-dollars.
     pub fn parse_usd(text: &str) -> Option<Self> {
-        let (whole, fraction) = match text.split_once('.') {
-            Some((whole, fraction)) => (whole, fraction),
-            None => (text, ""),
-        };
-        let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
-        if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 9 {
-            return None;
-        }
-        if text.contains('.') && fraction.is_empty() {
-            return None;
-        }
-        let whole: i64 = whole.parse().ok()?;
-        let fraction: i64 = if fraction.is_empty() {
-            0
-        } else {
-            format!("{fraction:0<9}").parse().ok()?
-        };
-        whole
-            .checked_mul(Self::PER_USD)?
-            .checked_add(fraction)
+        parse_fixed_decimal(text, 9)
+            .and_then(|nanodollars| i64::try_from(nanodollars).ok())
             .map(Self)
     }
 
@@ -75,6 +57,33 @@ impl Nanodollars {
         let fraction = format!("{fraction:09}");
         format!("{sign}{whole}.{}", fraction.trim_end_matches('0'))
     }
+}
+
+/// Parses a non-negative decimal with at most `decimals` places, exactly, as a count of
+/// 10^-`decimals` units: `("12.5", 3)` gives `12_500`. Digits only, on both sides of a point if
+/// there is one; no sign, no exponent. `None` when malformed or beyond `u64`.
+pub fn parse_fixed_decimal(text: &str, decimals: u32) -> Option<u64> {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((whole, fraction)) if !fraction.is_empty() => (whole, fraction),
+        Some(_) => return None,
+        None => (text, ""),
+    };
+    let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > decimals as usize
+    {
+        return None;
+    }
+    let whole: u64 = whole.parse().ok()?;
+    let fraction: u64 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<width$}", width = decimals as usize)
+            .parse()
+            .ok()?
+    };
+    whole
+        .checked_mul(10u64.checked_pow(decimals)?)?
+        .checked_add(fraction)
 }
 
 impl std::ops::Add for Nanodollars {
@@ -129,6 +138,16 @@ impl fmt::Display for Nanodollars {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_decimals_parse_exactly_at_any_scale() {
+        assert_eq!(parse_fixed_decimal("12.5", 3), Some(12_500));
+        assert_eq!(parse_fixed_decimal("0.001", 3), Some(1));
+        assert_eq!(parse_fixed_decimal("7", 0), Some(7));
+        assert_eq!(parse_fixed_decimal("1.5", 0), None);
+        assert_eq!(parse_fixed_decimal("0.0001", 3), None);
+        assert_eq!(parse_fixed_decimal("18446744073709551616", 0), None);
+    }
 
     #[test]
     fn usd_decimals_parse_exactly() {

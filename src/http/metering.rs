@@ -7,7 +7,7 @@ use super::{
     extract::{ApiJson, ApiPath},
     keys::parse_tags,
     usage::recorded_request,
-    usd::Usd,
+    usd::{decimal_text, Usd},
     AppState,
 };
 use crate::{
@@ -16,8 +16,9 @@ use crate::{
 };
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-use steward_events::{Deployment, Endpoint, ProjectId, RequestId, RequestMethod, UsageUnits};
+use steward_events::{
+    parse_fixed_decimal, Deployment, Endpoint, ProjectId, RequestId, RequestMethod, UsageUnits,
+};
 use steward_projections::usage::RequestView;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -34,31 +35,14 @@ pub struct AudioSeconds(pub u64);
 
 impl<'de> Deserialize<'de> for AudioSeconds {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = <Box<RawValue>>::deserialize(deserializer)?;
-        let text =
-            serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned());
-        let (whole, fraction) = text.split_once('.').unwrap_or((&text, ""));
-        let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
-        let milliseconds = (|| {
-            if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 3 {
-                return None;
-            }
-            if text.contains('.') && fraction.is_empty() {
-                return None;
-            }
-            let whole: u64 = whole.parse().ok()?;
-            let fraction: u64 = if fraction.is_empty() {
-                0
-            } else {
-                format!("{fraction:0<3}").parse().ok()?
-            };
-            whole.checked_mul(1000)?.checked_add(fraction)
-        })();
-        milliseconds.map(AudioSeconds).ok_or_else(|| {
-            serde::de::Error::custom(
-                "audio_seconds must be a non-negative number with at most 3 decimals",
-            )
-        })
+        let text = decimal_text(deserializer)?;
+        parse_fixed_decimal(&text, 3)
+            .map(AudioSeconds)
+            .ok_or_else(|| {
+                serde::de::Error::custom(
+                    "audio_seconds must be a non-negative number with at most 3 decimals",
+                )
+            })
     }
 }
 

@@ -22,14 +22,16 @@ impl Serialize for Usd {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UsdInput(pub Nanodollars);
 
+/// The text of a JSON number, or of a string holding one, exactly as sent: so that decimals
+/// are parsed digit by digit, never through a float.
+pub fn decimal_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let raw = <Box<RawValue>>::deserialize(deserializer)?;
+    Ok(serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned()))
+}
+
 impl<'de> Deserialize<'de> for UsdInput {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = <Box<RawValue>>::deserialize(deserializer)?;
-        let text = raw.get();
-        let literal = match serde_json::from_str::<String>(text) {
-            Ok(string) => string,
-            Err(_) => text.to_owned(),
-        };
+        let literal = decimal_text(deserializer)?;
         Nanodollars::parse_usd(&literal).map(UsdInput).ok_or_else(|| {
             de::Error::custom(
                 "amount must be a non-negative USD decimal with at most 9 decimals, as a number or string",
