@@ -76,6 +76,15 @@ pub struct SendInviteRequest {
     pub scope: String,
 }
 
+/// A new invitation token and the instant it stops working.
+fn fresh_token(state: &AppState) -> (Secret, Timestamp) {
+    let expires_at = state
+        .steward
+        .now()
+        .plus_seconds(state.settings.invitation_ttl_seconds);
+    (Secret::invitation_token(), expires_at)
+}
+
 /// Puts the invitation email, with its token, into the outbox.
 async fn send_email(
     state: &AppState,
@@ -127,11 +136,7 @@ async fn send_invite(
     let role = Role::parse(&body.scope).ok_or_else(|| {
         ApiError::invalid_request("scope must be a role: member, admin or owner.")
     })?;
-    let token = Secret::invitation_token();
-    let expires_at = state
-        .steward
-        .now()
-        .plus_seconds(state.settings.invitation_ttl_seconds);
+    let (token, expires_at) = fresh_token(&state);
     state
         .steward
         .execute(
@@ -160,11 +165,7 @@ async fn resend_invite(
     ApiPath((project_id, email)): ApiPath<(ProjectId, String)>,
 ) -> ApiResult<Json<MessageResponse>> {
     let email = parse_email(&email)?;
-    let token = Secret::invitation_token();
-    let expires_at = state
-        .steward
-        .now()
-        .plus_seconds(state.settings.invitation_ttl_seconds);
+    let (token, expires_at) = fresh_token(&state);
     state
         .steward
         .execute(
