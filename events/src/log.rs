@@ -1,13 +1,19 @@
 //! The event log on sled: append-only, gap-free positions, versioned streams, group commit.
 //!
-//! Three trees, as DESIGN.md lays out:
+//! Two trees, as DESIGN.md lays out:
 //! - `events`: big-endian position → record (see `codec`). The source of truth. Each append
 //!   writes all its records with one atomic `apply_batch`, so a crash keeps all or none.
-//! - `streams`: stream prefix + big-endian version → big-endian position. An index derived from
-//!   `events`, kept off the durable path: an indexer thread writes it just after each append,
-//!   and `meta` notes the position it covers. Reading a stream first waits for the indexer;
-//!   opening the log re-indexes any tail that a crash left unindexed.
-//! - `meta`: the index watermark (and, later, idempotency keys and projection checkpoints).
+//! - `streams`: stream prefix + big-endian version → the big-endian positions of that version
+//!   and the ones after it in a run (a stream's events in one append take consecutive
+//!   versions, so one entry covers them all; a single position is a run of one). An index
+//!   derived from `events`, kept off the durable path: an indexer thread writes it just after
+//!   each append, with the position it covers (its watermark) in the same atomic batch.
+//!   Reading a stream first waits for the indexer; opening the log re-indexes any tail that a
+//!   crash left unindexed. An index without a watermark (the earlier layout kept one entry
+//!   per event and the watermark in a `meta` tree) is cleared and rebuilt once.
+//!
+//! Idempotency answers, sessions and the outbox keep trees of their own beside these, and
+//! checkpoints are a file; see the `steward` crate.
 //!
 //! Every append ends with one `flush`, so an append that returned is durable.
 
@@ -32,7 +38,9 @@ pub const MAX_EVENTS_PER_COMMIT: usize = 4096;
 /// The most commits one append may hold.
 pub const MAX_COMMITS_PER_APPEND: usize = 4096;
 
-const INDEXED_THROUGH_KEY: &[u8] = b"streams_indexed_through";
+/// The index watermark's key in `streams`: the last position indexed. It sorts before every
+/// stream key (`a…`, `p…`), so stream scans never meet it.
+const INDEXED_THROUGH_KEY: &[u8] = b"#indexed_through";
 
 /// How long opening waits for a busy directory lock.
 pub const OPEN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -86,19 +94,92 @@ pub struct EventLog {
     db: sled::Db,
     events: sled::Tree,
     streams: sled::Tree,
-    meta: sled::Tree,
     heads: Mutex<Heads>,
     indexer: Indexer,
 }
 
 type StreamKey = [u8; StreamId::PREFIX_LEN + 8];
 
+/// Stream index entries waiting to be written: runs of consecutive versions of a stream with
+/// the positions they sit at, one `streams` entry per run rather than one per event.
+#[derive(Default)]
+struct Runs {
+    open: HashMap<StreamId, Run>,
+    closed: Vec<(StreamId, Run)>,
+}
+
+struct Run {
+    first_version: u64,
+    positions: Vec<u64>,
+}
+
+/// The most positions one index entry holds (32 KiB), so that re-indexing a whole log does
+/// not make one entry of a busy stream's every event.
+const MAX_RUN: usize = 4096;
+
+impl Runs {
+    fn push(&mut self, stream: StreamId, version: u64, position: u64) {
+        match self.open.get_mut(&stream) {
+            Some(run)
+                if run.first_version + run.positions.len() as u64 == version
+                    && run.positions.len() < MAX_RUN =>
+            {
+                run.positions.push(position);
+            }
+            _ => {
+                let run = Run {
+                    first_version: version,
+                    positions: vec![position],
+                };
+                if let Some(previous) = self.open.insert(stream, run) {
+                    self.closed.push((stream, previous));
+                }
+            }
+        }
+    }
+
+    /// Adds runs that come after these in the log, joining each stream's continuation.
+    fn extend(&mut self, later: Runs) {
+        for (stream, run) in later.closed.into_iter().chain(later.open) {
+            for (offset, position) in run.positions.into_iter().enumerate() {
+                self.push(stream, run.first_version + offset as u64, position);
+            }
+        }
+    }
+
+    fn write_to(self, batch: &mut sled::Batch) {
+        for (stream, run) in self.closed.into_iter().chain(self.open) {
+            let value: Vec<u8> = run
+                .positions
+                .iter()
+                .flat_map(|position| position.to_be_bytes())
+                .collect();
+            batch.insert(&stream_key(stream, run.first_version)[..], value);
+        }
+    }
+}
+
+/// The positions a `streams` value holds, in version order.
+fn run_positions(stream: StreamId, value: &[u8]) -> Result<Vec<u64>, LogError> {
+    if value.is_empty() || value.len() % 8 != 0 {
+        return Err(LogError::Corrupt {
+            position: 0,
+            reason: format!("a streams index value of {stream} is malformed"),
+        });
+    }
+    Ok(value.chunks_exact(8).filter_map(be_u64).collect())
+}
+
 enum IndexJob {
-    /// Index entries of one append, and the last position they cover.
-    Entries(Vec<(StreamKey, u64)>, u64),
+    /// Index runs of one append, and the last position they cover.
+    Entries(Runs, u64),
     /// Answer once every job sent before is applied.
     Sync(mpsc::Sender<Result<(), String>>),
 }
+
+/// How long the indexer gathers appends before writing them, unless a reader waits: one
+/// index write per few flushes rather than one per flush when appends are small.
+const INDEX_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The thread that writes the stream index after each append.
 struct Indexer {
@@ -107,36 +188,45 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn start(streams: sled::Tree, meta: sled::Tree) -> Self {
+    fn start(streams: sled::Tree) -> Self {
         let (jobs, receiver) = mpsc::channel::<IndexJob>();
         let thread = std::thread::Builder::new()
             .name("steward-index".into())
             .spawn(move || {
                 let mut failure: Option<String> = None;
                 while let Ok(first) = receiver.recv() {
-                    // Coalesce whatever is queued into one batch.
-                    let mut batch = sled::Batch::default();
+                    // Coalesce the appends of the next moment into one batch, unless a
+                    // reader is waiting.
+                    let deadline = std::time::Instant::now() + INDEX_DELAY;
+                    let mut runs = Runs::default();
                     let mut through = None;
                     let mut syncs = Vec::new();
-                    for job in std::iter::once(first).chain(receiver.try_iter()) {
+                    let mut next = Some(first);
+                    while let Some(job) = next {
                         match job {
-                            IndexJob::Entries(entries, last) => {
-                                for (key, position) in entries {
-                                    batch.insert(&key[..], &position.to_be_bytes()[..]);
-                                }
+                            IndexJob::Entries(more, last) => {
+                                runs.extend(more);
                                 through = Some(last);
                             }
                             IndexJob::Sync(reply) => syncs.push(reply),
                         }
+                        next = if syncs.is_empty() {
+                            receiver
+                                .recv_timeout(
+                                    deadline.saturating_duration_since(std::time::Instant::now()),
+                                )
+                                .ok()
+                        } else {
+                            receiver.try_recv().ok()
+                        };
                     }
                     if failure.is_none() {
-                        let written = streams.apply_batch(batch).and_then(|()| match through {
-                            Some(last) => meta
-                                .insert(INDEXED_THROUGH_KEY, &last.to_be_bytes()[..])
-                                .map(drop),
-                            None => Ok(()),
-                        });
-                        if let Err(error) = written {
+                        let mut batch = sled::Batch::default();
+                        runs.write_to(&mut batch);
+                        if let Some(last) = through {
+                            batch.insert(INDEXED_THROUGH_KEY, &last.to_be_bytes()[..]);
+                        }
+                        if let Err(error) = streams.apply_batch(batch) {
                             failure = Some(error.to_string());
                         }
                     }
@@ -231,12 +321,10 @@ impl EventLog {
     /// Opens a log on an already opened sled database (tests use a temporary one).
     pub fn with_db(db: sled::Db) -> Result<Self, LogError> {
         let streams = db.open_tree("streams")?;
-        let meta = db.open_tree("meta")?;
         let log = Self {
             events: db.open_tree("events")?,
-            indexer: Indexer::start(streams.clone(), meta.clone()),
+            indexer: Indexer::start(streams.clone()),
             streams,
-            meta,
             db,
             heads: Mutex::new(Heads {
                 next_position: 1,
@@ -284,23 +372,27 @@ impl EventLog {
             })?,
             None => 0,
         };
-        let indexed_through = self
-            .meta
-            .get(INDEXED_THROUGH_KEY)?
-            .and_then(|bytes| be_u64(&bytes))
-            .unwrap_or(0);
+        let indexed_through = match self.streams.get(INDEXED_THROUGH_KEY)? {
+            Some(bytes) => be_u64(&bytes).ok_or_else(|| LogError::Corrupt {
+                position: 0,
+                reason: "the stream index's watermark is malformed".into(),
+            })?,
+            None => {
+                // Entries without a watermark are of another layout or half made: start over.
+                self.streams.clear()?;
+                0
+            }
+        };
         if indexed_through < last_position {
-            let mut batch = sled::Batch::default();
+            let mut runs = Runs::default();
             for record in self.read_from(indexed_through + 1) {
                 let envelope = record?;
-                batch.insert(
-                    &stream_key(envelope.stream, envelope.stream_version)[..],
-                    &envelope.position.to_be_bytes()[..],
-                );
+                runs.push(envelope.stream, envelope.stream_version, envelope.position);
             }
+            let mut batch = sled::Batch::default();
+            runs.write_to(&mut batch);
+            batch.insert(INDEXED_THROUGH_KEY, &last_position.to_be_bytes()[..]);
             self.streams.apply_batch(batch)?;
-            self.meta
-                .insert(INDEXED_THROUGH_KEY, &last_position.to_be_bytes()[..])?;
             self.db.flush()?;
         }
         heads.next_position = last_position + 1;
@@ -319,11 +411,19 @@ impl EventLog {
             .next_back()
         {
             Some(entry) => {
-                let (key, _) = entry?;
-                be_u64(&key[StreamId::PREFIX_LEN..]).ok_or_else(|| LogError::Corrupt {
-                    position: 0,
-                    reason: format!("a streams key of {stream} is malformed"),
-                })?
+                let (key, value) = entry?;
+                let first =
+                    be_u64(&key[StreamId::PREFIX_LEN..]).ok_or_else(|| LogError::Corrupt {
+                        position: 0,
+                        reason: format!("a streams key of {stream} is malformed"),
+                    })?;
+                if value.is_empty() || value.len() % 8 != 0 {
+                    return Err(LogError::Corrupt {
+                        position: 0,
+                        reason: format!("a streams index value of {stream} is malformed"),
+                    });
+                }
+                first + (value.len() / 8) as u64 - 1
             }
             None => 0,
         };
@@ -350,7 +450,7 @@ impl EventLog {
         let mut next_position = heads.next_position;
         let mut pending_versions: HashMap<StreamId, u64> = HashMap::new();
         let mut events_batch = sled::Batch::default();
-        let mut index_entries: Vec<(StreamKey, u64)> = Vec::new();
+        let mut index_entries = Runs::default();
         let mut outcomes = Vec::with_capacity(commits.len());
 
         for commit in commits {
@@ -401,7 +501,7 @@ impl EventLog {
         let mut next_position = heads.next_position;
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
         let mut events_batch = sled::Batch::default();
-        let mut index_entries = Vec::with_capacity(envelopes.len());
+        let mut index_entries = Runs::default();
         for envelope in envelopes {
             let refuse = |reason: String| LogError::Corrupt {
                 position: envelope.position,
@@ -432,10 +532,7 @@ impl EventLog {
                 &envelope.position.to_be_bytes()[..],
                 codec::encode(envelope)?,
             );
-            index_entries.push((
-                stream_key(envelope.stream, envelope.stream_version),
-                envelope.position,
-            ));
+            index_entries.push(envelope.stream, envelope.stream_version, envelope.position);
             next_position += 1;
         }
         if envelopes.is_empty() {
@@ -463,7 +560,7 @@ impl EventLog {
         first_position: u64,
         commit: Commit,
         events_batch: &mut sled::Batch,
-        index_entries: &mut Vec<(StreamKey, u64)>,
+        index_entries: &mut Runs,
     ) -> Result<Vec<Envelope>, LogError> {
         if commit.events.len() > MAX_EVENTS_PER_COMMIT {
             return Err(LogError::Limit("a commit exceeds MAX_EVENTS_PER_COMMIT"));
@@ -523,10 +620,7 @@ impl EventLog {
 
         for (envelope, record) in envelopes.iter().zip(records) {
             events_batch.insert(&envelope.position.to_be_bytes()[..], record);
-            index_entries.push((
-                stream_key(envelope.stream, envelope.stream_version),
-                envelope.position,
-            ));
+            index_entries.push(envelope.stream, envelope.stream_version, envelope.position);
         }
         pending_versions.extend(versions);
         Ok(envelopes)
@@ -577,17 +671,40 @@ impl EventLog {
         stream: StreamId,
         version: u64,
     ) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
+        let from = version.max(1);
         // The index trails the appends by a moment: wait for it, and report if it failed.
-        let failed = self.indexer.sync().err().map(Err).into_iter();
-        let start = stream_key(stream, version.max(1));
+        let start = self
+            .indexer
+            .sync()
+            .and_then(|()| Ok(self.run_containing(stream, from)?.map(|(key, _)| key)));
+        let (failed, start) = match start {
+            Ok(start) => (
+                None,
+                Some(start.unwrap_or_else(|| stream_key(stream, from))),
+            ),
+            Err(error) => (Some(Err(error)), None),
+        };
         let end = stream_key(stream, u64::MAX);
-        failed.chain(self.streams.range(start..=end).map(move |entry| {
-            let (key, value) = entry?;
-            let position = be_u64(&value).ok_or_else(|| LogError::Corrupt {
-                position: 0,
-                reason: format!("a streams index value of {stream} is malformed"),
-            })?;
-            let version = be_u64(&key[StreamId::PREFIX_LEN..]).unwrap_or(0);
+        let indexed = start
+            .into_iter()
+            .flat_map(move |start| self.streams.range(start..=end))
+            .flat_map(move |entry| {
+                let run = entry.map_err(LogError::from).and_then(|(key, value)| {
+                    let first = be_u64(&key[StreamId::PREFIX_LEN..]).unwrap_or(0);
+                    Ok((first, run_positions(stream, &value)?))
+                });
+                match run {
+                    Ok((first, positions)) => positions
+                        .into_iter()
+                        .zip(first..)
+                        .filter(|&(_, version)| version >= from)
+                        .map(Ok)
+                        .collect::<Vec<_>>(),
+                    Err(error) => vec![Err(error)],
+                }
+            });
+        failed.into_iter().chain(indexed.map(move |entry| {
+            let (position, version) = entry?;
             let record =
                 self.events
                     .get(position.to_be_bytes())?
@@ -609,6 +726,47 @@ impl EventLog {
         }))
     }
 
+    /// The index run of `stream` that holds `version` or, if none does, the last run before
+    /// it: its key and positions.
+    fn run_containing(
+        &self,
+        stream: StreamId,
+        version: u64,
+    ) -> Result<Option<(StreamKey, Vec<u64>)>, LogError> {
+        let Some((key, value)) = self
+            .streams
+            .range(stream_key(stream, 0)..=stream_key(stream, version))
+            .next_back()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let key: StreamKey = key[..].try_into().map_err(|_| LogError::Corrupt {
+            position: 0,
+            reason: format!("a streams key of {stream} is malformed"),
+        })?;
+        Ok(Some((key, run_positions(stream, &value)?)))
+    }
+
+    /// Where the index says `stream`'s `version` sits.
+    fn indexed_position(&self, stream: StreamId, version: u64) -> Result<Option<u64>, LogError> {
+        let Some((key, value)) = self
+            .streams
+            .range(stream_key(stream, 0)..=stream_key(stream, version))
+            .next_back()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        let first = be_u64(&key[StreamId::PREFIX_LEN..]).unwrap_or(u64::MAX);
+        let offset = version
+            .checked_sub(first)
+            .and_then(|offset| usize::try_from(offset).ok()?.checked_mul(8));
+        Ok(offset
+            .and_then(|offset| value.get(offset..offset + 8))
+            .and_then(be_u64))
+    }
+
     /// Reads the whole log and checks it: positions gap-free from 1, every record decodes,
     /// stream versions contiguous from 1, and the stream index agrees with the records.
     pub fn verify(&self) -> Result<VerifyReport, LogError> {
@@ -628,10 +786,8 @@ impl EventLog {
                 });
             }
             *version = envelope.stream_version;
-            let indexed = self
-                .streams
-                .get(stream_key(envelope.stream, envelope.stream_version))?;
-            if indexed.as_deref() != Some(&envelope.position.to_be_bytes()[..]) {
+            let indexed = self.indexed_position(envelope.stream, envelope.stream_version)?;
+            if indexed != Some(envelope.position) {
                 return Err(LogError::Corrupt {
                     position: envelope.position,
                     reason: "the stream index does not point at this record".into(),
