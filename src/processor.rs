@@ -1,13 +1,18 @@
 //! The command processor: one thread owns the write model, decides commands in batches, appends
 //! each batch with one atomic write and one flush (group commit), feeds the projections, and
 //! only then answers. An answered command is durable.
+//!
+//! One rule is checked here rather than in `decide`: a request id is recorded once per project.
+//! Which request ids were recorded is asked of the log's request index (`request_position`)
+//! and of the batch being decided, not of the write model, which would otherwise hold every
+//! request id ever recorded in memory and in its checkpoint.
 
 use crate::{
     clock::Clock,
     domain::{decide, evolve, Command, DomainError, State},
 };
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashSet},
     sync::{Arc, Mutex, RwLock},
     thread::JoinHandle,
 };
@@ -168,15 +173,37 @@ impl Worker {
         let now = self.clock.now();
         let mut commits = Vec::new();
         let mut pending = Vec::with_capacity(batch.len());
+        // Request ids recorded by the commands of this batch decided so far.
+        let mut batch_requests = HashSet::new();
         for Submission {
             actor,
             command,
             reply,
         } in batch
         {
-            let decided = match decide(&self.state, &actor, &command, now) {
+            let request = match &command {
+                Command::RecordUsage { project_id, report } => {
+                    Some((*project_id, report.request_id))
+                }
+                _ => None,
+            };
+            let recorded_before = match request {
+                Some(request) if batch_requests.contains(&request) => Ok(true),
+                Some((project_id, request_id)) => self
+                    .log
+                    .request_position(project_id, request_id)
+                    .map(|position| position.is_some()),
+                None => Ok(false),
+            };
+            let decided = match recorded_before {
+                Ok(true) => Err(DomainError::DuplicateRequest.into()),
+                Ok(false) => decide(&self.state, &actor, &command, now).map_err(Into::into),
+                Err(error) => Err(CommandError::Storage(Arc::new(error))),
+            };
+            let decided = match decided {
                 Ok(events) if events.is_empty() => Pending::Answered(Ok(Vec::new())),
                 Ok(events) => {
+                    batch_requests.extend(request);
                     let mut expected_versions: BTreeMap<StreamId, ExpectedVersion> =
                         BTreeMap::new();
                     for event in &events {
@@ -206,7 +233,7 @@ impl Worker {
                     });
                     Pending::Commit(commits.len() - 1)
                 }
-                Err(error) => Pending::Answered(Err(error.into())),
+                Err(error) => Pending::Answered(Err(error)),
             };
             pending.push((reply, decided));
         }

@@ -1,6 +1,6 @@
 //! The event log on sled: append-only, gap-free positions, versioned streams, group commit.
 //!
-//! Two trees, as DESIGN.md lays out:
+//! Three trees; the first two as DESIGN.md lays out:
 //! - `events`: big-endian position → record (see `codec`). The source of truth. Each append
 //!   writes all its records with one atomic `apply_batch`, so a crash keeps all or none.
 //! - `streams`: stream prefix + big-endian version → the big-endian positions of that version
@@ -11,6 +11,11 @@
 //!   Reading a stream first waits for the indexer; opening the log re-indexes any tail that a
 //!   crash left unindexed. An index without a watermark (the earlier layout kept one entry
 //!   per event and the watermark in a `meta` tree) is cleared and rebuilt once.
+//! - `requests`: project id + request id → the big-endian position of its `UsageRecorded`.
+//!   Derived like `streams`, by the same indexer, under the same watermark (written before
+//!   it), so that neither the write model nor the read models keep every request id in
+//!   memory. Until the indexer has written them, the request ids of recent appends are held
+//!   in memory, so a lookup never misses an appended request.
 //!
 //! Idempotency answers, sessions and the outbox keep trees of their own beside these, and
 //! checkpoints are a file; see the `steward` crate.
@@ -22,13 +27,13 @@ use crate::{
     codec,
     envelope::{Actor, Envelope, StreamId},
     error::LogError,
-    ids::EventId,
+    ids::{EventId, ProjectId, RequestId},
     time::Timestamp,
 };
 use std::{
     collections::HashMap,
     path::Path,
-    sync::{mpsc, Mutex, MutexGuard},
+    sync::{mpsc, Arc, Mutex, MutexGuard},
     thread::JoinHandle,
 };
 use uuid::Uuid;
@@ -38,9 +43,13 @@ pub const MAX_EVENTS_PER_COMMIT: usize = 4096;
 /// The most commits one append may hold.
 pub const MAX_COMMITS_PER_APPEND: usize = 4096;
 
-/// The index watermark's key in `streams`: the last position indexed. It sorts before every
-/// stream key (`a…`, `p…`), so stream scans never meet it.
-const INDEXED_THROUGH_KEY: &[u8] = b"#indexed_through";
+/// The index watermark's key in `streams`: the last position whose stream runs and request id
+/// are indexed. It sorts before every stream key (`a…`, `p…`), so stream scans never meet it.
+/// (`v2`: since the index holds request ids too; an index without it is rebuilt.)
+const INDEXED_THROUGH_KEY: &[u8] = b"#indexed_through/v2";
+
+/// How many events a re-index on open gathers before writing them.
+const REINDEX_CHUNK: u64 = 65_536;
 
 /// How long opening waits for a busy directory lock.
 pub const OPEN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -94,11 +103,81 @@ pub struct EventLog {
     db: sled::Db,
     events: sled::Tree,
     streams: sled::Tree,
+    requests: sled::Tree,
+    recent_requests: RecentRequests,
     heads: Mutex<Heads>,
     indexer: Indexer,
 }
 
 type StreamKey = [u8; StreamId::PREFIX_LEN + 8];
+
+/// Project id + request id.
+type RequestKey = [u8; 32];
+
+fn request_key(project_id: ProjectId, request_id: RequestId) -> RequestKey {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(project_id.as_bytes());
+    key[16..].copy_from_slice(request_id.as_bytes());
+    key
+}
+
+/// Request ids appended but not yet in the `requests` tree, shared with the indexer.
+type RecentRequests = Arc<Mutex<HashMap<RequestKey, u64>>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What the indexer writes for a stretch of the log: stream runs and request ids.
+#[derive(Default)]
+struct IndexEntries {
+    runs: Runs,
+    requests: Vec<(RequestKey, u64)>,
+}
+
+impl IndexEntries {
+    fn add(&mut self, envelope: &Envelope) {
+        self.runs
+            .push(envelope.stream, envelope.stream_version, envelope.position);
+        if let Event::UsageRecorded {
+            project_id,
+            request_id,
+            ..
+        } = &envelope.event
+        {
+            self.requests
+                .push((request_key(*project_id, *request_id), envelope.position));
+        }
+    }
+
+    /// Adds entries that come after these in the log.
+    fn extend(&mut self, later: IndexEntries) {
+        self.runs.extend(later.runs);
+        self.requests.extend(later.requests);
+    }
+
+    /// Writes the request ids, then the runs with the watermark `through` in one batch, so
+    /// that the watermark never covers an entry not written. Returns the request keys written.
+    fn write(
+        self,
+        streams: &sled::Tree,
+        requests: &sled::Tree,
+        through: u64,
+    ) -> sled::Result<Vec<RequestKey>> {
+        let mut requests_batch = sled::Batch::default();
+        for (key, position) in &self.requests {
+            requests_batch.insert(&key[..], &position.to_be_bytes()[..]);
+        }
+        requests.apply_batch(requests_batch)?;
+        let mut streams_batch = sled::Batch::default();
+        self.runs.write_to(&mut streams_batch);
+        streams_batch.insert(INDEXED_THROUGH_KEY, &through.to_be_bytes()[..]);
+        streams.apply_batch(streams_batch)?;
+        Ok(self.requests.into_iter().map(|(key, _)| key).collect())
+    }
+}
 
 /// Stream index entries waiting to be written: runs of consecutive versions of a stream with
 /// the positions they sit at, one `streams` entry per run rather than one per event.
@@ -171,8 +250,8 @@ fn run_positions(stream: StreamId, value: &[u8]) -> Result<Vec<u64>, LogError> {
 }
 
 enum IndexJob {
-    /// Index runs of one append, and the last position they cover.
-    Entries(Runs, u64),
+    /// Index entries of one append, and the last position they cover.
+    Entries(IndexEntries, u64),
     /// Answer once every job sent before is applied.
     Sync(mpsc::Sender<Result<(), String>>),
 }
@@ -188,7 +267,7 @@ struct Indexer {
 }
 
 impl Indexer {
-    fn start(streams: sled::Tree) -> Self {
+    fn start(streams: sled::Tree, requests: sled::Tree, recent: RecentRequests) -> Self {
         let (jobs, receiver) = mpsc::channel::<IndexJob>();
         let thread = std::thread::Builder::new()
             .name("steward-index".into())
@@ -198,14 +277,14 @@ impl Indexer {
                     // Coalesce the appends of the next moment into one batch, unless a
                     // reader is waiting.
                     let deadline = std::time::Instant::now() + INDEX_DELAY;
-                    let mut runs = Runs::default();
+                    let mut entries = IndexEntries::default();
                     let mut through = None;
                     let mut syncs = Vec::new();
                     let mut next = Some(first);
                     while let Some(job) = next {
                         match job {
                             IndexJob::Entries(more, last) => {
-                                runs.extend(more);
+                                entries.extend(more);
                                 through = Some(last);
                             }
                             IndexJob::Sync(reply) => syncs.push(reply),
@@ -220,14 +299,15 @@ impl Indexer {
                             receiver.try_recv().ok()
                         };
                     }
-                    if failure.is_none() {
-                        let mut batch = sled::Batch::default();
-                        runs.write_to(&mut batch);
-                        if let Some(last) = through {
-                            batch.insert(INDEXED_THROUGH_KEY, &last.to_be_bytes()[..]);
-                        }
-                        if let Err(error) = streams.apply_batch(batch) {
-                            failure = Some(error.to_string());
+                    if let (None, Some(through)) = (&failure, through) {
+                        match entries.write(&streams, &requests, through) {
+                            Ok(written) => {
+                                let mut recent = lock(&recent);
+                                for key in written {
+                                    recent.remove(&key);
+                                }
+                            }
+                            Err(error) => failure = Some(error.to_string()),
                         }
                     }
                     for reply in syncs {
@@ -321,10 +401,18 @@ impl EventLog {
     /// Opens a log on an already opened sled database (tests use a temporary one).
     pub fn with_db(db: sled::Db) -> Result<Self, LogError> {
         let streams = db.open_tree("streams")?;
+        let requests = db.open_tree("requests")?;
+        let recent_requests = RecentRequests::default();
         let log = Self {
             events: db.open_tree("events")?,
-            indexer: Indexer::start(streams.clone()),
+            indexer: Indexer::start(
+                streams.clone(),
+                requests.clone(),
+                Arc::clone(&recent_requests),
+            ),
             streams,
+            requests,
+            recent_requests,
             db,
             heads: Mutex::new(Heads {
                 next_position: 1,
@@ -380,19 +468,23 @@ impl EventLog {
             None => {
                 // Entries without a watermark are of another layout or half made: start over.
                 self.streams.clear()?;
+                self.requests.clear()?;
                 0
             }
         };
         if indexed_through < last_position {
-            let mut runs = Runs::default();
+            let mut entries = IndexEntries::default();
             for record in self.read_from(indexed_through + 1) {
                 let envelope = record?;
-                runs.push(envelope.stream, envelope.stream_version, envelope.position);
+                entries.add(&envelope);
+                if envelope.position % REINDEX_CHUNK == 0 || envelope.position == last_position {
+                    std::mem::take(&mut entries).write(
+                        &self.streams,
+                        &self.requests,
+                        envelope.position,
+                    )?;
+                }
             }
-            let mut batch = sled::Batch::default();
-            runs.write_to(&mut batch);
-            batch.insert(INDEXED_THROUGH_KEY, &last_position.to_be_bytes()[..]);
-            self.streams.apply_batch(batch)?;
             self.db.flush()?;
         }
         heads.next_position = last_position + 1;
@@ -450,7 +542,7 @@ impl EventLog {
         let mut next_position = heads.next_position;
         let mut pending_versions: HashMap<StreamId, u64> = HashMap::new();
         let mut events_batch = sled::Batch::default();
-        let mut index_entries = Runs::default();
+        let mut index_entries = IndexEntries::default();
         let mut outcomes = Vec::with_capacity(commits.len());
 
         for commit in commits {
@@ -484,6 +576,7 @@ impl EventLog {
         }
         heads.next_position = next_position;
         heads.stream_versions.extend(pending_versions);
+        self.note_recent_requests(&index_entries);
         self.indexer
             .send(IndexJob::Entries(index_entries, next_position - 1))?;
         Ok(outcomes)
@@ -501,7 +594,7 @@ impl EventLog {
         let mut next_position = heads.next_position;
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
         let mut events_batch = sled::Batch::default();
-        let mut index_entries = Runs::default();
+        let mut index_entries = IndexEntries::default();
         for envelope in envelopes {
             let refuse = |reason: String| LogError::Corrupt {
                 position: envelope.position,
@@ -532,7 +625,7 @@ impl EventLog {
                 &envelope.position.to_be_bytes()[..],
                 codec::encode(envelope)?,
             );
-            index_entries.push(envelope.stream, envelope.stream_version, envelope.position);
+            index_entries.add(envelope);
             next_position += 1;
         }
         if envelopes.is_empty() {
@@ -548,6 +641,7 @@ impl EventLog {
         }
         heads.next_position = next_position;
         heads.stream_versions.extend(versions);
+        self.note_recent_requests(&index_entries);
         self.indexer
             .send(IndexJob::Entries(index_entries, next_position - 1))
     }
@@ -560,7 +654,7 @@ impl EventLog {
         first_position: u64,
         commit: Commit,
         events_batch: &mut sled::Batch,
-        index_entries: &mut Runs,
+        index_entries: &mut IndexEntries,
     ) -> Result<Vec<Envelope>, LogError> {
         if commit.events.len() > MAX_EVENTS_PER_COMMIT {
             return Err(LogError::Limit("a commit exceeds MAX_EVENTS_PER_COMMIT"));
@@ -620,10 +714,37 @@ impl EventLog {
 
         for (envelope, record) in envelopes.iter().zip(records) {
             events_batch.insert(&envelope.position.to_be_bytes()[..], record);
-            index_entries.push(envelope.stream, envelope.stream_version, envelope.position);
+            index_entries.add(envelope);
         }
         pending_versions.extend(versions);
         Ok(envelopes)
+    }
+
+    /// Holds the request ids of a durable append until the indexer has written them.
+    fn note_recent_requests(&self, entries: &IndexEntries) {
+        if !entries.requests.is_empty() {
+            lock(&self.recent_requests).extend(entries.requests.iter().copied());
+        }
+    }
+
+    /// The position of the `UsageRecorded` of `request_id` in `project_id`, if it was recorded.
+    /// Sees every append that has returned, indexed yet or not.
+    pub fn request_position(
+        &self,
+        project_id: ProjectId,
+        request_id: RequestId,
+    ) -> Result<Option<u64>, LogError> {
+        let key = request_key(project_id, request_id);
+        if let Some(&position) = lock(&self.recent_requests).get(&key) {
+            return Ok(Some(position));
+        }
+        match self.requests.get(key)? {
+            Some(value) => be_u64(&value).map(Some).ok_or_else(|| LogError::Corrupt {
+                position: 0,
+                reason: format!("the request index entry of {request_id} is malformed"),
+            }),
+            None => Ok(None),
+        }
     }
 
     /// The event at `position`, if the log holds it: a point read, cheaper than `read_from`.
@@ -792,6 +913,19 @@ impl EventLog {
                     position: envelope.position,
                     reason: "the stream index does not point at this record".into(),
                 });
+            }
+            if let Event::UsageRecorded {
+                project_id,
+                request_id,
+                ..
+            } = &envelope.event
+            {
+                if self.request_position(*project_id, *request_id)? != Some(envelope.position) {
+                    return Err(LogError::Corrupt {
+                        position: envelope.position,
+                        reason: format!("the request index does not point at {request_id}"),
+                    });
+                }
             }
             events += 1;
         }

@@ -270,6 +270,57 @@ fn a_reopened_log_keeps_its_events_and_continues_the_positions() {
     assert_eq!(log.verify().unwrap().events, 23);
 }
 
+#[test]
+fn a_recorded_request_is_found_by_its_id_at_once_and_after_reopening() {
+    // Given
+    let directory = tempfile::tempdir().unwrap();
+    let usage = samples()
+        .into_iter()
+        .find(|event| event.kind() == "usage_recorded")
+        .unwrap();
+    let Event::UsageRecorded {
+        project_id,
+        request_id,
+        ..
+    } = usage.clone()
+    else {
+        unreachable!("a usage_recorded event")
+    };
+    let other_project = project(77);
+    {
+        let log = EventLog::open(directory.path()).unwrap();
+        log.append(commit(vec![renamed(project_id, "x")])).unwrap();
+        // When: found right after the append returns, before the indexer need have run
+        let recorded = log.append(commit(vec![usage])).unwrap();
+        // Then
+        assert_eq!(
+            log.request_position(project_id, request_id).unwrap(),
+            Some(recorded[0].position)
+        );
+        assert_eq!(
+            log.request_position(other_project, request_id).unwrap(),
+            None
+        );
+    }
+    // When: reopened
+    let log = EventLog::open(directory.path()).unwrap();
+    // Then
+    assert_eq!(
+        log.request_position(project_id, request_id).unwrap(),
+        Some(2)
+    );
+    assert_eq!(log.verify().unwrap().events, 2);
+    // When: the index entry points elsewhere
+    let requests = log.db().open_tree("requests").unwrap();
+    let (key, _) = requests.first().unwrap().unwrap();
+    requests.insert(key, &1u64.to_be_bytes()[..]).unwrap();
+    // Then
+    assert!(matches!(
+        log.verify(),
+        Err(LogError::Corrupt { position: 2, .. })
+    ));
+}
+
 fn index_key(stream: StreamId, version: u64) -> Vec<u8> {
     let mut key = stream.storage_prefix().to_vec();
     key.extend_from_slice(&version.to_be_bytes());
@@ -294,7 +345,7 @@ fn an_unindexed_tail_left_by_a_crash_is_indexed_on_open() {
             .insert(index_key(stream, 1), &1u64.to_be_bytes()[..])
             .unwrap();
         streams
-            .insert("#indexed_through", &1u64.to_be_bytes()[..])
+            .insert("#indexed_through/v2", &1u64.to_be_bytes()[..])
             .unwrap();
         log.db().flush().unwrap();
     }

@@ -6,7 +6,7 @@
 
 use crate::Projection;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use steward_events::{
     Deployment, Endpoint, Envelope, Event, KeyId, Nanodollars, ProjectId, RequestId, RequestMethod,
     Tag, Timestamp, UsageUnits,
@@ -218,19 +218,12 @@ impl RequestView {
 pub struct ProjectUsage {
     pub days: BTreeMap<Day, DayUsage>,
     /// The log position of every recorded request, oldest first: the request log is the event
-    /// log itself, read back on demand, so memory holds eight bytes per request.
+    /// log itself, read back on demand, so memory holds eight bytes per request. (A request
+    /// by its id is found through the log's request index, `EventLog::request_position`.)
     pub requests: Vec<u64>,
-    /// Request id → log position. Kept in checkpoints, left out of JSON.
-    #[serde(with = "crate::binary_only")]
-    request_positions: HashMap<RequestId, u64>,
 }
 
 impl ProjectUsage {
-    /// The log position of a recorded request.
-    pub fn request_position(&self, request_id: RequestId) -> Option<u64> {
-        self.request_positions.get(&request_id).copied()
-    }
-
     /// What each tag cost over the days in `[from, to)`, what the untagged requests cost, and
     /// the total. A request with several tags counts under each of them and once in the total,
     /// so the lines add up to the total only when no request carries two tags.
@@ -273,7 +266,6 @@ impl Projection for Usage {
     fn apply(&mut self, envelope: &Envelope) {
         let Event::UsageRecorded {
             project_id,
-            request_id,
             key_id,
             tags,
             endpoint,
@@ -314,9 +306,6 @@ impl Projection for Usage {
                 .add(units, *cost);
         }
         day.cells.entry(dimensions).or_default().add(units, *cost);
-        project
-            .request_positions
-            .insert(*request_id, envelope.position);
         project.requests.push(envelope.position);
     }
 }

@@ -1,5 +1,6 @@
 //! `decide`: every business rule, as one pure function of the state, the actor, the command
-//! and the time.
+//! and the time — but one: that a request id is recorded once per project, which the
+//! processor checks against the log's request index before deciding.
 
 use super::{
     command::{Command, TransferAmount, UsageReport},
@@ -709,9 +710,6 @@ fn record_usage(
     report: &UsageReport,
     now: Timestamp,
 ) -> Result<Vec<Event>, DomainError> {
-    if project.recorded_requests.contains(&report.request_id) {
-        return Err(DomainError::DuplicateRequest);
-    }
     if report.tags.len() > limits::TAGS_PER_REQUEST {
         return Err(DomainError::TooManyTags);
     }

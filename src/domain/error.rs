@@ -57,7 +57,7 @@ pub enum DomainError {
     /// 402 `ASR_PAYMENT_REQUIRED`.
     #[error("insufficient credit")]
     InsufficientCredit,
-    /// 409: the request id was already recorded.
+    /// 409: the request id was already recorded (checked by the processor, see there).
     #[error("request already recorded")]
     DuplicateRequest,
     /// 400.

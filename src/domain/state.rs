@@ -1,10 +1,10 @@
 //! The write model: what `decide` needs to know, kept current by `evolve`.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use steward_events::{
     AccountId, CreditSource, Email, Event, GrantId, KeyId, Nanodollars, Permissions, ProjectId,
-    RequestId, Role, Scope, Sha256Digest, StreamId, Tag, Timestamp,
+    Role, Scope, Sha256Digest, StreamId, Tag, Timestamp,
 };
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -37,7 +37,6 @@ pub struct ProjectState {
     pub invitations: BTreeMap<Email, InvitationState>,
     pub keys: HashMap<KeyId, KeyState>,
     pub grants: BTreeMap<GrantId, GrantState>,
-    pub recorded_requests: HashSet<RequestId>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -331,14 +330,8 @@ pub fn evolve(state: &mut State, event: &Event) {
                 grant.expiry_recorded = true;
             }
         }
-        Event::UsageRecorded {
-            project_id,
-            request_id,
-            ..
-        } => {
-            project_mut(state, *project_id)
-                .recorded_requests
-                .insert(*request_id);
-        }
+        // Which request ids were recorded is the log's request index's to say (see the
+        // processor); spending is recorded by `CreditsConsumed`.
+        Event::UsageRecorded { .. } => {}
     }
 }

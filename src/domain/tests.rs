@@ -1026,17 +1026,108 @@ fn usage_carries_the_keys_tags_and_the_requests_own() {
     assert_eq!(tags, &[tag("apple"), tag("batch-7")]);
 }
 
-#[test]
-fn the_same_request_is_recorded_once() {
-    let mut history = funded();
-    history.extend(
-        given(funded())
-            .when(key_of(MEMBER, 1), usage(1, usd(1), 200, &[]))
-            .events(),
+/// The one rule the processor checks rather than `decide` (see `crate::processor`), so it is
+/// tested through a processor on a log: concurrently, after a restart, and per project.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_request_is_recorded_once_per_project() {
+    use crate::{clock::ManualClock, processor::CommandProcessor};
+    use std::sync::{Arc, RwLock};
+
+    // Given: the Fruit Company and another project, each funded with a key.
+    let directory = tempfile::tempdir().unwrap();
+    let history = with(
+        funded(),
+        [
+            created(OTHER, OWNER),
+            vec![
+                granted(OTHER, 4, CreditSource::Card, usd(10), None),
+                key_created(OTHER, OWNER, 2, &["member"], &[]),
+            ],
+        ]
+        .concat(),
     );
-    given(history)
-        .when(key_of(MEMBER, 1), usage(1, usd(1), 200, &[]))
-        .then_err(DomainError::DuplicateRequest);
+    let start_processor = |log: Arc<EventLog>| {
+        let state = crate::processor::load_state(&log).unwrap();
+        let projections = Arc::new(RwLock::new(
+            steward_projections::Projections::rebuild(&log).unwrap(),
+        ));
+        CommandProcessor::start(log, state, projections, Arc::new(ManualClock::new(days(1))))
+    };
+    let log = Arc::new(EventLog::open(directory.path()).unwrap());
+    log.append(Commit {
+        expected_versions: vec![],
+        events: history
+            .into_iter()
+            .map(|event| ProposedEvent {
+                event,
+                actor: Actor::System,
+                correlation_id: Uuid::nil(),
+                event_id: EventId::from_uuid(Uuid::now_v7()),
+                recorded_at: start(),
+            })
+            .collect(),
+    })
+    .unwrap();
+    let processor = Arc::new(start_processor(Arc::clone(&log)));
+    // When: the same request, 32 times at once
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let processor = Arc::clone(&processor);
+        tasks.spawn(async move {
+            processor
+                .execute(key_of(MEMBER, 1), usage(1, usd(1), 200, &[]))
+                .await
+        });
+    }
+    let answers = tasks.join_all().await;
+    // Then: one is recorded, 31 are refused as duplicates
+    let recorded = answers.iter().filter(|answer| answer.is_ok()).count();
+    let duplicates = answers
+        .iter()
+        .filter(|answer| {
+            matches!(
+                answer,
+                Err(crate::processor::CommandError::Domain(
+                    DomainError::DuplicateRequest
+                ))
+            )
+        })
+        .count();
+    assert_eq!((recorded, duplicates), (1, 31), "{answers:?}");
+    let head = log.head();
+
+    // When: retried after a restart
+    drop(processor);
+    drop(log);
+    let log = Arc::new(EventLog::open(directory.path()).unwrap());
+    let processor = start_processor(Arc::clone(&log));
+    let again = processor
+        .execute(key_of(MEMBER, 1), usage(1, usd(1), 200, &[]))
+        .await;
+    // Then
+    assert!(
+        matches!(
+            again,
+            Err(crate::processor::CommandError::Domain(
+                DomainError::DuplicateRequest
+            ))
+        ),
+        "{again:?}"
+    );
+    assert_eq!(log.head(), head);
+
+    // When: the same request id in another project
+    let elsewhere = Command::RecordUsage {
+        project_id: project(OTHER),
+        report: match usage(1, usd(1), 200, &[]) {
+            Command::RecordUsage { report, .. } => report,
+            _ => unreachable!("usage() makes a RecordUsage"),
+        },
+    };
+    let recorded_elsewhere = processor.execute(key_of(OWNER, 2), elsewhere).await;
+    // Then: it is another project's request
+    assert!(recorded_elsewhere.is_ok(), "{recorded_elsewhere:?}");
+    assert!(log.head() > head);
 }
 
 #[test]

@@ -303,10 +303,9 @@ pub(super) fn recorded_request(
     project_id: ProjectId,
     request_id: RequestId,
 ) -> ApiResult<Option<RequestView>> {
-    let position = state.steward.read(|projections| {
-        project_usage(projections, project_id).and_then(|usage| usage.request_position(request_id))
-    });
-    position
+    let log = state.steward.log();
+    log.request_position(project_id, request_id)
+        .map_err(ApiError::internal)?
         .map(|position| request_at(state.steward.log(), position))
         .transpose()
 }
