@@ -20,6 +20,11 @@ use steward_events::*;
 use steward_projections::{keys::Keys, usage::Day, Projection, Projections};
 use uuid::Uuid;
 
+/// The allocator the `steward` binary ships with, so the figures are the binary's; the
+/// baselines in this process use it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Mode {
     quick: bool,
     repetitions: usize,
@@ -656,6 +661,107 @@ where
     }
 }
 
+/// wrk, if it is installed: the HTTP section's load generator (else a reqwest client in this
+/// process, which on two cores is slower than the bare server it loads).
+fn find_wrk() -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|directory| directory.join("wrk"))
+        .find(|path| path.is_file())
+}
+
+/// What one wrk run sends: every request the same, or metering bodies with fresh request ids.
+enum WrkBody {
+    None,
+    Fixed(String),
+    Metering,
+}
+
+/// One wrk run of `clients` connections for `seconds`; every answer must be 2xx.
+async fn wrk_load(
+    wrk: &Path,
+    clients: usize,
+    seconds: u64,
+    url: String,
+    authorization: &str,
+    body: WrkBody,
+) -> Load {
+    let (method, body_script) = match body {
+        WrkBody::None => ("GET", String::new()),
+        WrkBody::Fixed(body) => ("POST", format!("wrk.body = '{body}'\n")),
+        WrkBody::Metering => {
+            // Unique across runs (a random prefix), threads and requests.
+            let run = &Uuid::now_v7().simple().to_string()[24..];
+            (
+                "POST",
+                format!(
+                    r#"local counter = 0
+function request()
+  counter = counter + 1
+  local body = string.format('{{"request_id":"{run}-%04x-4000-8000-%012x","endpoint":"listen","method":"sync","model":"nova-3","units":{{"audio_seconds":%d}},"code":200,"tags":["batch"]}}', thread_number, counter, 1 + counter % 120)
+  return wrk.format(nil, nil, nil, body)
+end
+"#
+                ),
+            )
+        }
+    };
+    let script = format!(
+        r#"wrk.method = "{method}"
+wrk.headers["Authorization"] = "{authorization}"
+wrk.headers["Content-Type"] = "application/json"
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_number", threads)
+end
+{body_script}
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("wrk-result %d %d %d %d %d\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99),
+    e.status + e.connect + e.read + e.write + e.timeout))
+end
+"#
+    );
+    let directory = tempfile::tempdir().unwrap();
+    let script_path = directory.path().join("load.lua");
+    std::fs::write(&script_path, script).unwrap();
+    let threads = clients.min(2);
+    let mut command = Command::new(wrk);
+    command
+        .arg(format!("-t{threads}"))
+        .arg(format!("-c{clients}"))
+        .arg(format!("-d{seconds}s"))
+        .arg("--timeout=10s")
+        .arg("-s")
+        .arg(&script_path)
+        .arg(&url);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let figures: Vec<u64> = text
+        .lines()
+        .find_map(|line| line.strip_prefix("wrk-result "))
+        .unwrap_or_else(|| panic!("wrk printed no result: {text}"))
+        .split_whitespace()
+        .map(|figure| figure.parse().unwrap())
+        .collect();
+    let [requests, micros, p50, p99, errors] = figures[..] else {
+        panic!("wrk's result line is malformed: {text}");
+    };
+    assert_eq!(
+        errors, 0,
+        "wrk saw failed or non-2xx answers from {url}: {text}"
+    );
+    Load {
+        rate: requests as f64 / (micros as f64 / 1e6),
+        p50: Duration::from_micros(p50),
+        p99: Duration::from_micros(p99),
+    }
+}
+
 /// A bare axum server: the same routes, parsing the same JSON, answering the same shapes.
 async fn bare_server() -> String {
     let app = Router::new()
@@ -720,13 +826,25 @@ async fn http(mode: &Mode) {
         .await
         .unwrap();
     let key = format!("Token {}", key["key"].as_str().unwrap());
-    let seconds = if mode.quick { 0.5 } else { 4.0 };
+    let seconds: f64 = if mode.quick { 0.5 } else { 4.0 };
+    let wrk = find_wrk();
     let metering_body = |n: u64| json!({"request_id": Uuid::now_v7(), "endpoint": "listen", "method": "sync", "model": "nova-3", "units": {"audio_seconds": 1 + n % 120}, "code": 200, "tags": ["batch"]});
 
     println!(
         "\n## Over HTTP (requests/s median (min–max) of {}; p50/p99 of the median run)\n",
         mode.repetitions
     );
+    match &wrk {
+        Some(wrk) => println!(
+            "load generator: {} ({} s per run; 1 thread for 1 client, else 2)\n",
+            wrk.display(),
+            seconds.ceil()
+        ),
+        None => println!(
+            "load generator: reqwest in this process (wrk not found; install it for the \
+             documented figures)\n"
+        ),
+    }
     println!("| what | clients | Steward | p50 / p99 | bare axum | p50 / p99 | Steward / bare | mean group-commit batch |");
     println!("|---|---|---|---|---|---|---|---|");
     let mut metering_rates = BTreeMapF::default();
@@ -741,6 +859,25 @@ async fn http(mode: &Mode) {
             let stats_before = state.steward.processor_stats();
             for _ in 0..mode.repetitions {
                 for (base, results) in [(address.clone(), &mut ours), (bare.clone(), &mut theirs)] {
+                    if let Some(wrk) = &wrk {
+                        let url = if path.is_empty() {
+                            format!("{base}/v1/projects/{project}")
+                        } else {
+                            format!("{base}/v1/projects/{project}/{path}")
+                        };
+                        let (authorization, body) = match path {
+                            "requests" => (&key, WrkBody::Metering),
+                            "keys" => (
+                                &session,
+                                WrkBody::Fixed(r#"{"comment":"k","scopes":["member"]}"#.into()),
+                            ),
+                            _ => (&key, WrkBody::None),
+                        };
+                        let seconds = seconds.ceil() as u64;
+                        results
+                            .push(wrk_load(wrk, clients, seconds, url, authorization, body).await);
+                        continue;
+                    }
                     let (client, key, session, project) = (
                         client.clone(),
                         key.clone(),

@@ -4,6 +4,11 @@ use clap::Parser;
 use std::process::ExitCode;
 use steward::cli::{run, Cli, CliError};
 
+/// mimalloc rather than the system allocator: allocation was a tenth of the HTTP paths' CPU in
+/// a profile (BENCHMARKS.md), and glibc's malloc is slow under many threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()

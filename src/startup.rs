@@ -4,7 +4,10 @@ use crate::{
     clock::Clock,
     config::{ServeSettings, MIN_OPERATOR_TOKEN_CHARS},
     domain::Command,
-    http::{self, idempotency::IdempotencyStore, throttle::AuthFailures, AppState, HttpSettings},
+    http::{
+        self, idempotency::IdempotencyStore, throttle::AuthFailures, AppState, HttpSettings,
+        Services,
+    },
     outbox::Outbox,
     pricing::PriceTable,
     sessions::Sessions,
@@ -55,7 +58,7 @@ impl Application {
         };
         let steward = Arc::new(Steward::open(&settings.data_dir, clock)?);
         let db = steward.log().db().clone();
-        let state = AppState {
+        let state = AppState::new(Services {
             sessions: Arc::new(Sessions::open(
                 &db,
                 i64::from(settings.session_ttl_hours) * 3600,
@@ -71,7 +74,7 @@ impl Application {
                 invitation_ttl_seconds: i64::from(settings.invitation_ttl_hours) * 3600,
             }),
             steward,
-        };
+        });
         let listener = TcpListener::bind(settings.listen).await?;
         Ok(Self {
             listener,

@@ -59,9 +59,28 @@ pub struct HttpSettings {
     pub invitation_ttl_seconds: i64,
 }
 
-/// Everything a handler may use; cheap to clone.
+/// Everything a handler may use: one `Arc`, so that the clone axum makes for every request is
+/// one atomic increment (seven `Arc`s, one per service, cost 6% of an authenticated GET's CPU
+/// in a profile, their counters bouncing between cores).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind `AppState`.
+pub struct Services {
     pub steward: Arc<Steward>,
     pub settings: Arc<HttpSettings>,
     pub sessions: Arc<Sessions>,
