@@ -109,7 +109,8 @@ impl Application {
         let sweeper = tokio::spawn(sweep(Arc::clone(&state.steward), sweep_interval));
         let steward = Arc::clone(&state.steward);
         tracing::info!(address = %listener.local_addr()?, "serving");
-        let service = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let service =
+            axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>(http::app(state));
         axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await?;

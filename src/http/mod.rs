@@ -35,7 +35,7 @@ use error::{ApiError, ErrorBody, PendingErrorBody};
 use idempotency::IdempotencyStore;
 use std::sync::Arc;
 use steward_events::Nanodollars;
-use tower_http::{cors::CorsLayer, set_header::SetResponseHeaderLayer};
+use tower_http::cors::CorsLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
@@ -221,9 +221,8 @@ pub fn openapi_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (routes, openapi)
 }
 
-/// The whole service: routes, `/openapi.json`, and the middleware.
-pub fn router(state: AppState) -> Router {
-    let idempotency_state = state.clone();
+/// The routes and `/openapi.json`, without the middleware (see `app`).
+fn router(state: AppState) -> Router {
     let (routes, openapi) = openapi_parts();
     let openapi = Arc::new(openapi);
     routes
@@ -243,7 +242,28 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// The whole service: the routes wrapped once in the middleware, outermost first: CORS,
+/// idempotency, the request context (request id, log, error bodies, security headers), the
+/// body limit.
+///
+/// The layers wrap the router as a whole rather than through `Router::layer`, which wraps
+/// every route on its own: there, each request cloned every layer's boxed service, about 8%
+/// of an authenticated GET's CPU in a profile (BENCHMARKS.md).
+pub fn app(
+    state: AppState,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    let idempotency_state = state.clone();
+    tower::ServiceBuilder::new()
         .layer(
             CorsLayer::new()
                 .allow_origin(tower_http::cors::Any)
@@ -261,28 +281,28 @@ pub fn router(state: AppState) -> Router {
                 ])
                 .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)]),
         )
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(middleware::from_fn(request_context))
         .layer(middleware::from_fn_with_state(
             idempotency_state,
             idempotency::idempotency,
         ))
+        .layer(middleware::from_fn(request_context))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(router(state))
 }
+
+/// Headers every answer carries.
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    (
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ),
+];
 
 /// Gives every request an id (echoed in `dg-request-id`), logs it, and writes error bodies with
 /// that id. Internal causes go to the log only.
@@ -326,10 +346,14 @@ fn render_error(mut response: Response, request_id: &str, method: &Method, path:
         }
         response = rendered;
     }
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         HeaderName::from_static(REQUEST_ID_HEADER),
         HeaderValue::from_str(request_id).expect("a UUID is a valid header value"),
     );
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, value);
+    }
     response
 }
 

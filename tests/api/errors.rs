@@ -141,6 +141,52 @@ async fn responses_carry_security_headers_and_the_request_id() {
     assert_eq!(headers["dg-request-id"].to_str().unwrap().len(), 36);
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], "ok");
+
+    // When: an error answer, and a browser's preflight
+    let error = app
+        .client
+        .get(format!("{}/v1/projects", app.address))
+        .send()
+        .await
+        .unwrap();
+    let preflight = app
+        .client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/projects", app.address),
+        )
+        .header("origin", "https://console.fruit.example")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    // Then
+    assert_eq!(error.status(), 401);
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(error.headers()[name], value, "{name}");
+    }
+    let error_id = error.headers()["dg-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let error_body: serde_json::Value = error.json().await.unwrap();
+    assert_eq!(error_body["request_id"], error_id);
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
 }
 
 #[tokio::test]
