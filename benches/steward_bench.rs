@@ -906,6 +906,8 @@ async fn http(mode: &Mode) {
         .json()
         .await
         .unwrap();
+    let key_id: KeyId = key["api_key_id"].as_str().unwrap().parse().unwrap();
+    let account_id: AccountId = signup["account_id"].as_str().unwrap().parse().unwrap();
     let key = format!("Token {}", key["key"].as_str().unwrap());
     let seconds: f64 = if mode.quick { 0.5 } else { 4.0 };
     let wrk = find_wrk();
@@ -1040,6 +1042,45 @@ async fn http(mode: &Mode) {
     println!(
         "largest group-commit batch: {}",
         state.steward.processor_stats().largest_batch
+    );
+
+    // The same metering without HTTP: 64 tasks calling the command processor directly, to
+    // show what the durable path alone carries on this machine.
+    let project_id: ProjectId = project.parse().unwrap();
+    let actor = Actor::Key { key_id, account_id };
+    let mut rates = Vec::new();
+    for _ in 0..mode.repetitions {
+        let steward = Arc::clone(&state.steward);
+        let result = load(64, seconds, move |n| {
+            let steward = Arc::clone(&steward);
+            async move {
+                let report = steward::domain::UsageReport {
+                    request_id: RequestId::from_uuid(Uuid::now_v7()),
+                    tags: vec![Tag::parse("batch").unwrap()],
+                    endpoint: Endpoint::Listen,
+                    method: RequestMethod::Sync,
+                    model: "nova-3".into(),
+                    deployment: Deployment::Hosted,
+                    units: UsageUnits {
+                        audio_milliseconds: 1000 * (1 + n % 120),
+                        ..UsageUnits::default()
+                    },
+                    status_code: 200,
+                    cost: Nanodollars::new(4_300_000),
+                };
+                let command = steward::domain::Command::RecordUsage { project_id, report };
+                match steward.execute(actor, command).await {
+                    Ok(_) => reqwest::StatusCode::OK,
+                    Err(_) => reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+                }
+            }
+        })
+        .await;
+        rates.push(result.rate);
+    }
+    println!(
+        "metering through the command processor without HTTP, 64 tasks: {} commands/s",
+        show(spread(rates))
     );
 }
 
