@@ -579,7 +579,7 @@ fn envelope_of(position: u64, event: Event, at: Timestamp) -> Envelope {
 fn memory_growth(mode: &Mode) {
     let count: u64 = if mode.quick { 20_000 } else { 200_000 };
     let at = Timestamp::from_unix_micros(1_790_000_000_000_000);
-    println!("\n## Resident memory per read-model entry ({count} of each)\n");
+    println!("\n## Memory per read-model entry ({count} of each)\n");
     println!("| entry | bytes |");
     println!("|---|---|");
 
