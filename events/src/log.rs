@@ -238,14 +238,20 @@ impl Runs {
     }
 }
 
-/// The positions a `streams` value holds, in version order.
-fn run_positions(stream: StreamId, value: &[u8]) -> Result<Vec<u64>, LogError> {
+/// How many positions a `streams` value holds: a whole, non-zero number of eight-byte ones.
+fn run_len(stream: StreamId, value: &[u8]) -> Result<u64, LogError> {
     if value.is_empty() || value.len() % 8 != 0 {
         return Err(LogError::Corrupt {
             position: 0,
             reason: format!("a streams index value of {stream} is malformed"),
         });
     }
+    Ok((value.len() / 8) as u64)
+}
+
+/// The positions a `streams` value holds, in version order.
+fn run_positions(stream: StreamId, value: &[u8]) -> Result<Vec<u64>, LogError> {
+    run_len(stream, value)?;
     Ok(value.chunks_exact(8).filter_map(be_u64).collect())
 }
 
@@ -260,7 +266,7 @@ enum IndexJob {
 /// index write per few flushes rather than one per flush when appends are small.
 const INDEX_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// The thread that writes the stream index after each append.
+/// The thread that writes the stream runs and request ids of each append, just after it.
 struct Indexer {
     jobs: Mutex<Option<mpsc::Sender<IndexJob>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -509,13 +515,7 @@ impl EventLog {
                         position: 0,
                         reason: format!("a streams key of {stream} is malformed"),
                     })?;
-                if value.is_empty() || value.len() % 8 != 0 {
-                    return Err(LogError::Corrupt {
-                        position: 0,
-                        reason: format!("a streams index value of {stream} is malformed"),
-                    });
-                }
-                first + (value.len() / 8) as u64 - 1
+                first + run_len(stream, &value)? - 1
             }
             None => 0,
         };
@@ -797,18 +797,18 @@ impl EventLog {
         let start = self
             .indexer
             .sync()
-            .and_then(|()| Ok(self.run_containing(stream, from)?.map(|(key, _)| key)));
+            .and_then(|()| Ok(self.run_at(stream, from)?.map(|(key, _)| key)));
         let (failed, start) = match start {
             Ok(start) => (
                 None,
-                Some(start.unwrap_or_else(|| stream_key(stream, from))),
+                Some(start.unwrap_or_else(|| stream_key(stream, from)[..].into())),
             ),
             Err(error) => (Some(Err(error)), None),
         };
-        let end = stream_key(stream, u64::MAX);
+        let end = sled::IVec::from(&stream_key(stream, u64::MAX)[..]);
         let indexed = start
             .into_iter()
-            .flat_map(move |start| self.streams.range(start..=end))
+            .flat_map(move |start| self.streams.range(start..=end.clone()))
             .flat_map(move |entry| {
                 let run = entry.map_err(LogError::from).and_then(|(key, value)| {
                     let first = be_u64(&key[StreamId::PREFIX_LEN..]).unwrap_or(0);
@@ -847,36 +847,23 @@ impl EventLog {
         }))
     }
 
-    /// The index run of `stream` that holds `version` or, if none does, the last run before
-    /// it: its key and positions.
-    fn run_containing(
+    /// The index entry of `stream` whose run starts at `version` or, failing that, the last
+    /// one starting before it (which holds `version` if the index has it): key and value.
+    fn run_at(
         &self,
         stream: StreamId,
         version: u64,
-    ) -> Result<Option<(StreamKey, Vec<u64>)>, LogError> {
-        let Some((key, value)) = self
+    ) -> Result<Option<(sled::IVec, sled::IVec)>, LogError> {
+        Ok(self
             .streams
             .range(stream_key(stream, 0)..=stream_key(stream, version))
             .next_back()
-            .transpose()?
-        else {
-            return Ok(None);
-        };
-        let key: StreamKey = key[..].try_into().map_err(|_| LogError::Corrupt {
-            position: 0,
-            reason: format!("a streams key of {stream} is malformed"),
-        })?;
-        Ok(Some((key, run_positions(stream, &value)?)))
+            .transpose()?)
     }
 
     /// Where the index says `stream`'s `version` sits.
     fn indexed_position(&self, stream: StreamId, version: u64) -> Result<Option<u64>, LogError> {
-        let Some((key, value)) = self
-            .streams
-            .range(stream_key(stream, 0)..=stream_key(stream, version))
-            .next_back()
-            .transpose()?
-        else {
+        let Some((key, value)) = self.run_at(stream, version)? else {
             return Ok(None);
         };
         let first = be_u64(&key[StreamId::PREFIX_LEN..]).unwrap_or(u64::MAX);
@@ -889,7 +876,8 @@ impl EventLog {
     }
 
     /// Reads the whole log and checks it: positions gap-free from 1, every record decodes,
-    /// stream versions contiguous from 1, and the stream index agrees with the records.
+    /// stream versions contiguous from 1, and the stream and request indexes agree with the
+    /// records.
     pub fn verify(&self) -> Result<VerifyReport, LogError> {
         self.indexer.sync()?;
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
