@@ -565,21 +565,43 @@ impl EventLog {
         if next_position == heads.next_position {
             return Ok(outcomes);
         }
+        self.write_durably(
+            &mut heads,
+            events_batch,
+            next_position,
+            pending_versions,
+            index_entries,
+        )?;
+        Ok(outcomes)
+    }
+
+    /// Writes staged records with one atomic batch and one flush, then moves the heads on to
+    /// `next_position` and `versions` and hands the index entries to the indexer.
+    fn write_durably(
+        &self,
+        heads: &mut Heads,
+        events_batch: sled::Batch,
+        next_position: u64,
+        versions: HashMap<StreamId, u64>,
+        index_entries: IndexEntries,
+    ) -> Result<(), LogError> {
         let written = self
             .events
             .apply_batch(events_batch)
             .and_then(|()| self.db.flush().map(drop));
         if let Err(error) = written {
             // What reached the trees is unknown; start again from what they hold.
-            let _ = self.recover(&mut heads);
+            let _ = self.recover(heads);
             return Err(error.into());
         }
         heads.next_position = next_position;
-        heads.stream_versions.extend(pending_versions);
-        self.note_recent_requests(&index_entries);
+        heads.stream_versions.extend(versions);
+        if !index_entries.requests.is_empty() {
+            // Held until the indexer has written them, so lookups never miss them.
+            lock(&self.recent_requests).extend(index_entries.requests.iter().copied());
+        }
         self.indexer
-            .send(IndexJob::Entries(index_entries, next_position - 1))?;
-        Ok(outcomes)
+            .send(IndexJob::Entries(index_entries, next_position - 1))
     }
 
     /// Appends envelopes exported from another log, keeping their positions, stream versions,
@@ -631,19 +653,13 @@ impl EventLog {
         if envelopes.is_empty() {
             return Ok(());
         }
-        let written = self
-            .events
-            .apply_batch(events_batch)
-            .and_then(|()| self.db.flush().map(drop));
-        if let Err(error) = written {
-            let _ = self.recover(&mut heads);
-            return Err(error.into());
-        }
-        heads.next_position = next_position;
-        heads.stream_versions.extend(versions);
-        self.note_recent_requests(&index_entries);
-        self.indexer
-            .send(IndexJob::Entries(index_entries, next_position - 1))
+        self.write_durably(
+            &mut heads,
+            events_batch,
+            next_position,
+            versions,
+            index_entries,
+        )
     }
 
     /// Checks one commit and adds its records to the batches; leaves all untouched on refusal.
@@ -718,13 +734,6 @@ impl EventLog {
         }
         pending_versions.extend(versions);
         Ok(envelopes)
-    }
-
-    /// Holds the request ids of a durable append until the indexer has written them.
-    fn note_recent_requests(&self, entries: &IndexEntries) {
-        if !entries.requests.is_empty() {
-            lock(&self.recent_requests).extend(entries.requests.iter().copied());
-        }
     }
 
     /// The position of the `UsageRecorded` of `request_id` in `project_id`, if it was recorded.
