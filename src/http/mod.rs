@@ -304,8 +304,8 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
     ),
 ];
 
-/// Gives every request an id (echoed in `dg-request-id`), logs it, and writes error bodies with
-/// that id. Internal causes go to the log only.
+/// Gives every request an id (echoed in `dg-request-id`), logs it, writes error bodies with
+/// that id, and sets the security headers. Internal causes go to the log only.
 async fn request_context(request: Request, next: Next) -> Response {
     let request_id = Uuid::now_v7().to_string();
     let method = request.method().clone();
@@ -325,7 +325,7 @@ async fn request_context(request: Request, next: Next) -> Response {
 }
 
 /// Writes the body of an error answer (an `ApiError` leaves it pending) with `request_id`, logs
-/// an internal cause, and sets the `dg-request-id` header.
+/// an internal cause, and sets the `dg-request-id` header and the security headers.
 fn render_error(mut response: Response, request_id: &str, method: &Method, path: &str) -> Response {
     if let Some(pending) = response.extensions_mut().remove::<PendingErrorBody>() {
         if let Some(internal) = &pending.internal {
