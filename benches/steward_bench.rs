@@ -1024,12 +1024,12 @@ async fn http(mode: &Mode) {
             let stats_before = state.steward.processor_stats();
             for _ in 0..mode.repetitions {
                 for (base, results) in [(address.clone(), &mut ours), (bare.clone(), &mut theirs)] {
+                    let url = if path.is_empty() {
+                        format!("{base}/v1/projects/{project}")
+                    } else {
+                        format!("{base}/v1/projects/{project}/{path}")
+                    };
                     if let Some(wrk) = &wrk {
-                        let url = if path.is_empty() {
-                            format!("{base}/v1/projects/{project}")
-                        } else {
-                            format!("{base}/v1/projects/{project}/{path}")
-                        };
                         let (authorization, body) = match path {
                             "requests" => (&key, WrkBody::Metering),
                             "keys" => (
@@ -1043,28 +1043,17 @@ async fn http(mode: &Mode) {
                             .push(wrk_load(wrk, clients, seconds, url, authorization, body).await);
                         continue;
                     }
-                    let (client, key, session, project) = (
-                        client.clone(),
-                        key.clone(),
-                        session.clone(),
-                        project.clone(),
-                    );
+                    let (client, key, session) = (client.clone(), key.clone(), session.clone());
                     let path = path.to_owned();
                     let result = load(clients, seconds, move |n| {
-                        let (client, key, session, base, project, path) = (
+                        let (client, key, session, url, path) = (
                             client.clone(),
                             key.clone(),
                             session.clone(),
-                            base.clone(),
-                            project.clone(),
+                            url.clone(),
                             path.clone(),
                         );
                         async move {
-                            let url = if path.is_empty() {
-                                format!("{base}/v1/projects/{project}")
-                            } else {
-                                format!("{base}/v1/projects/{project}/{path}")
-                            };
                             let request = match path.as_str() {
                                 "requests" => client
                                     .post(url)
