@@ -5,7 +5,7 @@ use crate::{
     checkpoint,
     clock::Clock,
     domain::{evolve, Command, State},
-    processor::{CommandError, CommandProcessor, ProcessorStats},
+    processor::{CommandError, CommandProcessor, DurableWriter, ProcessorStats},
 };
 use std::{
     path::{Path, PathBuf},
@@ -103,6 +103,11 @@ impl Steward {
 
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// A handle for durable writes to the trees beside the log, through the group commit.
+    pub fn writer(&self) -> DurableWriter {
+        self.processor.writer()
     }
 
     pub fn processor_stats(&self) -> ProcessorStats {

@@ -2,8 +2,9 @@
 //! delivery exists. Kept in the sled tree `outbox`, never in the log, because a message holds the
 //! invitation token and secrets never enter the log.
 
+use crate::processor::{CommandError, DurableWriter};
 use serde::{Deserialize, Serialize};
-use steward_events::Timestamp;
+use steward_events::{BesideWrites, Timestamp};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -25,20 +26,25 @@ pub struct OutboxMessage {
 
 pub struct Outbox {
     tree: sled::Tree,
+    writer: DurableWriter,
 }
 
 impl Outbox {
-    pub fn open(db: &sled::Db) -> sled::Result<Self> {
+    pub fn open(db: &sled::Db, writer: DurableWriter) -> sled::Result<Self> {
         Ok(Self {
             tree: db.open_tree("outbox")?,
+            writer,
         })
     }
 
-    pub async fn push(&self, message: &OutboxMessage) -> sled::Result<()> {
+    /// Keeps `message`; returns once it is durable (with the next group commit).
+    pub async fn push(&self, message: &OutboxMessage) -> Result<(), CommandError> {
         let value = serde_json::to_vec(message).expect("messages serialize");
-        self.tree.insert(message.message_id.as_bytes(), value)?;
-        self.tree.flush_async().await?;
-        Ok(())
+        let mut batch = sled::Batch::default();
+        batch.insert(message.message_id.as_bytes(), value);
+        let mut writes = BesideWrites::default();
+        writes.push(&self.tree, batch);
+        self.writer.write(writes).await
     }
 
     /// The newest messages, oldest first (message ids are UUID v7).

@@ -2,6 +2,10 @@
 //! each batch with one atomic write and one flush (group commit), feeds the projections, and
 //! only then answers. An answered command is durable.
 //!
+//! It is also the only thing that flushes sled while the service runs: writes to the trees
+//! beside the log (sessions, idempotency answers, the outbox) come to it through a
+//! [`DurableWriter`] and land with the next batch's flush.
+//!
 //! One rule is checked here rather than in `decide`: a request id is recorded once per project.
 //! Which request ids were recorded is asked of the log's request index (`request_position`)
 //! and of the batch being decided, not of the write model, which would otherwise hold every
@@ -17,7 +21,8 @@ use std::{
     thread::JoinHandle,
 };
 use steward_events::{
-    Actor, Commit, Envelope, EventId, EventLog, ExpectedVersion, LogError, ProposedEvent, StreamId,
+    Actor, BesideWrites, Commit, Envelope, EventId, EventLog, ExpectedVersion, LogError,
+    ProposedEvent, StreamId,
 };
 use steward_projections::Projections;
 use tokio::sync::{mpsc, oneshot};
@@ -41,10 +46,39 @@ pub enum CommandError {
     Unavailable,
 }
 
-struct Submission {
-    actor: Actor,
-    command: Command,
-    reply: oneshot::Sender<Result<Vec<Envelope>, CommandError>>,
+enum Submission {
+    Command {
+        actor: Actor,
+        command: Command,
+        reply: oneshot::Sender<Result<Vec<Envelope>, CommandError>>,
+    },
+    /// Writes beside the log, answered once the batch's flush has made them durable.
+    Beside {
+        writes: BesideWrites,
+        reply: oneshot::Sender<Result<(), CommandError>>,
+    },
+}
+
+/// A handle for making writes to the trees beside the log durable through the processor's
+/// group commit. It does not keep the processor alive: once the processor stops, writes are
+/// refused with `Unavailable`.
+#[derive(Clone)]
+pub struct DurableWriter {
+    sender: mpsc::WeakSender<Submission>,
+}
+
+impl DurableWriter {
+    /// Applies `writes` and returns once they are durable (with the next group commit).
+    pub async fn write(&self, writes: BesideWrites) -> Result<(), CommandError> {
+        let sender = self.sender.upgrade().ok_or(CommandError::Unavailable)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(Submission::Beside { writes, reply })
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        drop(sender);
+        answer.await.map_err(|_| CommandError::Unavailable)?
+    }
 }
 
 /// Figures of the group commit, for benchmarks and operations.
@@ -101,7 +135,7 @@ impl CommandProcessor {
         let (reply, answer) = oneshot::channel();
         let sender = self.sender.as_ref().ok_or(CommandError::Unavailable)?;
         sender
-            .send(Submission {
+            .send(Submission::Command {
                 actor,
                 command,
                 reply,
@@ -113,6 +147,17 @@ impl CommandProcessor {
 
     pub fn stats(&self) -> ProcessorStats {
         *self.stats.lock().expect("stats lock")
+    }
+
+    /// A handle for durable writes beside the log.
+    pub fn writer(&self) -> DurableWriter {
+        DurableWriter {
+            sender: self
+                .sender
+                .as_ref()
+                .expect("a running processor has a sender")
+                .downgrade(),
+        }
     }
 
     /// Stops taking commands, answers every queued one, waits for the thread to end, and
@@ -175,12 +220,21 @@ impl Worker {
         let mut pending = Vec::with_capacity(batch.len());
         // Request ids recorded by the commands of this batch decided so far.
         let mut batch_requests = HashSet::new();
-        for Submission {
-            actor,
-            command,
-            reply,
-        } in batch
-        {
+        let mut beside = BesideWrites::default();
+        let mut beside_replies = Vec::new();
+        for submission in batch {
+            let (actor, command, reply) = match submission {
+                Submission::Command {
+                    actor,
+                    command,
+                    reply,
+                } => (actor, command, reply),
+                Submission::Beside { writes, reply } => {
+                    beside.extend(writes);
+                    beside_replies.push(reply);
+                    continue;
+                }
+            };
             let request = match &command {
                 Command::RecordUsage { project_id, report } => {
                     Some((*project_id, report.request_id))
@@ -239,10 +293,10 @@ impl Worker {
         }
         self.record_stats(pending.len());
 
-        let outcomes = if commits.is_empty() {
+        let outcomes = if commits.is_empty() && beside.is_empty() {
             Vec::new()
         } else {
-            match self.log.append_all(commits) {
+            match self.log.append_all_with(commits, beside) {
                 Ok(outcomes) => outcomes,
                 Err(error) => {
                     tracing::error!(%error, "appending a batch failed; reloading the write model");
@@ -251,10 +305,16 @@ impl Worker {
                     for (reply, _) in pending {
                         let _ = reply.send(Err(CommandError::Storage(Arc::clone(&error))));
                     }
+                    for reply in beside_replies {
+                        let _ = reply.send(Err(CommandError::Storage(Arc::clone(&error))));
+                    }
                     return;
                 }
             }
         };
+        for reply in beside_replies {
+            let _ = reply.send(Ok(()));
+        }
 
         let mut diverged = false;
         let mut outcomes: Vec<Option<Result<Vec<Envelope>, LogError>>> =

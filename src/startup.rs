@@ -61,11 +61,12 @@ impl Application {
         let state = AppState::new(Services {
             sessions: Arc::new(Sessions::open(
                 &db,
+                steward.writer(),
                 i64::from(settings.session_ttl_hours) * 3600,
             )?),
-            outbox: Arc::new(Outbox::open(&db)?),
+            outbox: Arc::new(Outbox::open(&db, steward.writer())?),
             pricing: Arc::new(pricing),
-            idempotency: Arc::new(IdempotencyStore::open(&db)?),
+            idempotency: Arc::new(IdempotencyStore::open(&db, steward.writer())?),
             auth_failures: Arc::new(AuthFailures::new(settings.auth_failures_per_minute)),
             settings: Arc::new(HttpSettings {
                 operator_token: settings.operator_token.clone(),

@@ -22,7 +22,9 @@ pub use catalog::{
 pub use envelope::{Actor, Envelope, StreamId};
 pub use error::LogError;
 pub use ids::{AccountId, EventId, GrantId, KeyId, ProjectId, RequestId, TransferId};
-pub use log::{AppendOutcome, Commit, EventLog, ExpectedVersion, ProposedEvent, VerifyReport};
+pub use log::{
+    AppendOutcome, BesideWrites, Commit, EventLog, ExpectedVersion, ProposedEvent, VerifyReport,
+};
 pub use money::{parse_fixed_decimal, Nanodollars};
 pub use time::Timestamp;
 pub use values::{Email, Sha256Digest, Tag, ValueError};

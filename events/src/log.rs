@@ -18,7 +18,11 @@
 //!   in memory, so a lookup never misses an appended request.
 //!
 //! Idempotency answers, sessions and the outbox keep trees of their own beside these, and
-//! checkpoints are a file; see the `steward` crate.
+//! checkpoints are a file; see the `steward` crate. Their writes reach the disk through the
+//! same group commit as the events ([`BesideWrites`]): the log's append is the only caller of
+//! `flush` while the service runs. (Concurrent `Tree::flush_async` calls, one per write, wedged
+//! sled 0.34 for good: its I/O threads held its read lock waiting for stability while a writer
+//! queued for the write lock; spacejam/sled #1308, #1412.)
 //!
 //! Every append ends with one `flush`, so an append that returned is durable.
 
@@ -78,6 +82,38 @@ pub struct ProposedEvent {
 pub struct Commit {
     pub expected_versions: Vec<(StreamId, ExpectedVersion)>,
     pub events: Vec<ProposedEvent>,
+}
+
+/// Writes to trees of the log's database other than its own (sessions, idempotency answers,
+/// the outbox), applied just before an append's events and made durable by the same flush.
+/// Each tree's writes land atomically; together with the events they land before the append
+/// returns, but a crash may keep some trees' writes and not the others'.
+#[derive(Default)]
+pub struct BesideWrites {
+    batches: Vec<(sled::Tree, sled::Batch)>,
+}
+
+impl BesideWrites {
+    /// Adds `batch` for `tree`, to be applied after the batches added before it.
+    pub fn push(&mut self, tree: &sled::Tree, batch: sled::Batch) {
+        self.batches.push((tree.clone(), batch));
+    }
+
+    /// Adds every batch of `other` after these.
+    pub fn extend(&mut self, other: BesideWrites) {
+        self.batches.extend(other.batches);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    fn apply(self) -> sled::Result<()> {
+        for (tree, batch) in self.batches {
+            tree.apply_batch(batch)?;
+        }
+        Ok(())
+    }
 }
 
 /// One commit's result within an append: its stored envelopes, or why it alone was refused
@@ -535,6 +571,17 @@ impl EventLog {
     /// leave behind; a commit that fails its check is left out and the others still land. The
     /// outer error means storage failed and nothing of this call can be trusted to have landed.
     pub fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError> {
+        self.append_all_with(commits, BesideWrites::default())
+    }
+
+    /// `append_all`, with writes to other trees made durable by the same flush (and flushed
+    /// even when no commit lands). An error means storage failed and neither the commits nor
+    /// the writes beside them can be trusted to have landed.
+    pub fn append_all_with(
+        &self,
+        commits: Vec<Commit>,
+        beside: BesideWrites,
+    ) -> Result<Vec<AppendOutcome>, LogError> {
         if commits.len() > MAX_COMMITS_PER_APPEND {
             return Err(LogError::Limit("an append exceeds MAX_COMMITS_PER_APPEND"));
         }
@@ -562,11 +609,12 @@ impl EventLog {
             }
         }
 
-        if next_position == heads.next_position {
+        if next_position == heads.next_position && beside.is_empty() {
             return Ok(outcomes);
         }
         self.write_durably(
             &mut heads,
+            beside,
             events_batch,
             next_position,
             pending_versions,
@@ -580,19 +628,30 @@ impl EventLog {
     fn write_durably(
         &self,
         heads: &mut Heads,
+        beside: BesideWrites,
         events_batch: sled::Batch,
         next_position: u64,
         versions: HashMap<StreamId, u64>,
         index_entries: IndexEntries,
     ) -> Result<(), LogError> {
-        let written = self
-            .events
-            .apply_batch(events_batch)
+        let appends_events = next_position != heads.next_position;
+        let written = beside
+            .apply()
+            .and_then(|()| {
+                if appends_events {
+                    self.events.apply_batch(events_batch)
+                } else {
+                    Ok(())
+                }
+            })
             .and_then(|()| self.db.flush().map(drop));
         if let Err(error) = written {
             // What reached the trees is unknown; start again from what they hold.
             let _ = self.recover(heads);
             return Err(error.into());
+        }
+        if !appends_events {
+            return Ok(());
         }
         heads.next_position = next_position;
         heads.stream_versions.extend(versions);
@@ -655,6 +714,7 @@ impl EventLog {
         }
         self.write_durably(
             &mut heads,
+            BesideWrites::default(),
             events_batch,
             next_position,
             versions,

@@ -105,8 +105,7 @@ async fn signup(
     let session_token = state
         .sessions
         .start(account_id, state.steward.now())
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     Ok((
         Extension(ShownOnce(vec![session_token.clone()])),
         Json(SignupResponse {
@@ -164,8 +163,7 @@ async fn login(
     let session_token = state
         .sessions
         .start(account_id, state.steward.now())
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     Ok((
         Extension(ShownOnce(vec![session_token.clone()])),
         Json(LoginResponse { session_token }),
@@ -181,11 +179,7 @@ async fn logout(
     headers: HeaderMap,
 ) -> ApiResult<Json<MessageResponse>> {
     let token = bearer_token(&headers).ok_or_else(ApiError::invalid_auth)?;
-    state
-        .sessions
-        .end(token)
-        .await
-        .map_err(ApiError::internal)?;
+    state.sessions.end(token).await?;
     Ok(MessageResponse::new("Logged out."))
 }
 

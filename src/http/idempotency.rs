@@ -6,6 +6,7 @@
 //! never replays another's answer. A server error (5xx) is not kept: retrying it runs again.
 
 use super::{error::ApiError, standalone_error, AppState, MAX_BODY_BYTES, REQUEST_ID_HEADER};
+use crate::processor::DurableWriter;
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
@@ -16,6 +17,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::{collections::HashSet, sync::Mutex};
+use steward_events::BesideWrites;
 
 /// The request header naming the key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -47,13 +49,15 @@ struct Kept {
 
 pub struct IdempotencyStore {
     tree: sled::Tree,
+    writer: DurableWriter,
     in_flight: Mutex<HashSet<[u8; 32]>>,
 }
 
 impl IdempotencyStore {
-    pub fn open(db: &sled::Db) -> sled::Result<Self> {
+    pub fn open(db: &sled::Db, writer: DurableWriter) -> sled::Result<Self> {
         Ok(Self {
             tree: db.open_tree("idempotency")?,
+            writer,
             in_flight: Mutex::new(HashSet::new()),
         })
     }
@@ -192,12 +196,11 @@ async fn keep(
             body: kept_body,
         };
         let bytes = serde_json::to_vec(&kept).expect("kept answers serialize");
-        let stored = store.tree.insert(store_key, bytes);
-        let flushed = match stored {
-            Ok(_) => store.tree.flush_async().await.map(drop),
-            Err(error) => Err(error),
-        };
-        if let Err(error) = flushed {
+        let mut batch = sled::Batch::default();
+        batch.insert(&store_key[..], bytes);
+        let mut writes = BesideWrites::default();
+        writes.push(&store.tree, batch);
+        if let Err(error) = store.writer.write(writes).await {
             tracing::error!(%error, "keeping an idempotent answer failed");
         }
     }

@@ -113,11 +113,7 @@ async fn send_email(
         token: token.secret,
         created: state.steward.now(),
     };
-    state
-        .outbox
-        .push(&message)
-        .await
-        .map_err(ApiError::internal)
+    Ok(state.outbox.push(&message).await?)
 }
 
 /// Invites someone by email into a role no greater than the caller's own.
