@@ -101,6 +101,16 @@ impl Steward {
         &self.log
     }
 
+    /// The shared log, for reads that run on another thread (`reads`).
+    pub(crate) fn log_arc(&self) -> &Arc<EventLog> {
+        &self.log
+    }
+
+    /// The shared read models, for reads that take the lock chunk by chunk (`reads`).
+    pub(crate) fn projections_arc(&self) -> &Arc<RwLock<Projections>> {
+        &self.projections
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

@@ -2,6 +2,7 @@
 //! usage, speaking Deepgram's Management API v1.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod app;
 pub mod checkpoint;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod pricing;
 pub mod processor;
+pub mod reads;
 pub mod secrets;
 pub mod sessions;
 pub mod startup;

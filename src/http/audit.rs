@@ -5,17 +5,16 @@ use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiPath, ApiQuery},
-    newest_first,
-    usage::parse_instant,
+    query::instant_param,
     AppState,
 };
+use crate::reads::Page;
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use std::ops::ControlFlow;
-use steward_events::{Actor, Event, Permission, ProjectId, Timestamp};
+use steward_events::{Envelope, Event, ProjectId, Timestamp};
+use steward_projections::audit::{ActorFilter, AuditFilter};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 /// The most entries one page holds.
 pub const MAX_AUDIT_PAGE: usize = 1000;
@@ -65,13 +64,47 @@ pub struct AuditResponse {
     pub events: Vec<AuditEvent>,
 }
 
-fn actor_matches(actor: &Actor, wanted: &str) -> bool {
-    match (actor, wanted.parse::<Uuid>()) {
-        (Actor::Account(account_id), Ok(id)) => account_id.as_uuid() == &id,
-        (Actor::Key { key_id, account_id }, Ok(id)) => {
-            key_id.as_uuid() == &id || account_id.as_uuid() == &id
-        }
-        _ => actor.to_string() == wanted,
+/// The filter and page an audit query asks for.
+fn parse(query: AuditQuery) -> Result<(AuditFilter, Page), ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_AUDIT_PAGE);
+    if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_query(format!(
+            "limit must be 1 to {MAX_AUDIT_PAGE}"
+        )));
+    }
+    let kind = match &query.kind {
+        Some(kind) => Some(
+            Event::KINDS
+                .iter()
+                .copied()
+                .find(|known| known == kind)
+                .ok_or_else(|| ApiError::invalid_query(format!("unknown event type {kind:?}")))?,
+        ),
+        None => None,
+    };
+    let filter = AuditFilter {
+        kind,
+        actor: query.actor.as_deref().map(ActorFilter::parse),
+        start: instant_param(query.start.as_deref(), false)?,
+        end: instant_param(query.end.as_deref(), true)?,
+    };
+    let page = query.page.unwrap_or(0);
+    Ok((filter, Page { limit, page }))
+}
+
+/// An audit entry as the API shows it.
+fn audit_event(envelope: Envelope) -> AuditEvent {
+    let fields = match serde_json::to_value(&envelope.event) {
+        Ok(serde_json::Value::Object(map)) => map.into_iter().next().map(|(_, v)| v),
+        _ => None,
+    };
+    AuditEvent {
+        position: envelope.position,
+        recorded_at: envelope.recorded_at,
+        actor: envelope.actor.to_string(),
+        kind: envelope.event.kind(),
+        stream: envelope.stream.to_string(),
+        event: fields.unwrap_or(serde_json::Value::Null),
     }
 }
 
@@ -86,84 +119,13 @@ async fn project_audit(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditResponse>> {
-    let limit = query.limit.unwrap_or(DEFAULT_AUDIT_PAGE);
-    if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_query(format!(
-            "limit must be 1 to {MAX_AUDIT_PAGE}"
-        )));
-    }
-    let page = query.page.unwrap_or(0);
-    if let Some(kind) = &query.kind {
-        if !Event::KINDS.contains(&kind.as_str()) {
-            return Err(ApiError::invalid_query(format!(
-                "unknown event type {kind:?}"
-            )));
-        }
-    }
-    let bound = |text: &Option<String>, end: bool| {
-        text.as_deref()
-            .map(|text| {
-                parse_instant(text, end)
-                    .ok_or_else(|| ApiError::invalid_query(format!("not a date: {text:?}")))
-            })
-            .transpose()
-    };
-    let (start, end) = (bound(&query.start, false)?, bound(&query.end, true)?);
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::AdminsRead)
-    })?;
-    let mut to_skip = page.saturating_mul(limit);
-    let mut events = Vec::new();
-    let log = state.steward.log();
-    newest_first(
-        &state,
-        |projections| projections.audit.of_project(project_id),
-        |position| {
-            let envelope = log
-                .read_at(position)
-                .map_err(ApiError::internal)?
-                .ok_or_else(|| ApiError::internal(format!("position {position} vanished")))?;
-            let wanted = query
-                .kind
-                .as_deref()
-                .is_none_or(|kind| envelope.event.kind() == kind)
-                && query
-                    .actor
-                    .as_deref()
-                    .is_none_or(|wanted| actor_matches(&envelope.actor, wanted))
-                && start.is_none_or(|start| envelope.recorded_at >= start)
-                && end.is_none_or(|end| envelope.recorded_at < end);
-            if !wanted {
-                return Ok(ControlFlow::Continue(()));
-            }
-            if to_skip > 0 {
-                to_skip -= 1;
-                return Ok(ControlFlow::Continue(()));
-            }
-            let fields = match serde_json::to_value(&envelope.event) {
-                Ok(serde_json::Value::Object(map)) => map.into_iter().next().map(|(_, v)| v),
-                _ => None,
-            };
-            events.push(AuditEvent {
-                position,
-                recorded_at: envelope.recorded_at,
-                actor: envelope.actor.to_string(),
-                kind: envelope.event.kind(),
-                stream: envelope.stream.to_string(),
-                event: fields.unwrap_or(serde_json::Value::Null),
-            });
-            Ok(if events.len() == limit {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            })
-        },
-    )?;
+    let (filter, page) = parse(query)?;
+    let envelopes = (state.steward)
+        .audit(&principal, project_id, filter, page)
+        .await?;
     Ok(Json(AuditResponse {
-        page,
-        limit,
-        events,
+        page: page.page,
+        limit: page.limit,
+        events: envelopes.into_iter().map(audit_event).collect(),
     }))
 }

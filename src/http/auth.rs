@@ -1,100 +1,14 @@
 //! Who is calling: an API key (`Token`), an account session or the operator (`Bearer`).
 
 use super::{error::ApiError, throttle::client_address, AppState};
+pub use crate::access::{Principal, ProjectAccess};
 use crate::secrets::hash_secret;
 use axum::{
     extract::FromRequestParts,
     http::{request::Parts, HeaderMap, StatusCode},
 };
-use steward_events::{AccountId, Actor, Permission, Permissions, ProjectId, Role};
-use steward_projections::{keys::ValidKey, Projections};
+use steward_events::AccountId;
 use subtle::ConstantTimeEq;
-
-/// The caller, authenticated.
-#[derive(Clone, Copy, Debug)]
-pub enum Principal {
-    /// An API key that may act now; it acts as its creator within its own project only.
-    Key(ValidKey),
-    /// A person, through a session.
-    Account(AccountId),
-    /// The support and billing side.
-    Operator,
-}
-
-impl Principal {
-    pub fn actor(&self) -> Actor {
-        match *self {
-            Principal::Key(key) => Actor::Key {
-                key_id: key.key_id,
-                account_id: key.account_id,
-            },
-            Principal::Account(account_id) => Actor::Account(account_id),
-            Principal::Operator => Actor::Operator,
-        }
-    }
-
-    /// The person acting, if any (a key acts as its creator).
-    pub fn account_id(&self) -> Option<AccountId> {
-        match *self {
-            Principal::Key(key) => Some(key.account_id),
-            Principal::Account(account_id) => Some(account_id),
-            Principal::Operator => None,
-        }
-    }
-
-    /// What the caller may do in `project_id`. A project the caller cannot see is not found.
-    pub fn access(
-        &self,
-        projections: &Projections,
-        project_id: ProjectId,
-    ) -> Result<ProjectAccess, ApiError> {
-        projections
-            .membership
-            .project(project_id)
-            .ok_or_else(ApiError::project_not_found)?;
-        let (role, permissions) = match *self {
-            Principal::Key(key) if key.project_id == project_id => (key.role, key.permissions),
-            Principal::Key(_) => return Err(ApiError::project_not_found()),
-            Principal::Account(account_id) => {
-                let role = projections
-                    .membership
-                    .role(project_id, account_id)
-                    .ok_or_else(ApiError::project_not_found)?;
-                (role, role.permissions())
-            }
-            Principal::Operator => (Role::Owner, Role::Owner.permissions()),
-        };
-        Ok(ProjectAccess {
-            project_id,
-            account_id: self.account_id(),
-            role,
-            permissions,
-        })
-    }
-}
-
-/// What a caller may do in one project.
-#[derive(Clone, Copy, Debug)]
-pub struct ProjectAccess {
-    pub project_id: ProjectId,
-    pub account_id: Option<AccountId>,
-    pub role: Role,
-    pub permissions: Permissions,
-}
-
-impl ProjectAccess {
-    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        if self.permissions.contains(permission) {
-            Ok(())
-        } else {
-            Err(ApiError::insufficient_permissions())
-        }
-    }
-
-    pub fn may(&self, permission: Permission) -> bool {
-        self.permissions.contains(permission)
-    }
-}
 
 /// The two forms of the `Authorization` header.
 enum Credentials<'a> {

@@ -4,7 +4,7 @@ use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiPath, ApiQuery},
-    usage::parse_instant,
+    query::parse_instant,
     usd::Usd,
     AppState,
 };

@@ -3,7 +3,7 @@
 //! A handler returns an `ApiError`; the request-id middleware (`super::request_context`) writes
 //! the body, so that every error carries the id of the request that caused it.
 
-use crate::{domain::DomainError, processor::CommandError};
+use crate::{access::AccessError, domain::DomainError, processor::CommandError, reads::ReadError};
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -182,6 +182,24 @@ impl From<DomainError> for ApiError {
                 | InvalidReference => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
             };
         Self::new(status, category, message)
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match error {
+            AccessError::ProjectNotFound => Self::project_not_found(),
+            AccessError::InsufficientPermissions => Self::insufficient_permissions(),
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Access(error) => error.into(),
+            ReadError::Storage(cause) => Self::internal(cause),
+        }
     }
 }
 

@@ -204,7 +204,7 @@ fn expiry(body: &CreateKeyRequest, now: Timestamp) -> Result<Option<Timestamp>, 
         (Some(_), Some(_)) => Err(ApiError::invalid_request(
             "Give expiration_date or time_to_live_in_seconds, not both.",
         )),
-        (Some(date), None) => super::usage::parse_instant(date, false)
+        (Some(date), None) => super::query::parse_instant(date, false)
             .map(Some)
             .ok_or_else(|| {
                 ApiError::invalid_request("expiration_date must be an RFC 3339 date or instant.")

@@ -6,7 +6,6 @@ use super::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath},
     keys::parse_tags,
-    usage::recorded_request,
     usd::{decimal_text, Usd},
     AppState,
 };
@@ -189,7 +188,7 @@ async fn record(
     let recorded = match answer {
         Ok(envelopes) => envelopes.iter().find_map(RequestView::of),
         Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
-            recorded_request(state, project_id, request_id)?
+            state.steward.recorded_request(project_id, request_id)?
         }
         Err(error) => return Err(error.into()),
     };

@@ -13,12 +13,15 @@ pub mod usd;
 mod accounts;
 mod audit;
 mod billing;
+mod billing_usage;
 mod invites;
 mod keys;
 mod members;
 mod metering;
 mod operator;
 mod projects;
+mod query;
+mod requests;
 mod system;
 mod transfers;
 mod usage;
@@ -362,38 +365,6 @@ fn render_error(mut response: Response, request_id: &str, method: &Method, path:
 fn standalone_error(error: ApiError, method: &Method, path: &str) -> Response {
     let request_id = Uuid::now_v7().to_string();
     render_error(error.into_response(), &request_id, method, path)
-}
-
-/// Positions copied out of the read lock at a time by `newest_first`.
-const POSITIONS_CHUNK: usize = 1024;
-
-/// Walks a list of log positions (a read model's, selected by `positions`) newest first, and
-/// calls `visit` with each until it breaks. Positions are copied out of the read lock a chunk
-/// at a time, so the lock is never held while the log is read; the lists only grow at their
-/// end, so the chunks stay valid.
-fn newest_first(
-    state: &AppState,
-    positions: impl for<'a> Fn(&'a steward_projections::Projections) -> &'a [u64],
-    mut visit: impl FnMut(u64) -> Result<std::ops::ControlFlow<()>, ApiError>,
-) -> Result<(), ApiError> {
-    let mut end: Option<usize> = None;
-    loop {
-        let (chunk, start) = state.steward.read(|projections| {
-            let all = positions(projections);
-            let end = end.unwrap_or(all.len());
-            let start = end.saturating_sub(POSITIONS_CHUNK);
-            (all[start..end].to_vec(), start)
-        });
-        for &position in chunk.iter().rev() {
-            if visit(position)?.is_break() {
-                return Ok(());
-            }
-        }
-        if start == 0 {
-            return Ok(());
-        }
-        end = Some(start);
-    }
 }
 
 /// `{"message": "..."}`, the answer of most Deepgram commands.

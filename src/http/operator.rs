@@ -6,7 +6,7 @@ use super::{
     auth::Operator,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath},
-    usage::parse_instant,
+    query::parse_instant,
     usd::{Usd, UsdInput},
     AppState, MessageResponse,
 };

@@ -2,7 +2,11 @@
 //! also per tag and for the untagged requests; and the request log, as positions in the
 //! event log.
 //!
-//! Queries over a period read one cell per day and group, never the requests themselves.
+//! Queries over a period read one cell per day and group, never the requests themselves
+//! (`query`), and `report` sums what they select into Deepgram's figures and groupings.
+
+pub mod query;
+pub mod report;
 
 use crate::Projection;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
@@ -23,6 +27,11 @@ impl Day {
 
     pub fn start(self) -> Timestamp {
         Timestamp::from_unix_micros(self.0 * 86_400 * 1_000_000)
+    }
+
+    /// The day after.
+    pub fn next(self) -> Self {
+        Self(self.0 + 1)
     }
 }
 
@@ -82,6 +91,13 @@ pub struct Dimensions {
     pub method: RequestMethod,
     pub model: String,
     pub deployment: Deployment,
+}
+
+impl Dimensions {
+    /// The billing line item: the endpoint and the model, such as `listen::nova-3`.
+    pub fn line_item(&self) -> String {
+        format!("{}::{}", self.endpoint.name(), self.model)
+    }
 }
 
 impl Serialize for Dimensions {
@@ -180,6 +196,24 @@ pub struct RequestView {
 }
 
 impl RequestView {
+    /// The dimensions the request is counted by.
+    pub fn dimensions(&self) -> Dimensions {
+        Dimensions {
+            key_id: self.key_id,
+            endpoint: self.endpoint,
+            method: self.method,
+            model: self.model.clone(),
+            deployment: self.deployment,
+        }
+    }
+
+    /// The request alone as a cell.
+    pub fn cell(&self) -> Cell {
+        let mut cell = Cell::default();
+        cell.add(&self.units, self.cost);
+        cell
+    }
+
     /// The view of a `UsageRecorded` envelope.
     pub fn of(envelope: &Envelope) -> Option<Self> {
         let Event::UsageRecorded {
@@ -309,3 +343,6 @@ impl Projection for Usage {
         project.requests.push(envelope.position);
     }
 }
+
+#[cfg(test)]
+mod tests;

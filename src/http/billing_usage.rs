@@ -1,0 +1,200 @@
+//! What usage cost: the billing breakdown (JSON, or CSV with a total line) and the fields to
+//! group it by. The queries are the usage read model's (`steward_projections::usage::report`).
+
+use super::{
+    auth::Principal,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiPath, ApiQuery},
+    query::UsageParams,
+    usage::{Resolution, DAY_RESOLUTION},
+    usd::Usd,
+    AppState,
+};
+use axum::{
+    extract::State,
+    http::{header, HeaderMap},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use steward_events::{Permission, ProjectId, Timestamp};
+use steward_projections::usage::{
+    query::{Period, TagCounting},
+    report::{
+        billing_csv_records, billing_lines, total_cost, BillingFields, BillingGrouping as Grouping,
+        BillingLine, BILLING_CSV_HEADER,
+    },
+};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(billing_breakdown))
+        .routes(routes!(billing_fields))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingGrouping {
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    pub accessor: Option<String>,
+    pub deployment: Option<String>,
+    pub line_item: Option<String>,
+    pub tags: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingBreakdownResult {
+    /// Exact to the nano-dollar.
+    #[schema(value_type = f64)]
+    pub dollars: Usd,
+    pub grouping: BillingGrouping,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingBreakdownResponse {
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Timestamp,
+    pub resolution: Resolution,
+    pub results: Vec<BillingBreakdownResult>,
+}
+
+impl BillingBreakdownResponse {
+    fn of(period: Period, groupings: &[Grouping], lines: &[BillingLine]) -> Self {
+        let value =
+            |line: &BillingLine, grouping| line.value(groupings, grouping).map(str::to_owned);
+        let result = |line: &BillingLine| BillingBreakdownResult {
+            dollars: Usd(line.cost),
+            grouping: BillingGrouping {
+                start: period.start,
+                end: period.end,
+                accessor: value(line, Grouping::Accessor),
+                deployment: value(line, Grouping::Deployment),
+                line_item: value(line, Grouping::LineItem),
+                tags: value(line, Grouping::Tags),
+            },
+        };
+        Self {
+            start: period.start,
+            end: period.end,
+            resolution: DAY_RESOLUTION,
+            results: lines.iter().map(result).collect(),
+        }
+    }
+}
+
+fn wants_csv(params: &UsageParams, headers: &HeaderMap) -> bool {
+    params.csv
+        || headers
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/csv"))
+}
+
+/// Dollars over a period, grouped by any of accessor, deployment, line_item and tags. Grouped
+/// by tags, a request with two tags counts under each, and untagged requests have `tags: null`.
+/// Answers CSV (with a total line counting each request once) for `Accept: text/csv` or
+/// `format=csv`.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/billing/breakdown", tag = "billing",
+    params(("project_id" = String, Path, format = Uuid),
+        ("grouping" = Option<Vec<String>>, Query, description = "any of accessor, deployment, line_item, tags"),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query),
+        ("accessor" = Option<String>, Query), ("deployment" = Option<String>, Query),
+        ("tag" = Option<Vec<String>>, Query), ("line_item" = Option<String>, Query),
+        ("format" = Option<String>, Query, description = "csv for CSV")),
+    responses((status = 200, description = "The breakdown, as JSON or, when asked, CSV",
+            content((BillingBreakdownResponse = "application/json"), (String = "text/csv"))),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn billing_breakdown(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    headers: HeaderMap,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Response> {
+    let params = UsageParams::parse(pairs)?;
+    let groupings = params.groupings(Grouping::parse)?;
+    let counting = match groupings.contains(&Grouping::Tags) {
+        true => TagCounting::PerTag,
+        false => TagCounting::Once,
+    };
+    let now = state.steward.now();
+    let rows = |counting| {
+        let query = params.usage_query(now, counting);
+        (state.steward).usage_rows(&principal, project_id, query, Permission::BillingRead)
+    };
+    let period = params.usage_query(now, counting).period;
+    let selected = rows(counting).await?;
+    let lines = billing_lines(&selected, &groupings);
+    if !wants_csv(&params, &headers) {
+        return Ok(Json(BillingBreakdownResponse::of(period, &groupings, &lines)).into_response());
+    }
+    // The total line counts each request once, whatever its tags.
+    let total = match counting {
+        TagCounting::PerTag => total_cost(&rows(TagCounting::Once).await?),
+        TagCounting::Once => total_cost(&selected),
+    };
+    let csv = billing_csv(billing_csv_records(period, &groupings, &lines, total))?;
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+}
+
+/// The CSV text of a breakdown's records, under its header.
+fn billing_csv(records: Vec<[String; 8]>) -> ApiResult<String> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer
+        .write_record(BILLING_CSV_HEADER)
+        .map_err(ApiError::internal)?;
+    for record in records {
+        writer.write_record(&record).map_err(ApiError::internal)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|error| ApiError::internal(error.into_error()))?;
+    String::from_utf8(bytes).map_err(ApiError::internal)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BillingFieldsResponse {
+    pub accessors: Vec<String>,
+    pub deployments: Vec<String>,
+    pub tags: Vec<String>,
+    /// Line item code → label.
+    pub line_items: BTreeMap<String, String>,
+}
+
+impl From<BillingFields> for BillingFieldsResponse {
+    fn from(fields: BillingFields) -> Self {
+        Self {
+            accessors: fields.accessors.into_iter().collect(),
+            deployments: fields.deployments.into_iter().map(str::to_owned).collect(),
+            tags: fields.tags.into_iter().collect(),
+            line_items: fields.line_items,
+        }
+    }
+}
+
+/// The accessors, deployments, tags and line items billed in a period.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/billing/fields", tag = "billing",
+    params(("project_id" = String, Path, format = Uuid),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query)),
+    responses((status = 200, body = BillingFieldsResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn billing_fields(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Json<BillingFieldsResponse>> {
+    let query = UsageParams::parse(pairs)?.usage_query(state.steward.now(), TagCounting::PerTag);
+    let rows = (state.steward)
+        .usage_rows(&principal, project_id, query, Permission::BillingRead)
+        .await?;
+    Ok(Json(BillingFields::of(&rows).into()))
+}

@@ -1,0 +1,157 @@
+//! Query strings at the edge: instants, and the parameters of the usage, billing and
+//! request-log queries parsed once into the typed values the read side takes.
+
+use super::error::ApiError;
+use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
+use steward_events::{Deployment, Endpoint, KeyId, RequestId, RequestMethod, Tag, Timestamp};
+use steward_projections::usage::query::{
+    Period, RequestFilter, TagCounting, UsageFilter, UsageQuery,
+};
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` (UTC) or RFC 3339 with an offset. A bare date as
+/// an `end` bound means the end of that day, so that the day is included.
+pub fn parse_instant(text: &str, end: bool) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let start = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?);
+        let start = Timestamp::from_datetime(start);
+        return Some(if end {
+            start.plus_seconds(86_400)
+        } else {
+            start
+        });
+    }
+    if let Some(instant) = Timestamp::parse_rfc3339(text) {
+        return Some(instant);
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+    ] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return Some(Timestamp::from_datetime(Utc.from_utc_datetime(&naive)));
+        }
+    }
+    None
+}
+
+/// An optional instant parameter, refused with the error JSON when it is not one.
+pub fn instant_param(text: Option<&str>, end: bool) -> Result<Option<Timestamp>, ApiError> {
+    text.map(|text| {
+        parse_instant(text, end)
+            .ok_or_else(|| ApiError::invalid_query(format!("not a date: {text:?}")))
+    })
+    .transpose()
+}
+
+pub fn invalid(name: &str, value: &str) -> ApiError {
+    ApiError::invalid_query(format!("{name}={value:?} is not valid"))
+}
+
+/// The parameters of a usage, billing or request-log query. Every endpoint parses them all
+/// (unknown names are ignored, as Deepgram's API has many), so a malformed one is refused
+/// wherever it appears.
+#[derive(Debug, Default)]
+pub struct UsageParams {
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub filter: UsageFilter,
+    /// As given; each endpoint parses the groupings it takes.
+    pub grouping: Vec<String>,
+    pub limit: Option<usize>,
+    pub page: Option<usize>,
+    pub request_id: Option<RequestId>,
+    pub succeeded: Option<bool>,
+    /// `format=csv`.
+    pub csv: bool,
+}
+
+impl UsageParams {
+    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+        let mut params = Self::default();
+        for (name, value) in pairs {
+            params.set(&name, value)?;
+        }
+        if let (Some(start), Some(end)) = (params.start, params.end) {
+            if start >= end {
+                return Err(ApiError::invalid_query("start must be before end"));
+            }
+        }
+        Ok(params)
+    }
+
+    fn set(&mut self, name: &str, value: String) -> Result<(), ApiError> {
+        let bad = || invalid(name, &value);
+        let filter = &mut self.filter;
+        match name {
+            "start" => self.start = Some(parse_instant(&value, false).ok_or_else(bad)?),
+            "end" => self.end = Some(parse_instant(&value, true).ok_or_else(bad)?),
+            "accessor" => filter.accessor = Some(value.parse::<KeyId>().map_err(|_| bad())?),
+            "tag" => filter.tags.push(Tag::parse(&value).map_err(|_| bad())?),
+            "method" => filter.method = Some(RequestMethod::parse(&value).ok_or_else(bad)?),
+            "model" => filter.model = Some(value),
+            "endpoint" => filter.endpoint = Some(Endpoint::parse(&value).ok_or_else(bad)?),
+            "deployment" => filter.deployment = Some(Deployment::parse(&value).ok_or_else(bad)?),
+            "grouping" | "grouping[]" => self.grouping.push(value),
+            "limit" => self.limit = Some(value.parse().map_err(|_| bad())?),
+            "page" => self.page = Some(value.parse().map_err(|_| bad())?),
+            "request_id" => self.request_id = Some(value.parse().map_err(|_| bad())?),
+            "status" => {
+                self.succeeded = Some(match value.as_str() {
+                    "succeeded" => true,
+                    "failed" => false,
+                    _ => return Err(bad()),
+                })
+            }
+            "line_item" => filter.line_item = Some(value),
+            "format" => self.csv |= value == "csv",
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The usage query over the named period (the last 30 days before `now` by default).
+    pub fn usage_query(&self, now: Timestamp, counting: TagCounting) -> UsageQuery {
+        UsageQuery {
+            period: Period::between(self.start, self.end, now),
+            filter: self.filter.clone(),
+            counting,
+        }
+    }
+
+    /// At most one grouping, parsed by `parse`.
+    pub fn single_grouping<G>(
+        &self,
+        parse: impl Fn(&str) -> Option<G>,
+    ) -> Result<Option<G>, ApiError> {
+        if self.grouping.len() > 1 {
+            return Err(ApiError::invalid_query("give at most one grouping"));
+        }
+        self.groupings(parse)
+            .map(|groupings| groupings.into_iter().next())
+    }
+
+    /// Every grouping, parsed by `parse`, in the order given.
+    pub fn groupings<G>(&self, parse: impl Fn(&str) -> Option<G>) -> Result<Vec<G>, ApiError> {
+        self.grouping
+            .iter()
+            .map(|grouping| parse(grouping).ok_or_else(|| invalid("grouping", grouping)))
+            .collect()
+    }
+
+    /// What the request log keeps: every tag named, and the other filters.
+    pub fn request_filter(&self) -> RequestFilter {
+        RequestFilter {
+            start: self.start,
+            end: self.end,
+            request_id: self.request_id,
+            succeeded: self.succeeded,
+            tags: self.filter.tags.clone(),
+            dimensions: UsageFilter {
+                tags: Vec::new(),
+                ..self.filter.clone()
+            },
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The request log: a project's recorded requests, newest first, and one by id. Read through
+//! `Steward::requests` and `Steward::request`, which read the log outside the read lock.
+
+use super::{
+    auth::Principal,
+    error::{ApiError, ApiResult, ErrorBody},
+    extract::{ApiPath, ApiQuery},
+    query::UsageParams,
+    usd::Usd,
+    AppState,
+};
+use crate::reads::Page;
+use axum::{extract::State, Json};
+use serde::Serialize;
+use steward_events::{KeyId, ProjectId, RequestId, Timestamp};
+use steward_projections::usage::RequestView;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+/// Requests per page of the request log: 10 by default, at most 1000.
+pub const MAX_REQUESTS_PAGE: usize = 1000;
+const DEFAULT_REQUESTS_PAGE: usize = 10;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_requests))
+        .routes(routes!(get_request))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestDetails {
+    /// The request's cost, exact to the nano-dollar.
+    #[schema(value_type = f64)]
+    pub usd: Usd,
+    /// Seconds of audio.
+    pub duration: f64,
+    pub model: String,
+    pub method: &'static str,
+    pub endpoint: &'static str,
+    pub tags: Vec<String>,
+    pub characters: u64,
+    pub tokens_in: u64,
+    pub tokens_out: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestResponseView {
+    pub code: u16,
+    #[schema(value_type = String, format = DateTime)]
+    pub completed: Timestamp,
+    pub details: RequestDetails,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestItem {
+    #[schema(value_type = String, format = Uuid)]
+    pub request_id: RequestId,
+    #[schema(value_type = String, format = Uuid)]
+    pub project_uuid: ProjectId,
+    #[schema(value_type = String, format = DateTime)]
+    pub created: Timestamp,
+    pub path: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub api_key_id: KeyId,
+    pub response: RequestResponseView,
+    pub code: u16,
+    pub deployment: &'static str,
+    pub callback: Option<String>,
+}
+
+impl RequestItem {
+    pub fn of(project_id: ProjectId, request: &RequestView) -> Self {
+        Self {
+            request_id: request.request_id,
+            project_uuid: project_id,
+            created: request.recorded_at,
+            path: format!("/v1/{}", request.endpoint.name()),
+            api_key_id: request.key_id,
+            response: RequestResponseView {
+                code: request.status_code,
+                completed: request.recorded_at,
+                details: RequestDetails {
+                    usd: Usd(request.cost),
+                    duration: request.units.audio_milliseconds as f64 / 1000.0,
+                    model: request.model.clone(),
+                    method: request.method.name(),
+                    endpoint: request.endpoint.name(),
+                    tags: request.tags.iter().map(|t| t.as_str().to_owned()).collect(),
+                    characters: request.units.characters,
+                    tokens_in: request.units.tokens_in,
+                    tokens_out: request.units.tokens_out,
+                },
+            },
+            code: request.status_code,
+            deployment: request.deployment.name(),
+            callback: None,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListRequestsResponse {
+    pub page: usize,
+    pub limit: usize,
+    pub requests: Vec<RequestItem>,
+}
+
+/// The page a request-log query asks for.
+fn page_of(params: &UsageParams) -> Result<Page, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_REQUESTS_PAGE);
+    if !(1..=MAX_REQUESTS_PAGE).contains(&limit) {
+        return Err(ApiError::invalid_query(format!(
+            "limit must be 1 to {MAX_REQUESTS_PAGE}"
+        )));
+    }
+    Ok(Page {
+        limit,
+        page: params.page.unwrap_or(0),
+    })
+}
+
+/// The request log, newest first, paginated and filterable.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/requests", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid),
+        ("start" = Option<String>, Query), ("end" = Option<String>, Query),
+        ("limit" = Option<usize>, Query, description = "1 to 1000; 10 by default"),
+        ("page" = Option<usize>, Query, description = "from 0"),
+        ("accessor" = Option<String>, Query), ("request_id" = Option<String>, Query),
+        ("deployment" = Option<String>, Query), ("endpoint" = Option<String>, Query),
+        ("method" = Option<String>, Query), ("status" = Option<String>, Query, description = "succeeded or failed")),
+    responses((status = 200, body = ListRequestsResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_requests(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
+) -> ApiResult<Json<ListRequestsResponse>> {
+    let params = UsageParams::parse(pairs)?;
+    let page = page_of(&params)?;
+    let requests = (state.steward)
+        .requests(&principal, project_id, params.request_filter(), page)
+        .await?;
+    Ok(Json(ListRequestsResponse {
+        page: page.page,
+        limit: page.limit,
+        requests: requests
+            .iter()
+            .map(|request| RequestItem::of(project_id, request))
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GetRequestResponse {
+    pub request: RequestItem,
+}
+
+/// One recorded request; its cost in USD is at `response.details.usd`.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/requests/{request_id}", tag = "usage",
+    params(("project_id" = String, Path, format = Uuid), ("request_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = GetRequestResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_request(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, request_id)): ApiPath<(ProjectId, RequestId)>,
+) -> ApiResult<Json<GetRequestResponse>> {
+    let request = (state.steward)
+        .request(&principal, project_id, request_id)?
+        .ok_or_else(|| ApiError::not_found("Request"))?;
+    Ok(Json(GetRequestResponse {
+        request: RequestItem::of(project_id, &request),
+    }))
+}
