@@ -100,4 +100,17 @@ impl ProjectAccess {
     pub fn may(&self, permission: Permission) -> bool {
         self.permissions.contains(permission)
     }
+
+    /// Whether the caller sees the keys `creator` made: everyone's for those who may read
+    /// members, admins and owners; otherwise only their own.
+    pub fn sees_key_of(&self, creator: AccountId) -> bool {
+        let sees_all = [
+            Permission::MembersRead,
+            Permission::AdminsRead,
+            Permission::OwnersRead,
+        ]
+        .into_iter()
+        .all(|permission| self.may(permission));
+        sees_all || self.account_id == Some(creator)
+    }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod ids;
 pub mod log;
 pub mod money;
+pub mod spending;
 pub mod time;
 pub mod values;
 
@@ -26,5 +27,6 @@ pub use log::{
     AppendOutcome, BesideWrites, Commit, EventLog, ExpectedVersion, ProposedEvent, VerifyReport,
 };
 pub use money::{parse_fixed_decimal, Nanodollars};
+pub use spending::{is_expired, spend_order, Expiring};
 pub use time::Timestamp;
 pub use values::{Email, Sha256Digest, Tag, ValueError};

@@ -7,7 +7,8 @@ use crate::Projection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use steward_events::{
-    CreditSource, Envelope, Event, GrantId, Nanodollars, ProjectId, Timestamp, TransferId,
+    is_expired, spend_order, CreditSource, Envelope, Event, Expiring, GrantId, Nanodollars,
+    ProjectId, Timestamp, TransferId,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,7 +28,13 @@ pub struct GrantView {
 
 impl GrantView {
     pub fn is_expired_at(&self, at: Timestamp) -> bool {
-        self.expires_at.is_some_and(|expires_at| expires_at <= at)
+        is_expired(self.expires_at, at)
+    }
+}
+
+impl Expiring for GrantView {
+    fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
     }
 }
 
@@ -57,6 +64,29 @@ impl ProjectCredits {
             .filter(|grant| !grant.is_expired_at(at))
             .map(|grant| grant.remaining)
             .sum()
+    }
+
+    /// The balances not expired at `at` (spent or not), in the order they will be spent.
+    pub fn balances(&self, at: Timestamp) -> Vec<(GrantId, &GrantView)> {
+        spend_order(&self.grants, at)
+    }
+
+    /// A balance not expired at `at`.
+    pub fn balance(&self, grant_id: GrantId, at: Timestamp) -> Option<&GrantView> {
+        self.grants
+            .get(&grant_id)
+            .filter(|grant| !grant.is_expired_at(at))
+    }
+
+    /// Every grant the project received, oldest first: its purchases.
+    pub fn orders(&self) -> Vec<(GrantId, &GrantView)> {
+        let mut orders: Vec<(GrantId, &GrantView)> = self
+            .grants
+            .iter()
+            .map(|(&grant_id, grant)| (grant_id, grant))
+            .collect();
+        orders.sort_by_key(|(grant_id, grant)| (grant.created_at, *grant_id));
+        orders
     }
 
     /// The sum of every grant's remaining amount, spendable or not.

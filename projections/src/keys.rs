@@ -8,7 +8,7 @@
 
 use crate::Projection;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use steward_events::{
     AccountId, Envelope, Event, KeyId, Permissions, ProjectId, RemovalReason, Role, Scope,
     Sha256Digest, Tag, Timestamp,
@@ -72,14 +72,23 @@ pub struct Keys {
     /// The keys each member created in each project, to end them when the member goes.
     #[serde(skip)]
     by_creator: HashMap<(ProjectId, AccountId), Vec<KeyId>>,
+    /// The keys of each project (ended ones too), in id order, so that listing a project's
+    /// keys does not scan every key.
+    #[serde(skip)]
+    by_project: HashMap<ProjectId, BTreeSet<KeyId>>,
 }
 
 impl Keys {
     /// Rebuilds the derived indexes after a checkpoint is loaded.
     pub fn restore(&mut self) {
         self.by_creator.clear();
+        self.by_project.clear();
         for (key_id, key) in self.keys.iter_mut() {
             key.scope_permissions = Scope::union_of(&key.scopes);
+            self.by_project
+                .entry(key.project_id)
+                .or_default()
+                .insert(*key_id);
             if key.ended.is_none() {
                 self.by_creator
                     .entry((key.project_id, key.created_by))
@@ -129,11 +138,30 @@ impl Keys {
         })
     }
 
-    /// The keys of a project, in id order (ids are UUID v7, so oldest first).
-    pub fn of_project(&self, project_id: ProjectId) -> impl Iterator<Item = (&KeyId, &KeyView)> {
+    /// Every key of a project, ended ones too, in id order (ids are UUID v7, so oldest first).
+    pub fn of_project(&self, project_id: ProjectId) -> impl Iterator<Item = (KeyId, &KeyView)> {
+        self.by_project
+            .get(&project_id)
+            .into_iter()
+            .flatten()
+            .map(|key_id| (*key_id, &self.keys[key_id]))
+    }
+
+    /// The live (not ended) keys of a project, in id order; an expired key is live until it is
+    /// deleted.
+    pub fn live_of_project(
+        &self,
+        project_id: ProjectId,
+    ) -> impl Iterator<Item = (KeyId, &KeyView)> {
+        self.of_project(project_id)
+            .filter(|(_, key)| key.ended.is_none())
+    }
+
+    /// A live key of a project.
+    pub fn live(&self, project_id: ProjectId, key_id: KeyId) -> Option<&KeyView> {
         self.keys
-            .iter()
-            .filter(move |(_, key)| key.project_id == project_id)
+            .get(&key_id)
+            .filter(|key| key.project_id == project_id && key.ended.is_none())
     }
 
     /// Ends every live key in `key_ids`.
@@ -185,6 +213,10 @@ impl Projection for Keys {
                     .entry((*project_id, *created_by))
                     .or_default()
                     .push(*key_id);
+                self.by_project
+                    .entry(*project_id)
+                    .or_default()
+                    .insert(*key_id);
                 self.keys.insert(
                     *key_id,
                     KeyView {

@@ -18,6 +18,14 @@ pub struct AccountView {
     pub password_hash: Option<String>,
 }
 
+/// Who an account is, as lists of members and keys show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Person {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InvitationView {
     pub role: Role,
@@ -67,6 +75,38 @@ impl Membership {
         self.projects
             .get(&project_id)
             .filter(|project| !project.deleted)
+    }
+
+    /// The live projects an account belongs to, in id order.
+    pub fn projects_of(&self, account_id: AccountId) -> Vec<ProjectId> {
+        self.accounts
+            .get(&account_id)
+            .map(|account| account.projects.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The email and names of an account, empty for an unknown one.
+    pub fn person(&self, account_id: AccountId) -> Person {
+        let account = self.accounts.get(&account_id);
+        Person {
+            email: account.map(|a| a.email.to_string()).unwrap_or_default(),
+            first_name: account.map(|a| a.first_name.clone()).unwrap_or_default(),
+            last_name: account.map(|a| a.last_name.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// A live project's invitations that can still be accepted at `now`, by email.
+    pub fn pending_invitations(&self, project_id: ProjectId, now: Timestamp) -> Vec<(Email, Role)> {
+        self.project(project_id)
+            .map(|project| {
+                project
+                    .invitations
+                    .iter()
+                    .filter(|(_, invitation)| invitation.expires_at > now)
+                    .map(|(email, invitation)| (email.clone(), invitation.role))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The role of `account_id` in a live project, if a member.

@@ -10,7 +10,7 @@ use super::{
 };
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{GrantId, Permission, ProjectId, Timestamp};
+use steward_events::{GrantId, ProjectId, Timestamp};
 use steward_projections::credits::GrantView;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -78,35 +78,17 @@ async fn list_balances(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(query): ApiQuery<BalancesQuery>,
 ) -> ApiResult<Json<ListBalancesResponse>> {
-    let now = match query.as_of.as_deref() {
+    let as_of = match query.as_of.as_deref() {
         Some(text) => parse_instant(text, false)
             .ok_or_else(|| ApiError::invalid_query(format!("as_of={text:?} is not a date")))?,
         None => state.steward.now(),
     };
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::BillingRead)?;
-        let mut grants: Vec<(&GrantId, &GrantView)> = projections
-            .credits
-            .project(project_id)
-            .map(|credits| {
-                credits
-                    .grants
-                    .iter()
-                    .filter(|(_, grant)| !grant.is_expired_at(now))
-                    .collect()
-            })
-            .unwrap_or_default();
-        grants.sort_by_key(|(grant_id, grant)| {
-            (grant.expires_at.is_none(), grant.expires_at, **grant_id)
-        });
-        let balances = grants
-            .into_iter()
-            .map(|(&grant_id, grant)| balance_view(grant_id, grant))
-            .collect();
-        Ok(Json(ListBalancesResponse { balances }))
-    })
+    let balances = state.steward.balances(&principal, project_id, as_of)?;
+    let balances = balances
+        .iter()
+        .map(|(grant_id, grant)| balance_view(*grant_id, grant))
+        .collect();
+    Ok(Json(ListBalancesResponse { balances }))
 }
 
 /// One balance; an expired one is not found.
@@ -120,18 +102,8 @@ async fn get_balance(
     ApiPath((project_id, grant_id)): ApiPath<(ProjectId, GrantId)>,
 ) -> ApiResult<Json<BalanceView>> {
     let now = state.steward.now();
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::BillingRead)?;
-        projections
-            .credits
-            .project(project_id)
-            .and_then(|credits| credits.grants.get(&grant_id))
-            .filter(|grant| !grant.is_expired_at(now))
-            .map(|grant| Json(balance_view(grant_id, grant)))
-            .ok_or_else(|| ApiError::not_found("Balance"))
-    })
+    let grant = (state.steward).balance(&principal, project_id, grant_id, now)?;
+    Ok(Json(balance_view(grant_id, &grant)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -165,29 +137,17 @@ async fn list_purchases(
     principal: Principal,
     ApiPath(project_id): ApiPath<ProjectId>,
 ) -> ApiResult<Json<ListPurchasesResponse>> {
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::BillingRead)?;
-        let mut orders: Vec<OrderView> = projections
-            .credits
-            .project(project_id)
-            .map(|credits| {
-                credits
-                    .grants
-                    .iter()
-                    .map(|(&grant_id, grant)| OrderView {
-                        order_id: grant_id,
-                        expiration: grant.expires_at,
-                        created: grant.created_at,
-                        amount: Usd(grant.original),
-                        units: "usd",
-                        order_type: grant.source.name(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        orders.sort_by_key(|order| (order.created, order.order_id));
-        Ok(Json(ListPurchasesResponse { orders }))
-    })
+    let orders = state.steward.orders(&principal, project_id)?;
+    let orders = orders
+        .into_iter()
+        .map(|(grant_id, grant)| OrderView {
+            order_id: grant_id,
+            expiration: grant.expires_at,
+            created: grant.created_at,
+            amount: Usd(grant.original),
+            units: "usd",
+            order_type: grant.source.name(),
+        })
+        .collect();
+    Ok(Json(ListPurchasesResponse { orders }))
 }

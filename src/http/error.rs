@@ -198,6 +198,7 @@ impl From<ReadError> for ApiError {
     fn from(error: ReadError) -> Self {
         match error {
             ReadError::Access(error) => error.into(),
+            ReadError::NotFound(what) => Self::not_found(what),
             ReadError::Storage(cause) => Self::internal(cause),
         }
     }

@@ -12,7 +12,7 @@ use super::{
 use crate::{domain::Command, outbox::OutboxMessage, secrets::Secret};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{Email, Permission, ProjectId, Role, Timestamp};
+use steward_events::{Email, ProjectId, Role, Timestamp};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -47,25 +47,15 @@ async fn list_invites(
     ApiPath(project_id): ApiPath<ProjectId>,
 ) -> ApiResult<Json<ListInvitesResponse>> {
     let now = state.steward.now();
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::MembersReadInvites)?;
-        let project = projections
-            .membership
-            .project(project_id)
-            .ok_or_else(ApiError::project_not_found)?;
-        let invites = project
-            .invitations
-            .iter()
-            .filter(|(_, invitation)| invitation.expires_at > now)
-            .map(|(email, invitation)| InviteView {
-                email: email.to_string(),
-                scope: invitation.role.name().to_owned(),
-            })
-            .collect();
-        Ok(Json(ListInvitesResponse { invites }))
-    })
+    let invitations = state.steward.invitations(&principal, project_id, now)?;
+    let invites = invitations
+        .into_iter()
+        .map(|(email, role)| InviteView {
+            email: email.to_string(),
+            scope: role.name().to_owned(),
+        })
+        .collect();
+    Ok(Json(ListInvitesResponse { invites }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,17 +1,21 @@
 //! API keys: list, create (the only time the secret is shown), get, delete.
 
 use super::{
-    auth::{Principal, ProjectAccess},
+    auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery},
     idempotency::ShownOnce,
     AppState, MessageResponse,
 };
-use crate::{domain::Command, secrets::Secret};
+use crate::{
+    domain::Command,
+    reads::{KeyListing, KeyStatus},
+    secrets::Secret,
+};
 use axum::{extract::State, Extension, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{KeyId, Permission, ProjectId, Scope, Tag, Timestamp};
-use steward_projections::{keys::KeyView, Projections};
+use steward_events::{Envelope, Event, KeyId, ProjectId, Scope, Tag, Timestamp};
+use steward_projections::keys::KeyView;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -66,13 +70,14 @@ pub struct ListKeysQuery {
     pub status: Option<String>,
 }
 
-fn member_of(projections: &Projections, key: &KeyView) -> KeyMember {
-    let account = projections.membership.accounts.get(&key.created_by);
-    KeyMember {
-        member_id: key.created_by,
-        email: account.map(|a| a.email.to_string()).unwrap_or_default(),
-        first_name: account.map(|a| a.first_name.clone()).unwrap_or_default(),
-        last_name: account.map(|a| a.last_name.clone()).unwrap_or_default(),
+impl From<&KeyListing> for KeyMember {
+    fn from(listing: &KeyListing) -> Self {
+        Self {
+            member_id: listing.key.created_by,
+            email: listing.creator.email.clone(),
+            first_name: listing.creator.first_name.clone(),
+            last_name: listing.creator.last_name.clone(),
+        }
     }
 }
 
@@ -91,17 +96,6 @@ fn key_view(key_id: KeyId, key: &KeyView) -> ApiKeyView {
     }
 }
 
-/// Whether the caller sees every key of the project, or only the ones they created.
-fn sees_all_keys(access: &ProjectAccess) -> bool {
-    [
-        Permission::MembersRead,
-        Permission::AdminsRead,
-        Permission::OwnersRead,
-    ]
-    .into_iter()
-    .all(|permission| access.may(permission))
-}
-
 /// The project's live keys: all of them for callers who may read members, admins and owners;
 /// otherwise the caller's own.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/keys", tag = "keys",
@@ -114,37 +108,25 @@ async fn list_keys(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(query): ApiQuery<ListKeysQuery>,
 ) -> ApiResult<Json<ListKeysResponse>> {
-    let want_expired = match query.status.as_deref() {
+    let status = match query.status.as_deref() {
         None => None,
-        Some("active") => Some(false),
-        Some("expired") => Some(true),
+        Some("active") => Some(KeyStatus::Active),
+        Some("expired") => Some(KeyStatus::Expired),
         Some(other) => {
             return Err(ApiError::invalid_query(format!(
                 "status must be active or expired, not {other:?}"
             )))
         }
     };
-    let now = state.steward.now();
-    state.steward.read(|projections| {
-        let access = principal.access(projections, project_id)?;
-        access.require(Permission::KeysRead)?;
-        let all = sees_all_keys(&access);
-        let api_keys = projections
-            .keys
-            .of_project(project_id)
-            .filter(|(_, key)| key.ended.is_none())
-            .filter(|(_, key)| all || Some(key.created_by) == access.account_id)
-            .filter(|(_, key)| {
-                let expired = key.expires_at.is_some_and(|at| at <= now);
-                want_expired.is_none_or(|want| want == expired)
-            })
-            .map(|(&key_id, key)| ListedKey {
-                member: member_of(projections, key),
-                api_key: key_view(key_id, key),
-            })
-            .collect();
-        Ok(Json(ListKeysResponse { api_keys }))
-    })
+    let keys = (state.steward).keys(&principal, project_id, status, state.steward.now())?;
+    let api_keys = keys
+        .iter()
+        .map(|listing| ListedKey {
+            member: listing.into(),
+            api_key: key_view(listing.key_id, &listing.key),
+        })
+        .collect();
+    Ok(Json(ListKeysResponse { api_keys }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -199,6 +181,55 @@ pub(super) fn parse_tags(texts: &[String]) -> Result<Vec<Tag>, ApiError> {
         .collect()
 }
 
+impl CreateKeyRequest {
+    /// The command creating key `key_id` with `secret`'s hash.
+    fn command(
+        self,
+        project_id: ProjectId,
+        key_id: KeyId,
+        secret: &Secret,
+        now: Timestamp,
+    ) -> ApiResult<Command> {
+        Ok(Command::CreateKey {
+            project_id,
+            key_id,
+            secret_hash: secret.hash,
+            scopes: parse_scopes(&self.scopes)?,
+            tags: parse_tags(&self.tags)?,
+            expires_at: expiry(&self, now)?,
+            comment: self.comment,
+        })
+    }
+}
+
+impl CreateKeyResponse {
+    /// The answer to a creation recorded as `created`, with the secret shown this once.
+    fn of(created: &Envelope, secret: String) -> ApiResult<Self> {
+        let Event::ApiKeyCreated {
+            key_id,
+            comment,
+            scopes,
+            tags,
+            expires_at,
+            ..
+        } = &created.event
+        else {
+            return Err(ApiError::internal(
+                "a created key records ApiKeyCreated first",
+            ));
+        };
+        Ok(Self {
+            api_key_id: *key_id,
+            key: secret,
+            comment: comment.clone(),
+            scopes: scopes.iter().map(|scope| scope.name().to_owned()).collect(),
+            tags: tags.iter().map(|tag| tag.as_str().to_owned()).collect(),
+            expiration_date: *expires_at,
+            created: created.recorded_at,
+        })
+    }
+}
+
 fn expiry(body: &CreateKeyRequest, now: Timestamp) -> Result<Option<Timestamp>, ApiError> {
     match (&body.expiration_date, body.time_to_live_in_seconds) {
         (Some(_), Some(_)) => Err(ApiError::invalid_request(
@@ -230,47 +261,14 @@ async fn create_key(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(body): ApiJson<CreateKeyRequest>,
 ) -> ApiResult<(Extension<ShownOnce>, Json<CreateKeyResponse>)> {
-    let scopes = parse_scopes(&body.scopes)?;
-    let tags = parse_tags(&body.tags)?;
-    let expires_at = expiry(&body, state.steward.now())?;
-    let key_id = KeyId::from_uuid(Uuid::now_v7());
-    let secret = Secret::api_key();
-    let envelopes = state
-        .steward
-        .execute(
-            principal.actor(),
-            Command::CreateKey {
-                project_id,
-                key_id,
-                secret_hash: secret.hash,
-                comment: body.comment.clone(),
-                scopes,
-                tags,
-                expires_at,
-            },
-        )
-        .await?;
+    let (key_id, secret) = (KeyId::from_uuid(Uuid::now_v7()), Secret::api_key());
+    let command = body.command(project_id, key_id, &secret, state.steward.now())?;
+    let envelopes = state.steward.execute(principal.actor(), command).await?;
     let created = envelopes
         .first()
-        .map(|envelope| envelope.recorded_at)
         .ok_or_else(|| ApiError::internal("a created key records an event"))?;
-    let (scopes, tags) = state.steward.read(|projections| {
-        let key = &projections.keys.keys[&key_id];
-        let view = key_view(key_id, key);
-        (view.scopes, view.tags)
-    });
-    Ok((
-        Extension(ShownOnce(vec![secret.secret.clone()])),
-        Json(CreateKeyResponse {
-            api_key_id: key_id,
-            key: secret.secret,
-            comment: body.comment,
-            scopes,
-            tags,
-            expiration_date: expires_at,
-            created,
-        }),
-    ))
+    let response = CreateKeyResponse::of(created, secret.secret.clone())?;
+    Ok((Extension(ShownOnce(vec![secret.secret])), Json(response)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -303,29 +301,19 @@ async fn get_key(
     principal: Principal,
     ApiPath((project_id, key_id)): ApiPath<(ProjectId, KeyId)>,
 ) -> ApiResult<Json<GetKeyResponse>> {
-    state.steward.read(|projections| {
-        let access = principal.access(projections, project_id)?;
-        access.require(Permission::KeysRead)?;
-        let key = projections
-            .keys
-            .keys
-            .get(&key_id)
-            .filter(|key| key.project_id == project_id && key.ended.is_none())
-            .filter(|key| sees_all_keys(&access) || Some(key.created_by) == access.account_id)
-            .ok_or_else(|| ApiError::not_found("API key"))?;
-        let member = member_of(projections, key);
-        Ok(Json(GetKeyResponse {
-            item: KeyItem {
-                member: KeyItemMember {
-                    member_id: member.member_id,
-                    email: member.email,
-                    first_name: member.first_name,
-                    last_name: member.last_name,
-                    api_key: key_view(key_id, key),
-                },
+    let listing = state.steward.key(&principal, project_id, key_id)?;
+    let member = KeyMember::from(&listing);
+    Ok(Json(GetKeyResponse {
+        item: KeyItem {
+            member: KeyItemMember {
+                member_id: member.member_id,
+                email: member.email,
+                first_name: member.first_name,
+                last_name: member.last_name,
+                api_key: key_view(key_id, &listing.key),
             },
-        }))
-    })
+        },
+    }))
 }
 
 /// Deletes a key: one's own with keys:write, another member's also with members:write.

@@ -6,10 +6,10 @@ use super::{
     extract::{ApiJson, ApiPath},
     AppState, MessageResponse,
 };
-use crate::domain::Command;
+use crate::{domain::Command, reads::MemberListing};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{AccountId, Permission, ProjectId, Role};
+use steward_events::{AccountId, ProjectId, Role};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -31,6 +31,18 @@ pub struct MemberView {
     pub last_name: String,
 }
 
+impl From<MemberListing> for MemberView {
+    fn from(member: MemberListing) -> Self {
+        Self {
+            member_id: member.account_id,
+            scopes: vec![member.role.name().to_owned()],
+            email: member.email,
+            first_name: member.first_name,
+            last_name: member.last_name,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListMembersResponse {
     pub members: Vec<MemberView>,
@@ -46,30 +58,9 @@ async fn list_members(
     principal: Principal,
     ApiPath(project_id): ApiPath<ProjectId>,
 ) -> ApiResult<Json<ListMembersResponse>> {
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::MembersRead)?;
-        let project = projections
-            .membership
-            .project(project_id)
-            .ok_or_else(ApiError::project_not_found)?;
-        let members = project
-            .members
-            .iter()
-            .map(|(&member_id, role)| {
-                let account = &projections.membership.accounts[&member_id];
-                MemberView {
-                    member_id,
-                    scopes: vec![role.name().to_owned()],
-                    email: account.email.to_string(),
-                    first_name: account.first_name.clone(),
-                    last_name: account.last_name.clone(),
-                }
-            })
-            .collect();
-        Ok(Json(ListMembersResponse { members }))
-    })
+    let members = state.steward.members(&principal, project_id)?;
+    let members = members.into_iter().map(MemberView::from).collect();
+    Ok(Json(ListMembersResponse { members }))
 }
 
 /// Removes a member; every key they created in the project stops working at once.
@@ -110,19 +101,10 @@ async fn get_member_scopes(
     principal: Principal,
     ApiPath((project_id, account_id)): ApiPath<(ProjectId, AccountId)>,
 ) -> ApiResult<Json<ScopesResponse>> {
-    state.steward.read(|projections| {
-        let access = principal.access(projections, project_id)?;
-        let role = projections
-            .membership
-            .role(project_id, account_id)
-            .ok_or_else(|| ApiError::not_found("Member"))?;
-        if access.account_id != Some(account_id) {
-            access.require(role.read_scopes_permission())?;
-        }
-        Ok(Json(ScopesResponse {
-            scopes: vec![role.name().to_owned()],
-        }))
-    })
+    let role = (state.steward).member_role(&principal, project_id, account_id)?;
+    Ok(Json(ScopesResponse {
+        scopes: vec![role.name().to_owned()],
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -2,14 +2,14 @@
 
 use super::{
     auth::{Principal, Session},
-    error::{ApiError, ApiResult, ErrorBody},
+    error::{ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath},
     AppState, MessageResponse,
 };
 use crate::domain::Command;
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{Actor, Permission, ProjectId};
+use steward_events::{Actor, ProjectId};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -41,32 +41,14 @@ async fn list_projects(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<ListProjectsResponse>> {
-    let projects = state.steward.read(|projections| {
-        let membership = &projections.membership;
-        let visible: Vec<ProjectId> = match principal {
-            Principal::Key(key) if key.permissions.contains(Permission::ProjectRead) => {
-                vec![key.project_id]
-            }
-            Principal::Key(_) => Vec::new(),
-            Principal::Account(account_id) => membership
-                .accounts
-                .get(&account_id)
-                .map(|account| account.projects.iter().copied().collect())
-                .unwrap_or_default(),
-            Principal::Operator => membership.projects.keys().copied().collect(),
-        };
-        visible
-            .into_iter()
-            .filter_map(|project_id| {
-                membership
-                    .project(project_id)
-                    .map(|project| ProjectSummary {
-                        project_id,
-                        name: project.name.clone(),
-                    })
-            })
-            .collect()
-    });
+    let projects = state.steward.projects(&principal);
+    let projects = projects
+        .into_iter()
+        .map(|project| ProjectSummary {
+            project_id: project.project_id,
+            name: project.name,
+        })
+        .collect();
     Ok(Json(ListProjectsResponse { projects }))
 }
 
@@ -122,21 +104,13 @@ async fn get_project(
     principal: Principal,
     ApiPath(project_id): ApiPath<ProjectId>,
 ) -> ApiResult<Json<GetProjectResponse>> {
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(Permission::ProjectRead)?;
-        let project = projections
-            .membership
-            .project(project_id)
-            .ok_or_else(ApiError::project_not_found)?;
-        Ok(Json(GetProjectResponse {
-            project_id,
-            name: project.name.clone(),
-            mip_opt_out: false,
-            company: project.company.clone(),
-        }))
-    })
+    let project = state.steward.project(&principal, project_id)?;
+    Ok(Json(GetProjectResponse {
+        project_id,
+        name: project.name,
+        mip_opt_out: false,
+        company: project.company,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -54,7 +54,7 @@ async fn the_demo_tells_its_story_through_the_projections() {
     let keys: Vec<(&str, Result<(), KeyRejection>)> = projections
         .keys
         .of_project(fruit)
-        .map(|(&key_id, key)| {
+        .map(|(key_id, key)| {
             let validity = projections.keys.check_id(key_id, december).map(drop);
             (key.comment.as_str(), validity)
         })

@@ -2,24 +2,27 @@
 //! may see (`access`), takes what it needs from the read models under the read lock, and reads
 //! the event log outside it, on a blocking thread when it may read more than one record. A slow
 //! read never makes the command processor (which takes the write lock) or authentication wait.
+//!
+//! One file per concern: `projects` (projects, members, invitations), `keys`, `credits`,
+//! `usage` (usage rows and the request log) and `audit`. Each query answers plain values from
+//! the read models; the faces put them in their own shapes.
+
+mod audit;
+mod credits;
+mod keys;
+mod projects;
+mod usage;
+
+pub use keys::{KeyListing, KeyStatus};
+pub use projects::{MemberListing, ProjectListing};
 
 use crate::{
     access::{AccessError, Principal, ProjectAccess},
     Steward,
 };
-use std::{
-    ops::ControlFlow,
-    sync::{Arc, RwLock},
-};
-use steward_events::{Envelope, EventLog, LogError, Permission, ProjectId, RequestId};
-use steward_projections::{
-    audit::AuditFilter,
-    usage::{
-        query::{RequestFilter, Row, Selection, UsageQuery},
-        RequestView,
-    },
-    Projections,
-};
+use std::{ops::ControlFlow, sync::RwLock};
+use steward_events::{LogError, Permission, ProjectId};
+use steward_projections::Projections;
 
 /// Positions copied out of the read lock at a time when walking a list newest first.
 pub const POSITIONS_CHUNK: usize = 1024;
@@ -29,6 +32,9 @@ pub const POSITIONS_CHUNK: usize = 1024;
 pub enum ReadError {
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// What was asked for is not there, or not visible to the caller (`what`: "API key").
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// The log could not be read; the cause is for the operator's logs, not the client.
     #[error("storage: {0}")]
     Storage(String),
@@ -72,114 +78,10 @@ impl Steward {
     ) -> Result<(), AccessError> {
         self.access(viewer, project_id)?.require(permission)
     }
-
-    /// The rows a usage or billing query selects in a project whose `permission` the viewer
-    /// has. The cells are taken under the read lock; requests to read back (several tags) are
-    /// read after it, on a blocking thread.
-    pub async fn usage_rows(
-        &self,
-        viewer: &Principal,
-        project_id: ProjectId,
-        query: UsageQuery,
-        permission: Permission,
-    ) -> Result<Vec<Row>, ReadError> {
-        let selection = self.read(|projections| {
-            viewer
-                .access(projections, project_id)?
-                .require(permission)?;
-            Ok::<_, AccessError>(
-                projections
-                    .usage
-                    .project(project_id)
-                    .map(|usage| usage.select(&query)),
-            )
-        })?;
-        match selection {
-            None => Ok(Vec::new()),
-            Some(Selection::Rows(rows)) => Ok(rows),
-            Some(selection) => {
-                let log = Arc::clone(self.log_arc());
-                blocking(move || selection.rows(&query, |position| request_at(&log, position)))
-                    .await
-            }
-        }
-    }
-
-    /// A page of the project's request log, newest first, of the requests `filter` keeps.
-    pub async fn requests(
-        &self,
-        viewer: &Principal,
-        project_id: ProjectId,
-        filter: RequestFilter,
-        page: Page,
-    ) -> Result<Vec<RequestView>, ReadError> {
-        self.require(viewer, project_id, Permission::UsageRead)?;
-        let (log, projections) = (
-            Arc::clone(self.log_arc()),
-            Arc::clone(self.projections_arc()),
-        );
-        blocking(move || {
-            let positions = Positions::Requests(project_id);
-            page_newest_first(&projections, positions, page, |position| {
-                let request = request_at(&log, position)?;
-                Ok(filter.wants(&request).then_some(request))
-            })
-        })
-        .await
-    }
-
-    /// One recorded request of a project the viewer may read the usage of.
-    pub fn request(
-        &self,
-        viewer: &Principal,
-        project_id: ProjectId,
-        request_id: RequestId,
-    ) -> Result<Option<RequestView>, ReadError> {
-        self.require(viewer, project_id, Permission::UsageRead)?;
-        self.recorded_request(project_id, request_id)
-    }
-
-    /// A project's recorded request, by id, whoever asks: two point reads of the log.
-    pub fn recorded_request(
-        &self,
-        project_id: ProjectId,
-        request_id: RequestId,
-    ) -> Result<Option<RequestView>, ReadError> {
-        let log = self.log();
-        log.request_position(project_id, request_id)?
-            .map(|position| request_at(log, position))
-            .transpose()
-    }
-
-    /// A page of the project's audit log (owners and admins), newest first, of the events
-    /// `filter` keeps; a transfer shows on both sides.
-    pub async fn audit(
-        &self,
-        viewer: &Principal,
-        project_id: ProjectId,
-        filter: AuditFilter,
-        page: Page,
-    ) -> Result<Vec<Envelope>, ReadError> {
-        self.require(viewer, project_id, Permission::AdminsRead)?;
-        let (log, projections) = (
-            Arc::clone(self.log_arc()),
-            Arc::clone(self.projections_arc()),
-        );
-        blocking(move || {
-            let positions = Positions::Audit(project_id);
-            page_newest_first(&projections, positions, page, |position| {
-                let envelope = log
-                    .read_at(position)?
-                    .ok_or_else(|| ReadError::Storage(format!("position {position} vanished")))?;
-                Ok(filter.wants(&envelope).then_some(envelope))
-            })
-        })
-        .await
-    }
 }
 
 /// Runs a read that may touch many log records on a blocking thread.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
 ) -> Result<T, ReadError> {
     tokio::task::spawn_blocking(read)
@@ -187,18 +89,9 @@ async fn blocking<T: Send + 'static>(
         .map_err(|error| ReadError::Storage(format!("a read task failed: {error}")))?
 }
 
-/// The request recorded at `position`, read back from the event log.
-fn request_at(log: &EventLog, position: u64) -> Result<RequestView, ReadError> {
-    let envelope = log
-        .read_at(position)?
-        .ok_or_else(|| ReadError::Storage(format!("no event at position {position}")))?;
-    RequestView::of(&envelope)
-        .ok_or_else(|| ReadError::Storage(format!("position {position} is no usage record")))
-}
-
 /// A list of log positions a read model keeps, oldest first; it only grows at its end.
 #[derive(Clone, Copy)]
-enum Positions {
+pub(super) enum Positions {
     /// A project's recorded requests.
     Requests(ProjectId),
     /// The events concerning a project.
@@ -218,7 +111,7 @@ impl Positions {
 }
 
 /// One page of what `keep` makes of a list of positions, walked newest first.
-fn page_newest_first<T>(
+pub(super) fn page_newest_first<T>(
     projections: &RwLock<Projections>,
     positions: Positions,
     page: Page,

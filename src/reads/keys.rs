@@ -1,0 +1,77 @@
+//! API keys as each caller may see them: every live key of the project for those who may read
+//! members, admins and owners; otherwise only their own.
+
+use super::ReadError;
+use crate::{access::Principal, Steward};
+use steward_events::{KeyId, Permission, ProjectId, Timestamp};
+use steward_projections::{keys::KeyView, membership::Person};
+
+/// Which live keys a list keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Not expired at the instant asked.
+    Active,
+    Expired,
+}
+
+/// A live key with the person it acts as.
+#[derive(Clone, Debug)]
+pub struct KeyListing {
+    pub key_id: KeyId,
+    pub key: KeyView,
+    pub creator: Person,
+}
+
+impl Steward {
+    /// The project's live keys `viewer` may see (of `status` at `now`, if given), in id order.
+    pub fn keys(
+        &self,
+        viewer: &Principal,
+        project_id: ProjectId,
+        status: Option<KeyStatus>,
+        now: Timestamp,
+    ) -> Result<Vec<KeyListing>, ReadError> {
+        self.read(|projections| {
+            let access = viewer.access(projections, project_id)?;
+            access.require(Permission::KeysRead)?;
+            let listing = |(key_id, key): (KeyId, &KeyView)| KeyListing {
+                key_id,
+                key: key.clone(),
+                creator: projections.membership.person(key.created_by),
+            };
+            Ok(projections
+                .keys
+                .live_of_project(project_id)
+                .filter(|(_, key)| access.sees_key_of(key.created_by))
+                .filter(|(_, key)| {
+                    let expired = key.expires_at.is_some_and(|at| at <= now);
+                    status.is_none_or(|status| (status == KeyStatus::Expired) == expired)
+                })
+                .map(listing)
+                .collect())
+        })
+    }
+
+    /// One live key of the project, if `viewer` may see it.
+    pub fn key(
+        &self,
+        viewer: &Principal,
+        project_id: ProjectId,
+        key_id: KeyId,
+    ) -> Result<KeyListing, ReadError> {
+        self.read(|projections| {
+            let access = viewer.access(projections, project_id)?;
+            access.require(Permission::KeysRead)?;
+            let key = projections
+                .keys
+                .live(project_id, key_id)
+                .filter(|key| access.sees_key_of(key.created_by))
+                .ok_or(ReadError::NotFound("API key"))?;
+            Ok(KeyListing {
+                key_id,
+                key: key.clone(),
+                creator: projections.membership.person(key.created_by),
+            })
+        })
+    }
+}
