@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod accounts;
 pub mod app;
 pub mod checkpoint;
 pub mod cli;
@@ -11,6 +12,8 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod invitations;
+pub mod metering;
 pub mod outbox;
 pub mod passwords;
 pub mod pricing;

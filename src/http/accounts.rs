@@ -6,15 +6,18 @@ use super::{
     extract::ApiJson,
     idempotency::ShownOnce,
     throttle::ClientAddress,
-    AppState, MessageResponse,
+    AppState, HttpSettings, MessageResponse,
 };
-use crate::{domain::Command, passwords, secrets::hash_secret};
+use crate::{
+    accounts::{NewAccount, Password},
+    domain::Command,
+    secrets::hash_secret,
+};
 use axum::{extract::State, http::HeaderMap, Extension, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{AccountId, Actor, Email, Event, GrantId, ProjectId};
+use steward_events::{AccountId, Actor, Email, Event, Nanodollars, ProjectId};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -45,6 +48,33 @@ pub struct SignupResponse {
     pub session_token: String,
 }
 
+fn ensure_signup_open(settings: &HttpSettings) -> ApiResult<()> {
+    if settings.open_signup {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "SIGNUP_CLOSED",
+        "Signup is closed on this server; ask the operator for an account.",
+    ))
+}
+
+impl SignupRequest {
+    /// The account to register, with `promotional_credit` for its first project.
+    fn new_account(self, promotional_credit: Option<Nanodollars>) -> ApiResult<NewAccount> {
+        let email = parse_email(&self.email)?;
+        let password = Password::parse(self.password).map_err(ApiError::invalid_request)?;
+        Ok(NewAccount {
+            email,
+            project_name: NewAccount::first_project_name(&self.first_name),
+            first_name: self.first_name,
+            last_name: self.last_name,
+            password: Some(password),
+            promotional_credit,
+        })
+    }
+}
+
 pub(super) fn parse_email(text: &str) -> Result<Email, ApiError> {
     Email::parse(text).map_err(|error| ApiError::invalid_request(format!("{error}.")))
 }
@@ -61,56 +91,17 @@ async fn signup(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> ApiResult<(Extension<ShownOnce>, Json<SignupResponse>)> {
-    if !state.settings.open_signup {
-        return Err(ApiError::new(
-            axum::http::StatusCode::FORBIDDEN,
-            "SIGNUP_CLOSED",
-            "Signup is closed on this server; ask the operator for an account.",
-        ));
-    }
-    let email = parse_email(&body.email)?;
-    if !passwords::acceptable(&body.password) {
-        return Err(ApiError::invalid_request(
-            "Password must be 8 to 256 characters.",
-        ));
-    }
-    let password_hash = passwords::hash(body.password).await;
-    let account_id = AccountId::from_uuid(Uuid::now_v7());
-    let project_id = ProjectId::from_uuid(Uuid::now_v7());
-    let promotional_credit = state
-        .settings
-        .promotional_credit
-        .filter(|amount| amount.is_positive())
-        .map(|amount| (GrantId::from_uuid(Uuid::now_v7()), amount));
-    let project_name = match body.first_name.trim() {
-        "" => "My Project".to_owned(),
-        first_name => format!("{first_name}'s Project"),
-    };
-    state
-        .steward
-        .execute(
-            Actor::System,
-            Command::RegisterAccount {
-                account_id,
-                email,
-                first_name: body.first_name,
-                last_name: body.last_name,
-                password_hash: Some(password_hash),
-                project_id,
-                project_name,
-                promotional_credit,
-            },
-        )
-        .await?;
-    let session_token = state
-        .sessions
-        .start(account_id, state.steward.now())
+    ensure_signup_open(&state.settings)?;
+    let account = body.new_account(state.settings.promotional_credit)?;
+    let registered = state.steward.register(Actor::System, account).await?;
+    let session_token = (state.sessions)
+        .start(registered.account_id, state.steward.now())
         .await?;
     Ok((
         Extension(ShownOnce(vec![session_token.clone()])),
         Json(SignupResponse {
-            account_id,
-            project_id,
+            account_id: registered.account_id,
+            project_id: registered.project_id,
             session_token,
         }),
     ))
@@ -138,25 +129,8 @@ async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<(Extension<ShownOnce>, Json<LoginResponse>)> {
     state.auth_failures.check(address)?;
-    let account = Email::parse(&body.email).ok().and_then(|email| {
-        state.steward.read(|projections| {
-            projections
-                .membership
-                .account_by_email(&email)
-                .and_then(|(account_id, account)| {
-                    account
-                        .password_hash
-                        .clone()
-                        .map(|password_hash| (account_id, password_hash))
-                })
-        })
-    });
-    let (account_id, password_hash) = match account {
-        Some((account_id, password_hash)) => (Some(account_id), password_hash),
-        None => (None, passwords::decoy_hash().to_owned()),
-    };
-    let matches = passwords::verify(body.password, password_hash).await;
-    let Some(account_id) = account_id.filter(|_| matches) else {
+    let account_id = state.steward.check_login(&body.email, body.password).await;
+    let Some(account_id) = account_id else {
         state.auth_failures.record(address);
         return Err(ApiError::invalid_auth());
     };
@@ -210,14 +184,10 @@ async fn accept_invitation(
     Session(account_id): Session,
     ApiJson(body): ApiJson<AcceptInvitationRequest>,
 ) -> ApiResult<Json<AcceptInvitationResponse>> {
-    let envelopes = state
-        .steward
-        .execute(
-            Actor::Account(account_id),
-            Command::AcceptInvitation {
-                token_hash: hash_secret(&body.token),
-            },
-        )
+    let token_hash = hash_secret(&body.token);
+    let command = Command::AcceptInvitation { token_hash };
+    let envelopes = (state.steward)
+        .execute(Actor::Account(account_id), command)
         .await?;
     let project_id = envelopes
         .iter()

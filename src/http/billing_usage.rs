@@ -121,10 +121,7 @@ async fn billing_breakdown(
 ) -> ApiResult<Response> {
     let params = UsageParams::parse(pairs)?;
     let groupings = params.groupings(Grouping::parse)?;
-    let counting = match groupings.contains(&Grouping::Tags) {
-        true => TagCounting::PerTag,
-        false => TagCounting::Once,
-    };
+    let counting = TagCounting::per_tag_if(groupings.contains(&Grouping::Tags));
     let now = state.steward.now();
     let rows = |counting| {
         let query = params.usage_query(now, counting);

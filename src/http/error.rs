@@ -3,7 +3,10 @@
 //! A handler returns an `ApiError`; the request-id middleware (`super::request_context`) writes
 //! the body, so that every error carries the id of the request that caused it.
 
-use crate::{access::AccessError, domain::DomainError, processor::CommandError, reads::ReadError};
+use crate::{
+    access::AccessError, domain::DomainError, metering::MeteringError, processor::CommandError,
+    reads::ReadError,
+};
 use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -200,6 +203,15 @@ impl From<ReadError> for ApiError {
             ReadError::Access(error) => error.into(),
             ReadError::NotFound(what) => Self::not_found(what),
             ReadError::Storage(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<MeteringError> for ApiError {
+    fn from(error: MeteringError) -> Self {
+        match error {
+            MeteringError::Command(error) => error.into(),
+            MeteringError::Read(error) => error.into(),
         }
     }
 }

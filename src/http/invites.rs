@@ -9,13 +9,12 @@ use super::{
     extract::{ApiJson, ApiPath},
     AppState, MessageResponse,
 };
-use crate::{domain::Command, outbox::OutboxMessage, secrets::Secret};
+use crate::{domain::Command, invitations::Invitations};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{Email, ProjectId, Role, Timestamp};
+use steward_events::{ProjectId, Role};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -66,44 +65,18 @@ pub struct SendInviteRequest {
     pub scope: String,
 }
 
-/// A new invitation token and the instant it stops working.
-fn fresh_token(state: &AppState) -> (Secret, Timestamp) {
-    let expires_at = state
-        .steward
-        .now()
-        .plus_seconds(state.settings.invitation_ttl_seconds);
-    (Secret::invitation_token(), expires_at)
+/// The invitations service of the request's state.
+fn invitations(state: &AppState) -> Invitations<'_> {
+    Invitations {
+        steward: &state.steward,
+        outbox: &state.outbox,
+        ttl_seconds: state.settings.invitation_ttl_seconds,
+    }
 }
 
-/// Puts the invitation email, with its token, into the outbox.
-async fn send_email(
-    state: &AppState,
-    project_id: ProjectId,
-    email: &Email,
-    role: Role,
-    token: Secret,
-    expires_at: Timestamp,
-) -> ApiResult<()> {
-    let project_name = state.steward.read(|projections| {
-        projections
-            .membership
-            .project(project_id)
-            .map(|project| project.name.clone())
-            .unwrap_or_default()
-    });
-    let message = OutboxMessage {
-        message_id: Uuid::now_v7(),
-        to: email.to_string(),
-        subject: format!("You are invited to join {project_name}"),
-        body: format!(
-            "You have been invited to join the project {project_name} as {role}. Sign in with \
-             {email} and accept the invitation with this token before {expires_at}:\n\n{}\n",
-            token.secret
-        ),
-        token: token.secret,
-        created: state.steward.now(),
-    };
-    Ok(state.outbox.push(&message).await?)
+fn parse_role(scope: &str) -> ApiResult<Role> {
+    Role::parse(scope)
+        .ok_or_else(|| ApiError::invalid_request("scope must be a role: member, admin or owner."))
 }
 
 /// Invites someone by email into a role no greater than the caller's own.
@@ -118,26 +91,12 @@ async fn send_invite(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(body): ApiJson<SendInviteRequest>,
 ) -> ApiResult<Json<MessageResponse>> {
-    let email = parse_email(&body.email)?;
-    let role = Role::parse(&body.scope).ok_or_else(|| {
-        ApiError::invalid_request("scope must be a role: member, admin or owner.")
-    })?;
-    let (token, expires_at) = fresh_token(&state);
-    state
-        .steward
-        .execute(
-            principal.actor(),
-            Command::InviteMember {
-                project_id,
-                email: email.clone(),
-                role,
-                token_hash: token.hash,
-                expires_at,
-            },
-        )
+    let (email, role) = (parse_email(&body.email)?, parse_role(&body.scope)?);
+    let message = MessageResponse::new(format!("Invitation sent to {email}."));
+    (invitations(&state))
+        .send(principal.actor(), project_id, email, role)
         .await?;
-    send_email(&state, project_id, &email, role, token, expires_at).await?;
-    Ok(MessageResponse::new(format!("Invitation sent to {email}.")))
+    Ok(message)
 }
 
 /// Sends a pending invitation again with a new token and expiry; the old token stops working.
@@ -151,32 +110,11 @@ async fn resend_invite(
     ApiPath((project_id, email)): ApiPath<(ProjectId, String)>,
 ) -> ApiResult<Json<MessageResponse>> {
     let email = parse_email(&email)?;
-    let (token, expires_at) = fresh_token(&state);
-    state
-        .steward
-        .execute(
-            principal.actor(),
-            Command::ResendInvitation {
-                project_id,
-                email: email.clone(),
-                token_hash: token.hash,
-                expires_at,
-            },
-        )
+    let message = MessageResponse::new(format!("Invitation resent to {email}."));
+    (invitations(&state))
+        .resend(principal.actor(), project_id, email)
         .await?;
-    let role = state
-        .steward
-        .read(|projections| {
-            projections
-                .membership
-                .project(project_id)
-                .and_then(|project| project.invitations.get(&email).map(|i| i.role))
-        })
-        .ok_or_else(|| ApiError::internal("a resent invitation is pending"))?;
-    send_email(&state, project_id, &email, role, token, expires_at).await?;
-    Ok(MessageResponse::new(format!(
-        "Invitation resent to {email}."
-    )))
+    Ok(message)
 }
 
 /// Revokes a pending invitation; its token stops working.

@@ -96,6 +96,17 @@ fn key_view(key_id: KeyId, key: &KeyView) -> ApiKeyView {
     }
 }
 
+fn parse_status(status: Option<&str>) -> ApiResult<Option<KeyStatus>> {
+    match status {
+        None => Ok(None),
+        Some("active") => Ok(Some(KeyStatus::Active)),
+        Some("expired") => Ok(Some(KeyStatus::Expired)),
+        Some(other) => Err(ApiError::invalid_query(format!(
+            "status must be active or expired, not {other:?}"
+        ))),
+    }
+}
+
 /// The project's live keys: all of them for callers who may read members, admins and owners;
 /// otherwise the caller's own.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/keys", tag = "keys",
@@ -108,16 +119,7 @@ async fn list_keys(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(query): ApiQuery<ListKeysQuery>,
 ) -> ApiResult<Json<ListKeysResponse>> {
-    let status = match query.status.as_deref() {
-        None => None,
-        Some("active") => Some(KeyStatus::Active),
-        Some("expired") => Some(KeyStatus::Expired),
-        Some(other) => {
-            return Err(ApiError::invalid_query(format!(
-                "status must be active or expired, not {other:?}"
-            )))
-        }
-    };
+    let status = parse_status(query.status.as_deref())?;
     let keys = (state.steward).keys(&principal, project_id, status, state.steward.now())?;
     let api_keys = keys
         .iter()

@@ -9,14 +9,12 @@ use super::{
     usd::{decimal_text, Usd},
     AppState,
 };
-use crate::{
-    domain::{Command, DomainError, UsageReport},
-    processor::CommandError,
-};
+use crate::domain::UsageReport;
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{
-    parse_fixed_decimal, Deployment, Endpoint, ProjectId, RequestId, RequestMethod, UsageUnits,
+    parse_fixed_decimal, Deployment, Endpoint, Permission, ProjectId, RequestId, RequestMethod,
+    UsageUnits,
 };
 use steward_projections::usage::RequestView;
 use utoipa::ToSchema;
@@ -165,37 +163,10 @@ async fn record_request(
     ApiJson(body): ApiJson<RecordRequestBody>,
 ) -> ApiResult<Json<RecordRequestResponse>> {
     let report = parse_report(body, &state)?;
-    record(&state, principal, project_id, report)
-        .await
-        .map(Json)
-}
-
-/// Records one request; a request id recorded before answers its first result, read back.
-async fn record(
-    state: &AppState,
-    principal: Principal,
-    project_id: ProjectId,
-    report: UsageReport,
-) -> ApiResult<RecordRequestResponse> {
-    let request_id = report.request_id;
-    let answer = state
-        .steward
-        .execute(
-            principal.actor(),
-            Command::RecordUsage { project_id, report },
-        )
-        .await;
-    let recorded = match answer {
-        Ok(envelopes) => envelopes.iter().find_map(RequestView::of),
-        Err(CommandError::Domain(DomainError::DuplicateRequest)) => {
-            state.steward.recorded_request(project_id, request_id)?
-        }
-        Err(error) => return Err(error.into()),
-    };
-    recorded
-        .as_ref()
-        .map(recorded_answer)
-        .ok_or_else(|| ApiError::internal("a recorded request is in the log"))
+    let recorded = (state.steward)
+        .record_usage(principal.actor(), project_id, report)
+        .await?;
+    Ok(Json(recorded_answer(&recorded)))
 }
 
 /// The most requests one batch may carry.
@@ -242,7 +213,40 @@ async fn record_item(
 ) -> Result<RecordRequestResponse, ApiError> {
     let body: RecordRequestBody =
         serde_json::from_value(item).map_err(|error| ApiError::invalid_json(error.to_string()))?;
-    record(&state, principal, project_id, parse_report(body, &state)?).await
+    let report = parse_report(body, &state)?;
+    let recorded = (state.steward)
+        .record_usage(principal.actor(), project_id, report)
+        .await?;
+    Ok(recorded_answer(&recorded))
+}
+
+impl BatchItemResult {
+    /// Item `index`'s answer, or its error as it would have been answered on its own.
+    fn of(index: usize, outcome: Result<RecordRequestResponse, ApiError>) -> Self {
+        match outcome {
+            Ok(recorded) => Self {
+                index,
+                status: 200,
+                recorded: Some(recorded),
+                error: None,
+            },
+            Err(error) => {
+                if let Some(internal) = &error.internal {
+                    tracing::error!(cause = %internal, "a batch item failed");
+                }
+                Self {
+                    index,
+                    status: error.status.as_u16(),
+                    recorded: None,
+                    error: Some(BatchItemError {
+                        category: error.category,
+                        message: error.message,
+                        details: error.details,
+                    }),
+                }
+            }
+        }
+    }
 }
 
 /// Records up to 1000 requests, each answered on its own: one bad or unpayable item refuses
@@ -262,43 +266,29 @@ async fn record_request_batch(
             "A batch holds 1 to {MAX_BATCH_REQUESTS} requests."
         )));
     }
-    state.steward.read(|projections| {
-        principal
-            .access(projections, project_id)?
-            .require(steward_events::Permission::UsageWrite)
-    })?;
+    (state.steward).require(&principal, project_id, Permission::UsageWrite)?;
+    let results = record_all(state, principal, project_id, body.requests).await?;
+    Ok(Json(RecordBatchResponse { results }))
+}
+
+/// Records every item at once, so that they reach the command processor together; the
+/// results in the items' order.
+async fn record_all(
+    state: AppState,
+    principal: Principal,
+    project_id: ProjectId,
+    items: Vec<serde_json::Value>,
+) -> ApiResult<Vec<BatchItemResult>> {
     let mut tasks = tokio::task::JoinSet::new();
-    for (index, item) in body.requests.into_iter().enumerate() {
+    for (index, item) in items.into_iter().enumerate() {
         let state = state.clone();
         tasks.spawn(async move { (index, record_item(state, principal, project_id, item).await) });
     }
     let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let (index, outcome) = joined.map_err(ApiError::internal)?;
-        results.push(match outcome {
-            Ok(recorded) => BatchItemResult {
-                index,
-                status: 200,
-                recorded: Some(recorded),
-                error: None,
-            },
-            Err(error) => {
-                if let Some(internal) = &error.internal {
-                    tracing::error!(cause = %internal, "a batch item failed");
-                }
-                BatchItemResult {
-                    index,
-                    status: error.status.as_u16(),
-                    recorded: None,
-                    error: Some(BatchItemError {
-                        category: error.category,
-                        message: error.message,
-                        details: error.details,
-                    }),
-                }
-            }
-        });
+        results.push(BatchItemResult::of(index, outcome));
     }
     results.sort_by_key(|result| result.index);
-    Ok(Json(RecordBatchResponse { results }))
+    Ok(results)
 }

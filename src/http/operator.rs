@@ -10,10 +10,16 @@ use super::{
     usd::{Usd, UsdInput},
     AppState, MessageResponse,
 };
-use crate::{domain::Command, outbox::OutboxMessage, passwords};
+use crate::{
+    accounts::{NewAccount, Password},
+    domain::Command,
+    outbox::OutboxMessage,
+};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{AccountId, Actor, CreditSource, GrantId, ProjectId, Timestamp};
+use steward_events::{
+    AccountId, Actor, CreditSource, Envelope, Event, GrantId, ProjectId, Timestamp,
+};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -89,6 +95,26 @@ pub struct CreateAccountRequest {
     pub project_name: Option<String>,
 }
 
+impl CreateAccountRequest {
+    /// The account to register: no promotional credit, the operator grants credit explicitly.
+    fn new_account(self) -> ApiResult<NewAccount> {
+        let email = parse_email(&self.email)?;
+        let password = self
+            .password
+            .map(Password::parse)
+            .transpose()
+            .map_err(ApiError::invalid_request)?;
+        Ok(NewAccount {
+            email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            password,
+            project_name: self.project_name.unwrap_or_else(|| "My Project".into()),
+            promotional_credit: None,
+        })
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreateAccountResponse {
     #[schema(value_type = String, format = Uuid)]
@@ -107,37 +133,12 @@ async fn create_account(
     _: Operator,
     ApiJson(body): ApiJson<CreateAccountRequest>,
 ) -> ApiResult<Json<CreateAccountResponse>> {
-    let email = parse_email(&body.email)?;
-    let password_hash = match body.password {
-        Some(password) if passwords::acceptable(&password) => Some(passwords::hash(password).await),
-        Some(_) => {
-            return Err(ApiError::invalid_request(
-                "Password must be 8 to 256 characters.",
-            ))
-        }
-        None => None,
-    };
-    let account_id = AccountId::from_uuid(Uuid::now_v7());
-    let project_id = ProjectId::from_uuid(Uuid::now_v7());
-    state
-        .steward
-        .execute(
-            Actor::Operator,
-            Command::RegisterAccount {
-                account_id,
-                email,
-                first_name: body.first_name,
-                last_name: body.last_name,
-                password_hash,
-                project_id,
-                project_name: body.project_name.unwrap_or_else(|| "My Project".into()),
-                promotional_credit: None,
-            },
-        )
+    let registered = (state.steward)
+        .register(Actor::Operator, body.new_account()?)
         .await?;
     Ok(Json(CreateAccountResponse {
-        account_id,
-        project_id,
+        account_id: registered.account_id,
+        project_id: registered.project_id,
     }))
 }
 
@@ -186,6 +187,59 @@ pub struct GrantCreditsResponse {
     pub expires_at: Option<Timestamp>,
 }
 
+impl GrantCreditsRequest {
+    fn command(self, project_id: ProjectId, grant_id: GrantId) -> ApiResult<Command> {
+        if self.units != "usd" {
+            return Err(ApiError::invalid_request("units must be usd."));
+        }
+        let source = CreditSource::parse(&self.source).ok_or_else(|| {
+            ApiError::invalid_request("source must be promotional, contract or card.")
+        })?;
+        let expires_at = self
+            .expires_at
+            .as_deref()
+            .map(|text| {
+                parse_instant(text, false).ok_or_else(|| {
+                    ApiError::invalid_request("expires_at must be an RFC 3339 date or instant.")
+                })
+            })
+            .transpose()?;
+        Ok(Command::GrantCredits {
+            project_id,
+            grant_id,
+            source,
+            amount: self.amount.0,
+            expires_at,
+            reference: self.reference,
+        })
+    }
+}
+
+impl GrantCreditsResponse {
+    /// The answer to a grant recorded as `envelopes`.
+    fn of(envelopes: &[Envelope]) -> ApiResult<Self> {
+        envelopes
+            .iter()
+            .find_map(|envelope| match &envelope.event {
+                Event::CreditsGranted {
+                    grant_id,
+                    source,
+                    amount,
+                    expires_at,
+                    ..
+                } => Some(Self {
+                    balance_id: *grant_id,
+                    amount: Usd(*amount),
+                    units: "usd",
+                    source: source.name(),
+                    expires_at: *expires_at,
+                }),
+                _ => None,
+            })
+            .ok_or_else(|| ApiError::internal("a grant records CreditsGranted"))
+    }
+}
+
 /// Grants credit to a project.
 #[utoipa::path(post, path = "/v1/operator/projects/{project_id}/credits", tag = "operator",
     params(("project_id" = String, Path, format = Uuid)), request_body = GrantCreditsRequest,
@@ -197,41 +251,8 @@ async fn grant_credits(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(body): ApiJson<GrantCreditsRequest>,
 ) -> ApiResult<Json<GrantCreditsResponse>> {
-    if body.units != "usd" {
-        return Err(ApiError::invalid_request("units must be usd."));
-    }
-    let source = CreditSource::parse(&body.source).ok_or_else(|| {
-        ApiError::invalid_request("source must be promotional, contract or card.")
-    })?;
-    let expires_at = body
-        .expires_at
-        .as_deref()
-        .map(|text| {
-            parse_instant(text, false).ok_or_else(|| {
-                ApiError::invalid_request("expires_at must be an RFC 3339 date or instant.")
-            })
-        })
-        .transpose()?;
     let grant_id = GrantId::from_uuid(Uuid::now_v7());
-    state
-        .steward
-        .execute(
-            Actor::Operator,
-            Command::GrantCredits {
-                project_id,
-                grant_id,
-                source,
-                amount: body.amount.0,
-                expires_at,
-                reference: body.reference,
-            },
-        )
-        .await?;
-    Ok(Json(GrantCreditsResponse {
-        balance_id: grant_id,
-        amount: Usd(body.amount.0),
-        units: "usd",
-        source: source.name(),
-        expires_at,
-    }))
+    let command = body.command(project_id, grant_id)?;
+    let envelopes = state.steward.execute(Actor::Operator, command).await?;
+    Ok(Json(GrantCreditsResponse::of(&envelopes)?))
 }

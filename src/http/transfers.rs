@@ -12,7 +12,9 @@ use super::{
 use crate::domain::{Command, TransferAmount};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
-use steward_events::{Event, GrantId, Nanodollars, ProjectId, Timestamp, TransferId};
+use steward_events::{
+    Envelope, Event, GrantId, Nanodollars, ProjectId, Timestamp, TransferId, TransferPortion,
+};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -65,6 +67,56 @@ pub struct TransferResponse {
     pub portions: Vec<TransferredPortion>,
 }
 
+impl TransferRequest {
+    fn command(self, transfer_id: TransferId) -> ApiResult<Command> {
+        if self.units != "usd" {
+            return Err(ApiError::invalid_request("units must be usd."));
+        }
+        let amount = match (self.amount, self.balance_id) {
+            (Some(amount), None) => TransferAmount::Amount(amount.0),
+            (None, Some(balance_id)) => TransferAmount::WholeGrant(balance_id),
+            _ => {
+                return Err(ApiError::invalid_request(
+                    "Give either amount or balance_id.",
+                ))
+            }
+        };
+        Ok(Command::TransferCredits {
+            transfer_id,
+            from_project_id: self.from_project_id,
+            to_project_id: self.to_project_id,
+            amount,
+        })
+    }
+}
+
+impl TransferResponse {
+    /// The answer to a transfer recorded as `envelopes`: what arrived, portion by portion.
+    fn of(transfer_id: TransferId, envelopes: &[Envelope]) -> ApiResult<Self> {
+        let portions = envelopes
+            .iter()
+            .find_map(|envelope| match &envelope.event {
+                Event::CreditsTransferredIn { portions, .. } => Some(portions),
+                _ => None,
+            })
+            .ok_or_else(|| ApiError::internal("a transfer records its receiving side"))?;
+        let total: Nanodollars = portions.iter().map(|portion| portion.amount).sum();
+        let portion = |portion: &TransferPortion| TransferredPortion {
+            from_balance_id: portion.from_grant_id,
+            to_balance_id: portion.to_grant_id,
+            amount: Usd(portion.amount),
+            source: portion.source.name(),
+            expiration: portion.expires_at,
+        };
+        Ok(Self {
+            transfer_id,
+            amount: Usd(total),
+            units: "usd",
+            portions: portions.iter().map(portion).collect(),
+        })
+    }
+}
+
 /// Moves credit from one project to another.
 #[utoipa::path(post, path = "/v1/transfers", tag = "billing", request_body = TransferRequest,
     responses((status = 200, body = TransferResponse), (status = 400, body = ErrorBody),
@@ -75,52 +127,8 @@ async fn transfer(
     principal: Principal,
     ApiJson(body): ApiJson<TransferRequest>,
 ) -> ApiResult<Json<TransferResponse>> {
-    if body.units != "usd" {
-        return Err(ApiError::invalid_request("units must be usd."));
-    }
-    let amount = match (body.amount, body.balance_id) {
-        (Some(amount), None) => TransferAmount::Amount(amount.0),
-        (None, Some(balance_id)) => TransferAmount::WholeGrant(balance_id),
-        _ => {
-            return Err(ApiError::invalid_request(
-                "Give either amount or balance_id.",
-            ))
-        }
-    };
     let transfer_id = TransferId::from_uuid(Uuid::now_v7());
-    let envelopes = state
-        .steward
-        .execute(
-            principal.actor(),
-            Command::TransferCredits {
-                transfer_id,
-                from_project_id: body.from_project_id,
-                to_project_id: body.to_project_id,
-                amount,
-            },
-        )
-        .await?;
-    let portions = envelopes
-        .iter()
-        .find_map(|envelope| match &envelope.event {
-            Event::CreditsTransferredIn { portions, .. } => Some(portions.clone()),
-            _ => None,
-        })
-        .ok_or_else(|| ApiError::internal("a transfer records its receiving side"))?;
-    let total: Nanodollars = portions.iter().map(|portion| portion.amount).sum();
-    Ok(Json(TransferResponse {
-        transfer_id,
-        amount: Usd(total),
-        units: "usd",
-        portions: portions
-            .into_iter()
-            .map(|portion| TransferredPortion {
-                from_balance_id: portion.from_grant_id,
-                to_balance_id: portion.to_grant_id,
-                amount: Usd(portion.amount),
-                source: portion.source.name(),
-                expiration: portion.expires_at,
-            })
-            .collect(),
-    }))
+    let command = body.command(transfer_id)?;
+    let envelopes = state.steward.execute(principal.actor(), command).await?;
+    Ok(Json(TransferResponse::of(transfer_id, &envelopes)?))
 }

@@ -173,6 +173,25 @@ pub struct UsageBreakdownResponse {
     pub results: Vec<UsageBreakdownResult>,
 }
 
+impl UsageBreakdownResponse {
+    fn of(
+        period: Period,
+        grouping: Option<report::UsageGrouping>,
+        groups: Vec<report::UsageGroup>,
+    ) -> Self {
+        let result = |group: report::UsageGroup| UsageBreakdownResult {
+            figures: group.figures.into(),
+            grouping: UsageGrouping::of(group.period, grouping, group.value),
+        };
+        Self {
+            start: period.start,
+            end: period.end,
+            resolution: DAY_RESOLUTION,
+            results: groups.into_iter().map(result).collect(),
+        }
+    }
+}
+
 /// Usage per day and per value of one grouping dimension.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/usage/breakdown", tag = "usage",
     params(("project_id" = String, Path, format = Uuid),
@@ -191,27 +210,14 @@ async fn usage_breakdown(
 ) -> ApiResult<Json<UsageBreakdownResponse>> {
     let params = UsageParams::parse(pairs)?;
     let grouping = params.single_grouping(report::UsageGrouping::parse)?;
-    let counting = match grouping {
-        Some(report::UsageGrouping::Tags) => TagCounting::PerTag,
-        _ => TagCounting::Once,
-    };
+    let counting = TagCounting::per_tag_if(grouping == Some(report::UsageGrouping::Tags));
     let query = params.usage_query(state.steward.now(), counting);
     let period = query.period;
     let rows = (state.steward)
         .usage_rows(&principal, project_id, query, Permission::UsageRead)
         .await?;
-    let results = report::usage_breakdown(&rows, grouping, period).into_iter();
-    Ok(Json(UsageBreakdownResponse {
-        start: period.start,
-        end: period.end,
-        resolution: DAY_RESOLUTION,
-        results: results
-            .map(|group| UsageBreakdownResult {
-                figures: group.figures.into(),
-                grouping: UsageGrouping::of(group.period, grouping, group.value),
-            })
-            .collect(),
-    }))
+    let groups = report::usage_breakdown(&rows, grouping, period);
+    Ok(Json(UsageBreakdownResponse::of(period, grouping, groups)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

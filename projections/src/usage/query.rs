@@ -88,6 +88,17 @@ pub enum TagCounting {
     PerTag,
 }
 
+impl TagCounting {
+    /// `PerTag` when grouping by tag, else `Once`.
+    pub fn per_tag_if(by_tag: bool) -> Self {
+        if by_tag {
+            Self::PerTag
+        } else {
+            Self::Once
+        }
+    }
+}
+
 /// One cell of a query's answer: a day, the tag it is counted under (when counting per tag),
 /// its dimensions and its sums.
 #[derive(Clone, Debug, PartialEq, Eq)]
