@@ -1,7 +1,12 @@
 //! Accounts for every face: registering one (signup, or the operator) and checking a login.
 //! Passwords are hashed here, off the async threads (`passwords`).
 
-use crate::{domain::Command, passwords, processor::CommandError, Steward};
+use crate::{
+    domain::{Command, Registration},
+    passwords,
+    processor::CommandError,
+    Steward,
+};
 use steward_events::{AccountId, Actor, Email, GrantId, Nanodollars, ProjectId};
 use uuid::Uuid;
 
@@ -75,7 +80,7 @@ impl Steward {
             .promotional_credit
             .filter(|amount| amount.is_positive())
             .map(|amount| (GrantId::from_uuid(Uuid::now_v7()), amount));
-        let command = Command::RegisterAccount {
+        let command = Command::RegisterAccount(Registration {
             account_id: registered.account_id,
             email: account.email,
             first_name: account.first_name,
@@ -84,7 +89,7 @@ impl Steward {
             project_id: registered.project_id,
             project_name: account.project_name,
             promotional_credit,
-        };
+        });
         self.execute(actor, command).await?;
         Ok(registered)
     }

@@ -8,7 +8,7 @@
 
 use crate::{
     clock::ManualClock,
-    domain::{Command, DomainError, TransferAmount, UsageReport},
+    domain::{Command, DomainError, NewKey, Registration, TransferAmount, UsageReport},
     pricing::PriceTable,
     processor::CommandError,
     secrets::Secret,
@@ -92,7 +92,7 @@ impl Demo {
         let promotional_credit = promotional.map(|amount| (GrantId::from_uuid(self.id()), amount));
         self.run(
             Actor::System,
-            Command::RegisterAccount {
+            Command::RegisterAccount(Registration {
                 account_id,
                 email: email_of(email),
                 first_name: first_name.into(),
@@ -101,7 +101,7 @@ impl Demo {
                 project_id,
                 project_name: project_name.into(),
                 promotional_credit,
-            },
+            }),
         )
         .await?;
         Ok((account_id, project_id))
@@ -151,7 +151,7 @@ impl Demo {
         let secret = Secret::api_key();
         self.run(
             Actor::Account(by),
-            Command::CreateKey {
+            Command::CreateKey(NewKey {
                 project_id,
                 key_id,
                 secret_hash: secret.hash,
@@ -159,7 +159,7 @@ impl Demo {
                 scopes: scopes.iter().map(|s| scope_of(s)).collect(),
                 tags: tags.iter().map(|t| tag_of(t)).collect(),
                 expires_at: None,
-            },
+            }),
         )
         .await?;
         Ok(key_id)

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod invitations;
+pub mod limits;
 pub mod metering;
 pub mod outbox;
 pub mod passwords;

@@ -6,14 +6,14 @@
 //! beside the log (sessions, idempotency answers, the outbox) come to it through a
 //! [`DurableWriter`] and land with the next batch's flush.
 //!
-//! One rule is checked here rather than in `decide`: a request id is recorded once per project.
-//! Which request ids were recorded is asked of the log's request index (`request_position`)
-//! and of the batch being decided, not of the write model, which would otherwise hold every
-//! request id ever recorded in memory and in its checkpoint.
+//! Whether a request id was recorded already is asked of the log's request index
+//! (`request_position`) and of the batch being decided, not of the write model, which would
+//! otherwise hold every request id ever recorded in memory and in its checkpoint; `decide` gets
+//! the answer as a value (`Known`) and applies the rule.
 
 use crate::{
     clock::Clock,
-    domain::{decide, evolve, Command, DomainError, State},
+    domain::{decide, evolve, Command, DomainError, Known, State},
 };
 use std::{
     collections::{BTreeMap, HashSet},
@@ -250,8 +250,10 @@ impl Worker {
                 None => Ok(false),
             };
             let decided = match recorded_before {
-                Ok(true) => Err(DomainError::DuplicateRequest.into()),
-                Ok(false) => decide(&self.state, &actor, &command, now).map_err(Into::into),
+                Ok(request_recorded) => {
+                    let known = Known { request_recorded };
+                    decide(&self.state, &actor, &command, known, now).map_err(Into::into)
+                }
                 Err(error) => Err(CommandError::Storage(Arc::new(error))),
             };
             let decided = match decided {

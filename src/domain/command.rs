@@ -33,20 +33,36 @@ pub struct UsageReport {
     pub cost: Nanodollars,
 }
 
+/// An account to register, with its first project.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    pub account_id: AccountId,
+    pub email: Email,
+    pub first_name: String,
+    pub last_name: String,
+    pub password_hash: Option<String>,
+    pub project_id: ProjectId,
+    pub project_name: String,
+    pub promotional_credit: Option<(GrantId, Nanodollars)>,
+}
+
+/// A key to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewKey {
+    pub project_id: ProjectId,
+    pub key_id: KeyId,
+    pub secret_hash: Sha256Digest,
+    pub comment: String,
+    pub scopes: Vec<Scope>,
+    pub tags: Vec<Tag>,
+    pub expires_at: Option<Timestamp>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Signup: the account, its first project (owned by it), and promotional credit if any,
     /// expiring one year later.
-    RegisterAccount {
-        account_id: AccountId,
-        email: Email,
-        first_name: String,
-        last_name: String,
-        password_hash: Option<String>,
-        project_id: ProjectId,
-        project_name: String,
-        promotional_credit: Option<(GrantId, Nanodollars)>,
-    },
+    RegisterAccount(Registration),
     /// By the account itself or the operator. Its memberships end and its keys die.
     DeleteAccount {
         account_id: AccountId,
@@ -95,15 +111,7 @@ pub enum Command {
     LeaveProject {
         project_id: ProjectId,
     },
-    CreateKey {
-        project_id: ProjectId,
-        key_id: KeyId,
-        secret_hash: Sha256Digest,
-        comment: String,
-        scopes: Vec<Scope>,
-        tags: Vec<Tag>,
-        expires_at: Option<Timestamp>,
-    },
+    CreateKey(NewKey),
     DeleteKey {
         project_id: ProjectId,
         key_id: KeyId,

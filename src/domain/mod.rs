@@ -9,9 +9,9 @@ mod decide;
 mod error;
 mod state;
 
-pub use command::{Command, TransferAmount, UsageReport};
+pub use command::{Command, NewKey, Registration, TransferAmount, UsageReport};
 pub use credit::{is_expired, spend_order};
-pub use decide::{decide, limits};
+pub use decide::{decide, Known};
 pub use error::DomainError;
 pub use state::{evolve, AccountState, GrantState, InvitationState, KeyState, ProjectState, State};
 

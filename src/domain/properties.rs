@@ -157,7 +157,7 @@ impl World {
             next_id: 1_000,
         };
         for n in 0..ACCOUNTS {
-            let command = Command::RegisterAccount {
+            let command = Command::RegisterAccount(Registration {
                 account_id: account(n),
                 email: email(n),
                 first_name: String::new(),
@@ -166,7 +166,7 @@ impl World {
                 project_id: ProjectId::from_uuid(Uuid::from_u128(200 + u128::from(n))),
                 project_name: "own".into(),
                 promotional_credit: None,
-            };
+            });
             world.run(Actor::System, command).unwrap();
         }
         // Account 0 owns both shared projects; the others join the first in every role, and
@@ -205,7 +205,7 @@ impl World {
     }
 
     fn run(&mut self, actor: Actor, command: Command) -> Result<(), DomainError> {
-        let events = decide(&self.state, &actor, &command, self.now)?;
+        let events = decide(&self.state, &actor, &command, Known::default(), self.now)?;
         for event in events {
             self.check_spending(&event);
             evolve(&mut self.state, &event);
@@ -334,7 +334,7 @@ impl World {
                 secret[..16].copy_from_slice(key_id.as_bytes());
                 let created = self.run(
                     person(actor),
-                    Command::CreateKey {
+                    Command::CreateKey(NewKey {
                         project_id: project(p),
                         key_id,
                         secret_hash: Sha256Digest::from_bytes(secret),
@@ -342,7 +342,7 @@ impl World {
                         scopes: vec![Scope::Role(role(r))],
                         tags: vec![],
                         expires_at: None,
-                    },
+                    }),
                 );
                 if created.is_ok() {
                     self.keys.push((key_id, account(actor), project(p)));

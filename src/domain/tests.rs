@@ -149,6 +149,7 @@ fn with(mut base: Vec<Event>, more: impl IntoIterator<Item = Event>) -> Vec<Even
 
 struct Given {
     state: State,
+    known: Known,
     now: Timestamp,
 }
 
@@ -159,6 +160,7 @@ fn given(events: impl IntoIterator<Item = Event>) -> Given {
     }
     Given {
         state,
+        known: Known::default(),
         now: start(),
     }
 }
@@ -171,8 +173,13 @@ impl Given {
         self
     }
 
+    fn knowing(mut self, known: Known) -> Self {
+        self.known = known;
+        self
+    }
+
     fn when(self, actor: Actor, command: Command) -> Then {
-        Then(decide(&self.state, &actor, &command, self.now))
+        Then(decide(&self.state, &actor, &command, self.known, self.now))
     }
 }
 
@@ -215,7 +222,7 @@ fn invited(address: &str, role: Role, token: u8, expires_at: Timestamp) -> Event
 }
 
 fn create_key(n: u128, scopes: &[&str]) -> Command {
-    Command::CreateKey {
+    Command::CreateKey(NewKey {
         project_id: project(FRUIT),
         key_id: key(n),
         secret_hash: digest(n as u8),
@@ -223,7 +230,7 @@ fn create_key(n: u128, scopes: &[&str]) -> Command {
         scopes: scopes.iter().map(|s| Scope::parse(s).unwrap()).collect(),
         tags: vec![],
         expires_at: None,
-    }
+    })
 }
 
 fn usage(request: u128, cost: Nanodollars, status_code: u16, tags: &[&str]) -> Command {
@@ -253,7 +260,7 @@ fn signup_creates_the_account_its_project_and_promotional_credit_expiring_a_year
     given([])
         .when(
             Actor::System,
-            Command::RegisterAccount {
+            Command::RegisterAccount(Registration {
                 account_id: account(OWNER),
                 email: email("Olive@Fruit.example"),
                 first_name: "Olive".into(),
@@ -262,7 +269,7 @@ fn signup_creates_the_account_its_project_and_promotional_credit_expiring_a_year
                 project_id: project(FRUIT),
                 project_name: "Olive's project".into(),
                 promotional_credit: Some((grant(1), usd(200))),
-            },
+            }),
         )
         .then(vec![
             Event::AccountRegistered {
@@ -294,7 +301,7 @@ fn signup_with_a_taken_email_in_any_case_is_refused() {
     given(fruit_company())
         .when(
             Actor::System,
-            Command::RegisterAccount {
+            Command::RegisterAccount(Registration {
                 account_id: account(9),
                 email: email("OLIVE@fruit.example"),
                 first_name: String::new(),
@@ -303,7 +310,7 @@ fn signup_with_a_taken_email_in_any_case_is_refused() {
                 project_id: project(9),
                 project_name: "Again".into(),
                 promotional_credit: None,
-            },
+            }),
         )
         .then_err(DomainError::EmailTaken);
 }
@@ -764,7 +771,7 @@ fn a_key_needs_at_least_one_scope_and_a_future_expiry() {
         .when(person(OWNER), create_key(1, &[]))
         .then_err(DomainError::InvalidScopes);
     let mut expired = create_key(1, &["member"]);
-    if let Command::CreateKey { expires_at, .. } = &mut expired {
+    if let Command::CreateKey(NewKey { expires_at, .. }) = &mut expired {
         *expires_at = Some(start());
     }
     given(fruit_company())
@@ -1026,8 +1033,24 @@ fn usage_carries_the_keys_tags_and_the_requests_own() {
     assert_eq!(tags, &[tag("apple"), tag("batch-7")]);
 }
 
-/// The one rule the processor checks rather than `decide` (see `crate::processor`), so it is
-/// tested through a processor on a log: concurrently, after a restart, and per project.
+#[test]
+fn a_request_id_the_log_knows_is_refused_as_a_duplicate_but_only_to_whoever_may_meter() {
+    let recorded = Known {
+        request_recorded: true,
+    };
+    given(funded())
+        .knowing(recorded)
+        .when(key_of(MEMBER, 1), usage(1, usd(1), 200, &[]))
+        .then_err(DomainError::DuplicateRequest);
+    // A key of another project learns nothing of this project's requests.
+    given(with(funded(), created(OTHER, OUTSIDER)))
+        .knowing(recorded)
+        .when(key_of(OUTSIDER, 9), usage(1, usd(1), 200, &[]))
+        .then_err(DomainError::ProjectNotFound);
+}
+
+/// What the processor tells `decide` of the log's request index (`Known`), tested through a
+/// processor on a log: concurrently, after a restart, and per project.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_request_is_recorded_once_per_project() {
     use crate::{clock::ManualClock, processor::CommandProcessor};
@@ -1192,7 +1215,7 @@ fn zero_negative_and_absurd_amounts_are_refused() {
     for amount in [
         Nanodollars::ZERO,
         Nanodollars::new(-1),
-        decide::limits::MAX_AMOUNT + Nanodollars::new(1),
+        crate::limits::AMOUNT_MAX + Nanodollars::new(1),
     ] {
         given(fruit_company())
             .when(

@@ -8,7 +8,7 @@ use super::{
     AppState, MessageResponse,
 };
 use crate::{
-    domain::Command,
+    domain::{Command, NewKey},
     reads::{KeyListing, KeyStatus},
     secrets::Secret,
 };
@@ -192,7 +192,7 @@ impl CreateKeyRequest {
         secret: &Secret,
         now: Timestamp,
     ) -> ApiResult<Command> {
-        Ok(Command::CreateKey {
+        Ok(Command::CreateKey(NewKey {
             project_id,
             key_id,
             secret_hash: secret.hash,
@@ -200,7 +200,7 @@ impl CreateKeyRequest {
             tags: parse_tags(&self.tags)?,
             expires_at: expiry(&self, now)?,
             comment: self.comment,
-        })
+        }))
     }
 }
 

@@ -313,3 +313,36 @@ async fn a_batch_answers_each_request_on_its_own() {
     }
     assert_eq!(app.log_head(), head);
 }
+
+#[tokio::test]
+async fn a_key_of_another_project_replaying_a_request_id_learns_nothing_of_it() {
+    // Given: Olive's request, and Mia's key of her own project.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let olive_key = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &["apple"])
+        .await;
+    let request_id = uuid();
+    let (status, _) = app
+        .meter(&olive_key, &olive.project_id, &request_id, 60, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mia = app.signup("mia@fruit.example").await;
+    let mia_key = app
+        .create_key(&mia.session, &mia.project_id, &["owner"], &[])
+        .await;
+    let head = app.log_head();
+    // When: Mia's key sends the same request id to Olive's project.
+    let (status, body) = app
+        .meter(&mia_key, &olive.project_id, &request_id, 60, &[])
+        .await;
+    // Then: not found, as any project of someone else's; nothing recorded.
+    assert_error(status, &body, StatusCode::NOT_FOUND, "PROJECT_NOT_FOUND");
+    assert_eq!(app.log_head(), head);
+    // And Olive's key replaying it still gets the first answer.
+    let (status, body) = app
+        .meter(&olive_key, &olive.project_id, &request_id, 60, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tags"], json!(["apple"]));
+}

@@ -3,7 +3,12 @@
 
 use crate::helpers::demo;
 use std::sync::Arc;
-use steward::{checkpoint, clock::SystemClock, domain::Command, Steward};
+use steward::{
+    checkpoint,
+    clock::SystemClock,
+    domain::{Command, Registration},
+    Steward,
+};
 use steward_events::{AccountId, Actor, Email, EventLog, ProjectId};
 use steward_projections::Projections;
 use uuid::Uuid;
@@ -13,7 +18,7 @@ fn open(path: &std::path::Path) -> Steward {
 }
 
 fn register(email: &str) -> Command {
-    Command::RegisterAccount {
+    Command::RegisterAccount(Registration {
         account_id: AccountId::from_uuid(Uuid::now_v7()),
         email: Email::parse(email).unwrap(),
         first_name: "F".into(),
@@ -22,7 +27,7 @@ fn register(email: &str) -> Command {
         project_id: ProjectId::from_uuid(Uuid::now_v7()),
         project_name: "P".into(),
         promotional_credit: None,
-    }
+    })
 }
 
 fn rebuilt(path: &std::path::Path) -> Vec<steward_projections::ProjectionSummary> {

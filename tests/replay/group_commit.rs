@@ -1,7 +1,11 @@
 //! The command processor under concurrent load: every command answered, batches shared.
 
 use std::sync::Arc;
-use steward::{clock::SystemClock, domain::Command, Steward};
+use steward::{
+    clock::SystemClock,
+    domain::{Command, Registration},
+    Steward,
+};
 use steward_events::{AccountId, Actor, Email, ProjectId};
 use uuid::Uuid;
 
@@ -20,7 +24,7 @@ async fn concurrent_commands_share_flushes_and_all_land_in_order() {
             steward
                 .execute(
                     Actor::System,
-                    Command::RegisterAccount {
+                    Command::RegisterAccount(Registration {
                         account_id: AccountId::from_uuid(Uuid::now_v7()),
                         email,
                         first_name: "F".into(),
@@ -29,7 +33,7 @@ async fn concurrent_commands_share_flushes_and_all_land_in_order() {
                         project_id: ProjectId::from_uuid(Uuid::now_v7()),
                         project_name: "P".into(),
                         promotional_credit: None,
-                    },
+                    }),
                 )
                 .await
         }));

@@ -1,0 +1,167 @@
+//! Credit: grants by the operator, transfers between projects (each portion keeps its source
+//! and expiry), and the expiry sweep.
+
+use super::{access, balance, check_amount, project, require_operator, Context};
+use crate::{
+    domain::{command::TransferAmount, credit::spend_order, error::DomainError, state::GrantState},
+    limits,
+};
+use steward_events::{
+    is_expired, Actor, CreditSource, Event, GrantId, Nanodollars, Permission, ProjectId, Timestamp,
+    TransferId, TransferPortion,
+};
+use uuid::Uuid;
+
+/// The operator grants credit: card credit never expires; contract and promotional credit
+/// expire at a future instant.
+pub(super) fn grant(
+    cx: &Context,
+    project_id: ProjectId,
+    grant_id: GrantId,
+    source: CreditSource,
+    amount: Nanodollars,
+    expires_at: Option<Timestamp>,
+    reference: Option<&str>,
+) -> Result<Vec<Event>, DomainError> {
+    require_operator(cx)?;
+    let project = project(cx.state, project_id)?;
+    check_amount(amount)?;
+    match (source, expires_at) {
+        (CreditSource::Card, None) => {}
+        (CreditSource::Contract | CreditSource::Promotional, Some(expires_at)) => {
+            if expires_at <= cx.now {
+                return Err(DomainError::ExpiryInPast);
+            }
+        }
+        _ => return Err(DomainError::InvalidExpiry),
+    }
+    if reference.is_some_and(|reference| reference.chars().count() > limits::REFERENCE_CHARS_MAX) {
+        return Err(DomainError::InvalidReference);
+    }
+    if cx.state.grant_projects.contains_key(&grant_id) {
+        return Err(DomainError::AlreadyExists);
+    }
+    if balance(project) + amount > limits::PROJECT_BALANCE_MAX {
+        return Err(DomainError::InvalidAmount);
+    }
+    Ok(vec![Event::CreditsGranted {
+        project_id,
+        grant_id,
+        source,
+        amount,
+        expires_at,
+        reference: reference.map(str::to_owned),
+    }])
+}
+
+/// Moves credit between two projects the actor holds billing:write in, portion by portion.
+pub(super) fn transfer(
+    cx: &Context,
+    transfer_id: TransferId,
+    from_project_id: ProjectId,
+    to_project_id: ProjectId,
+    amount: &TransferAmount,
+) -> Result<Vec<Event>, DomainError> {
+    if from_project_id == to_project_id {
+        return Err(DomainError::SameProject);
+    }
+    // A key is bound to one project, so it can never speak for both sides.
+    if matches!(cx.actor, Actor::Key { .. }) {
+        return Err(DomainError::AccountRequired);
+    }
+    let (from_access, from) = access(cx, from_project_id)?;
+    let (to_access, to) = access(cx, to_project_id)?;
+    from_access.require(Permission::BillingWrite)?;
+    to_access.require(Permission::BillingWrite)?;
+    let taken = take(cx, &from.grants, amount)?;
+    let moved: Nanodollars = taken.iter().map(|(_, _, portion)| *portion).sum();
+    if balance(to) + moved > limits::PROJECT_BALANCE_MAX {
+        return Err(DomainError::InvalidAmount);
+    }
+    let portions: Vec<TransferPortion> = taken
+        .into_iter()
+        .map(|(grant_id, grant, portion)| TransferPortion {
+            from_grant_id: grant_id,
+            to_grant_id: GrantId::from_uuid(Uuid::new_v5(
+                transfer_id.as_uuid(),
+                grant_id.as_bytes(),
+            )),
+            source: grant.source,
+            amount: portion,
+            expires_at: grant.expires_at,
+            from_grant_remaining: grant.remaining - portion,
+        })
+        .collect();
+    Ok(vec![
+        Event::CreditsTransferredOut {
+            transfer_id,
+            from_project_id,
+            to_project_id,
+            portions: portions.clone(),
+        },
+        Event::CreditsTransferredIn {
+            transfer_id,
+            from_project_id,
+            to_project_id,
+            portions,
+        },
+    ])
+}
+
+/// The portions a transfer of `amount` takes from `grants`: an amount in spending order, or
+/// all that is left of one grant.
+fn take<'a>(
+    cx: &Context,
+    grants: &'a std::collections::BTreeMap<GrantId, GrantState>,
+    amount: &TransferAmount,
+) -> Result<Vec<(GrantId, &'a GrantState, Nanodollars)>, DomainError> {
+    match amount {
+        TransferAmount::Amount(amount) => {
+            check_amount(*amount)?;
+            let mut left = *amount;
+            let mut taken = Vec::new();
+            for (grant_id, grant) in spend_order(grants, cx.now) {
+                if !left.is_positive() {
+                    break;
+                }
+                let portion = left.min(grant.remaining);
+                left -= portion;
+                taken.push((grant_id, grant, portion));
+            }
+            if left.is_positive() {
+                return Err(DomainError::InsufficientCredit);
+            }
+            Ok(taken)
+        }
+        TransferAmount::WholeGrant(grant_id) => {
+            let grant = grants.get(grant_id).ok_or(DomainError::GrantNotFound)?;
+            if !grant.remaining.is_positive() || is_expired(grant.expires_at, cx.now) {
+                return Err(DomainError::InsufficientCredit);
+            }
+            Ok(vec![(*grant_id, grant, grant.remaining)])
+        }
+    }
+}
+
+/// The sweeper: records `CreditsExpired` for every grant past its expiry with credit left.
+pub(super) fn expire(cx: &Context) -> Result<Vec<Event>, DomainError> {
+    require_operator(cx)?;
+    let mut project_ids: Vec<&ProjectId> = cx.state.projects.keys().collect();
+    project_ids.sort();
+    let mut events = Vec::new();
+    for project_id in project_ids {
+        for (grant_id, grant) in &cx.state.projects[project_id].grants {
+            if !grant.expiry_recorded
+                && grant.remaining.is_positive()
+                && is_expired(grant.expires_at, cx.now)
+            {
+                events.push(Event::CreditsExpired {
+                    project_id: *project_id,
+                    grant_id: *grant_id,
+                    amount: grant.remaining,
+                });
+            }
+        }
+    }
+    Ok(events)
+}

@@ -1,0 +1,134 @@
+//! Invitations: sent by email with a role, resent with a new token, revoked, and accepted only
+//! by an account with the invited address, before it expires.
+
+use super::{access, person, project, Context};
+use crate::domain::error::DomainError;
+use steward_events::{
+    is_expired, Email, Event, Permission, ProjectId, Role, Sha256Digest, Timestamp,
+};
+
+/// Invites `email` into `role`: never a role above the inviter's own.
+pub(super) fn invite(
+    cx: &Context,
+    project_id: ProjectId,
+    email: &Email,
+    role: Role,
+    token_hash: Sha256Digest,
+    expires_at: Timestamp,
+) -> Result<Vec<Event>, DomainError> {
+    let (access, project) = access(cx, project_id)?;
+    access.require(Permission::MembersWriteInvites)?;
+    // Only roles at or above `role` hold its invite permission, so this is also the rule that
+    // nobody grants a role above their own.
+    access.require(role.invite_permission())?;
+    let invited_by = access.person()?;
+    if let Some(account_id) = cx.state.account_by_email.get(email) {
+        if project.members.contains_key(account_id) {
+            return Err(DomainError::AlreadyMember);
+        }
+    }
+    if let Some(pending) = project.invitations.get(email) {
+        if !is_expired(Some(pending.expires_at), cx.now) {
+            return Err(DomainError::AlreadyInvited);
+        }
+    }
+    ensure_future(cx, expires_at)?;
+    Ok(vec![Event::MemberInvited {
+        project_id,
+        email: email.clone(),
+        role,
+        invited_by,
+        token_hash,
+        expires_at,
+    }])
+}
+
+/// A new token and expiry for a pending invitation; the old token dies.
+pub(super) fn resend(
+    cx: &Context,
+    project_id: ProjectId,
+    email: &Email,
+    token_hash: Sha256Digest,
+    expires_at: Timestamp,
+) -> Result<Vec<Event>, DomainError> {
+    manage(cx, project_id, email)?;
+    ensure_future(cx, expires_at)?;
+    Ok(vec![Event::InvitationResent {
+        project_id,
+        email: email.clone(),
+        token_hash,
+        expires_at,
+    }])
+}
+
+pub(super) fn revoke(
+    cx: &Context,
+    project_id: ProjectId,
+    email: &Email,
+) -> Result<Vec<Event>, DomainError> {
+    manage(cx, project_id, email)?;
+    Ok(vec![Event::InvitationRevoked {
+        project_id,
+        email: email.clone(),
+    }])
+}
+
+/// The person acting joins the project of the invitation whose token hashes to `token_hash`,
+/// if it was sent to their address and has not expired.
+pub(super) fn accept(cx: &Context, token_hash: &Sha256Digest) -> Result<Vec<Event>, DomainError> {
+    let account_id = person(cx)?;
+    let (project_id, email) = cx
+        .state
+        .invitation_by_token
+        .get(token_hash)
+        .ok_or(DomainError::InvitationNotFound)?;
+    let project = project(cx.state, *project_id)?;
+    let invitation = project
+        .invitations
+        .get(email)
+        .ok_or(DomainError::InvitationNotFound)?;
+    if is_expired(Some(invitation.expires_at), cx.now) {
+        return Err(DomainError::InvitationExpired);
+    }
+    let account = cx
+        .state
+        .live_account(account_id)
+        .ok_or(DomainError::InvalidCredentials)?;
+    if &account.email != email {
+        return Err(DomainError::InvitationEmailMismatch);
+    }
+    if project.members.contains_key(&account_id) {
+        return Err(DomainError::AlreadyMember);
+    }
+    Ok(vec![
+        Event::InvitationAccepted {
+            project_id: *project_id,
+            email: email.clone(),
+            account_id,
+        },
+        Event::MemberJoined {
+            project_id: *project_id,
+            account_id,
+            role: invitation.role,
+        },
+    ])
+}
+
+/// Checks that the actor may resend or revoke the pending invitation of `email`: the right to
+/// invite at all, and to invite into the invitation's role.
+fn manage(cx: &Context, project_id: ProjectId, email: &Email) -> Result<(), DomainError> {
+    let (access, project) = access(cx, project_id)?;
+    access.require(Permission::MembersWriteInvites)?;
+    let invitation = project
+        .invitations
+        .get(email)
+        .ok_or(DomainError::InvitationNotFound)?;
+    access.require(invitation.role.invite_permission())
+}
+
+fn ensure_future(cx: &Context, expires_at: Timestamp) -> Result<(), DomainError> {
+    if expires_at <= cx.now {
+        return Err(DomainError::ExpiryInPast);
+    }
+    Ok(())
+}

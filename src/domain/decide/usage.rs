@@ -1,0 +1,95 @@
+//! Usage: recording one metered request, once per request id and project, paid from the
+//! soonest-expiring credit; a failed request costs nothing.
+
+use super::{access, dedup, Context};
+use crate::{
+    domain::{command::UsageReport, credit::spend_order, error::DomainError, state::ProjectState},
+    limits,
+};
+use steward_events::{Actor, ConsumedPortion, Event, Nanodollars, Permission, ProjectId, Tag};
+
+pub(super) fn record(
+    cx: &Context,
+    project_id: ProjectId,
+    report: &UsageReport,
+) -> Result<Vec<Event>, DomainError> {
+    let Actor::Key { key_id, .. } = *cx.actor else {
+        return Err(DomainError::InsufficientPermissions);
+    };
+    let (access, project) = access(cx, project_id)?;
+    access.require(Permission::UsageWrite)?;
+    if cx.known.request_recorded {
+        return Err(DomainError::DuplicateRequest);
+    }
+    check_report(report)?;
+    let cost = if report.status_code >= 400 {
+        Nanodollars::ZERO
+    } else {
+        report.cost
+    };
+    let key = &project.keys[&key_id];
+    let tags: Vec<Tag> = dedup(&[key.tags.as_slice(), report.tags.as_slice()].concat());
+    let mut events = vec![Event::UsageRecorded {
+        project_id,
+        request_id: report.request_id,
+        key_id,
+        tags,
+        endpoint: report.endpoint,
+        method: report.method,
+        model: report.model.clone(),
+        deployment: report.deployment,
+        units: report.units,
+        cost,
+        status_code: report.status_code,
+    }];
+    if cost.is_positive() {
+        events.push(pay(cx, project, project_id, report, cost)?);
+    }
+    Ok(events)
+}
+
+fn check_report(report: &UsageReport) -> Result<(), DomainError> {
+    if report.tags.len() > limits::TAGS_PER_REQUEST_MAX {
+        return Err(DomainError::TooManyTags);
+    }
+    let model_chars = report.model.chars().count();
+    if model_chars == 0 || model_chars > limits::MODEL_CHARS_MAX {
+        return Err(DomainError::InvalidModel);
+    }
+    if report.cost < Nanodollars::ZERO || report.cost > limits::REQUEST_COST_MAX {
+        return Err(DomainError::InvalidAmount);
+    }
+    Ok(())
+}
+
+/// The credit consumed to pay `cost`, soonest-expiring first; refused if the project cannot pay.
+fn pay(
+    cx: &Context,
+    project: &ProjectState,
+    project_id: ProjectId,
+    report: &UsageReport,
+    cost: Nanodollars,
+) -> Result<Event, DomainError> {
+    let mut left = cost;
+    let mut portions = Vec::new();
+    for (grant_id, grant) in spend_order(&project.grants, cx.now) {
+        if !left.is_positive() {
+            break;
+        }
+        let amount = left.min(grant.remaining);
+        left -= amount;
+        portions.push(ConsumedPortion {
+            grant_id,
+            amount,
+            remaining: grant.remaining - amount,
+        });
+    }
+    if left.is_positive() {
+        return Err(DomainError::InsufficientCredit);
+    }
+    Ok(Event::CreditsConsumed {
+        project_id,
+        request_id: report.request_id,
+        portions,
+    })
+}
