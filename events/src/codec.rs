@@ -24,8 +24,6 @@ use uuid::Uuid;
 pub const FORMAT_BYTE: u8 = 0x01;
 /// The event catalog's schema version that new records are written with.
 pub const SCHEMA_VERSION: u16 = 1;
-/// The most bytes one encoded record may take; bigger events are refused on append.
-pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 
 const HEADER_BYTES: usize = 3;
 const CHECKSUM_BYTES: usize = 4;
@@ -79,9 +77,9 @@ pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, LogError> {
         .map_err(|error| LogError::Encode(error.to_string()))?;
     let checksum = crc32c::crc32c(&record);
     record.extend_from_slice(&checksum.to_le_bytes());
-    if record.len() > MAX_RECORD_BYTES {
+    if record.len() > crate::limits::RECORD_BYTES_MAX {
         return Err(LogError::Limit(
-            "an event's record exceeds MAX_RECORD_BYTES",
+            "an event's record exceeds RECORD_BYTES_MAX",
         ));
     }
     Ok(record)

@@ -9,6 +9,7 @@ pub mod codec;
 pub mod envelope;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod log;
 pub mod money;
 pub mod spending;

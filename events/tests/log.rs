@@ -496,7 +496,7 @@ fn an_oversized_event_is_refused_and_nothing_lands() {
     // When
     let refused = log.append(commit(vec![
         renamed(project(1), "fine"),
-        renamed(project(1), &"x".repeat(codec::MAX_RECORD_BYTES)),
+        renamed(project(1), &"x".repeat(limits::RECORD_BYTES_MAX)),
     ]));
     // Then
     assert!(matches!(refused, Err(LogError::Limit(_))));

@@ -18,4 +18,6 @@ pub use state::{evolve, AccountState, GrantState, InvitationState, KeyState, Pro
 #[cfg(test)]
 mod properties;
 #[cfg(test)]
+mod testing;
+#[cfg(test)]
 mod tests;

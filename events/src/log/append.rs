@@ -1,0 +1,184 @@
+//! Appending: each commit staged under its version checks, then one atomic batch and one
+//! flush for all of them (group commit).
+
+use super::*;
+
+impl EventLog {
+    /// Appends one commit and flushes. Shorthand for a one-commit `append_all`.
+    pub fn append(&self, commit: Commit) -> Result<Vec<Envelope>, LogError> {
+        let mut outcomes = self.append_all(vec![commit])?;
+        outcomes.pop().expect("one outcome per commit")
+    }
+
+    /// Appends many commits with one atomic batch and one flush (group commit).
+    ///
+    /// Each commit is checked on its own against the versions its predecessors in the same call
+    /// leave behind; a commit that fails its check is left out and the others still land. The
+    /// outer error means storage failed and nothing of this call can be trusted to have landed.
+    pub fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError> {
+        self.append_all_with(commits, BesideWrites::default())
+    }
+
+    /// `append_all`, with writes to other trees made durable by the same flush (and flushed
+    /// even when no commit lands). An error means storage failed and neither the commits nor
+    /// the writes beside them can be trusted to have landed.
+    pub fn append_all_with(
+        &self,
+        commits: Vec<Commit>,
+        beside: BesideWrites,
+    ) -> Result<Vec<AppendOutcome>, LogError> {
+        if commits.len() > COMMITS_PER_APPEND_MAX {
+            return Err(LogError::Limit("an append exceeds COMMITS_PER_APPEND_MAX"));
+        }
+        let mut heads = self.lock_heads();
+        let mut next_position = heads.next_position;
+        let mut pending_versions: HashMap<StreamId, u64> = HashMap::new();
+        let mut events_batch = sled::Batch::default();
+        let mut index_entries = IndexEntries::default();
+        let mut outcomes = Vec::with_capacity(commits.len());
+
+        for commit in commits {
+            match self.stage(
+                &mut heads,
+                &mut pending_versions,
+                next_position,
+                commit,
+                &mut events_batch,
+                &mut index_entries,
+            ) {
+                Ok(envelopes) => {
+                    next_position += envelopes.len() as u64;
+                    outcomes.push(Ok(envelopes));
+                }
+                Err(error) => outcomes.push(Err(error)),
+            }
+        }
+
+        if next_position == heads.next_position && beside.is_empty() {
+            return Ok(outcomes);
+        }
+        self.write_durably(
+            &mut heads,
+            beside,
+            events_batch,
+            next_position,
+            pending_versions,
+            index_entries,
+        )?;
+        Ok(outcomes)
+    }
+
+    /// Writes staged records with one atomic batch and one flush, then moves the heads on to
+    /// `next_position` and `versions` and hands the index entries to the indexer.
+    pub(super) fn write_durably(
+        &self,
+        heads: &mut Heads,
+        beside: BesideWrites,
+        events_batch: sled::Batch,
+        next_position: u64,
+        versions: HashMap<StreamId, u64>,
+        index_entries: IndexEntries,
+    ) -> Result<(), LogError> {
+        let appends_events = next_position != heads.next_position;
+        let written = beside
+            .apply()
+            .and_then(|()| {
+                if appends_events {
+                    self.events.apply_batch(events_batch)
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|()| self.db.flush().map(drop));
+        if let Err(error) = written {
+            // What reached the trees is unknown; start again from what they hold.
+            let _ = self.recover(heads);
+            return Err(error.into());
+        }
+        if !appends_events {
+            return Ok(());
+        }
+        heads.next_position = next_position;
+        heads.stream_versions.extend(versions);
+        if !index_entries.requests.is_empty() {
+            // Held until the indexer has written them, so lookups never miss them.
+            lock(&self.recent_requests).extend(index_entries.requests.iter().copied());
+        }
+        self.indexer
+            .send(IndexJob::Entries(index_entries, next_position - 1))
+    }
+
+    /// Checks one commit and adds its records to the batches; leaves all untouched on refusal.
+    pub(super) fn stage(
+        &self,
+        heads: &mut Heads,
+        pending_versions: &mut HashMap<StreamId, u64>,
+        first_position: u64,
+        commit: Commit,
+        events_batch: &mut sled::Batch,
+        index_entries: &mut IndexEntries,
+    ) -> Result<Vec<Envelope>, LogError> {
+        if commit.events.len() > EVENTS_PER_COMMIT_MAX {
+            return Err(LogError::Limit("a commit exceeds EVENTS_PER_COMMIT_MAX"));
+        }
+        // A commit touches one or two streams: a small list beats a map here.
+        let mut versions: Vec<(StreamId, u64)> = Vec::with_capacity(2);
+        let mut current_version =
+            |stream: StreamId, versions: &mut Vec<(StreamId, u64)>| -> Result<u64, LogError> {
+                if let Some(&(_, version)) = versions.iter().find(|(known, _)| *known == stream) {
+                    return Ok(version);
+                }
+                let version = match pending_versions.get(&stream) {
+                    Some(&version) => version,
+                    None => self.cached_stream_version(heads, stream)?,
+                };
+                versions.push((stream, version));
+                Ok(version)
+            };
+
+        for &(stream, expected) in &commit.expected_versions {
+            let actual = current_version(stream, &mut versions)?;
+            if let ExpectedVersion::Exactly(expected) = expected {
+                if expected != actual {
+                    return Err(LogError::Conflict {
+                        stream,
+                        expected,
+                        actual,
+                    });
+                }
+            }
+        }
+
+        let mut envelopes = Vec::with_capacity(commit.events.len());
+        let mut records = Vec::with_capacity(commit.events.len());
+        for (offset, proposed) in commit.events.into_iter().enumerate() {
+            let stream = proposed.event.stream();
+            let stream_version = current_version(stream, &mut versions)? + 1;
+            for (known, version) in versions.iter_mut() {
+                if *known == stream {
+                    *version = stream_version;
+                }
+            }
+            let envelope = Envelope {
+                position: first_position + offset as u64,
+                stream,
+                stream_version,
+                event_id: proposed.event_id,
+                recorded_at: proposed.recorded_at,
+                actor: proposed.actor,
+                correlation_id: proposed.correlation_id,
+                schema_version: codec::SCHEMA_VERSION,
+                event: proposed.event,
+            };
+            records.push(codec::encode(&envelope)?);
+            envelopes.push(envelope);
+        }
+
+        for (envelope, record) in envelopes.iter().zip(records) {
+            events_batch.insert(&envelope.position.to_be_bytes()[..], record);
+            index_entries.add(envelope);
+        }
+        pending_versions.extend(versions);
+        Ok(envelopes)
+    }
+}

@@ -1,0 +1,64 @@
+//! Importing a portable export: envelopes that continue the log exactly.
+
+use super::*;
+
+impl EventLog {
+    /// Appends envelopes exported from another log, keeping their positions, stream versions,
+    /// ids, times and actors: the way back from a portable export. Each must continue the log
+    /// exactly (the next position, its stream's next version, the stream its event belongs
+    /// to); the first that does not is refused with its position and nothing of the call lands.
+    pub fn import(&self, envelopes: &[Envelope]) -> Result<(), LogError> {
+        if envelopes.len() > EVENTS_PER_COMMIT_MAX {
+            return Err(LogError::Limit("an import exceeds EVENTS_PER_COMMIT_MAX"));
+        }
+        let mut heads = self.lock_heads();
+        let mut next_position = heads.next_position;
+        let mut versions: HashMap<StreamId, u64> = HashMap::new();
+        let mut events_batch = sled::Batch::default();
+        let mut index_entries = IndexEntries::default();
+        for envelope in envelopes {
+            let refuse = |reason: String| LogError::Corrupt {
+                position: envelope.position,
+                reason,
+            };
+            if envelope.position != next_position {
+                return Err(refuse(format!("expected position {next_position}")));
+            }
+            if envelope.event.stream() != envelope.stream {
+                return Err(refuse(format!(
+                    "a {} event does not belong to {}",
+                    envelope.event.kind(),
+                    envelope.stream
+                )));
+            }
+            let current = match versions.get(&envelope.stream) {
+                Some(&version) => version,
+                None => self.cached_stream_version(&mut heads, envelope.stream)?,
+            };
+            if envelope.stream_version != current + 1 {
+                return Err(refuse(format!(
+                    "{} version {} does not follow version {current}",
+                    envelope.stream, envelope.stream_version
+                )));
+            }
+            versions.insert(envelope.stream, envelope.stream_version);
+            events_batch.insert(
+                &envelope.position.to_be_bytes()[..],
+                codec::encode(envelope)?,
+            );
+            index_entries.add(envelope);
+            next_position += 1;
+        }
+        if envelopes.is_empty() {
+            return Ok(());
+        }
+        self.write_durably(
+            &mut heads,
+            BesideWrites::default(),
+            events_batch,
+            next_position,
+            versions,
+            index_entries,
+        )
+    }
+}

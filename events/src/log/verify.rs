@@ -1,0 +1,62 @@
+//! Verifying a whole log: positions, records, stream versions and both indexes.
+
+use super::*;
+
+impl EventLog {
+    /// Reads the whole log and checks it: positions gap-free from 1, every record decodes,
+    /// stream versions contiguous from 1, and the stream and request indexes agree with the
+    /// records.
+    pub fn verify(&self) -> Result<VerifyReport, LogError> {
+        self.indexer.sync()?;
+        let mut versions: HashMap<StreamId, u64> = HashMap::new();
+        let mut events = 0u64;
+        for record in self.read_from(1) {
+            let envelope = record?;
+            let version = versions.entry(envelope.stream).or_insert(0);
+            if envelope.stream_version != *version + 1 {
+                return Err(LogError::Corrupt {
+                    position: envelope.position,
+                    reason: format!(
+                        "{} version {} follows version {}",
+                        envelope.stream, envelope.stream_version, version
+                    ),
+                });
+            }
+            *version = envelope.stream_version;
+            let indexed = self.indexed_position(envelope.stream, envelope.stream_version)?;
+            if indexed != Some(envelope.position) {
+                return Err(LogError::Corrupt {
+                    position: envelope.position,
+                    reason: "the stream index does not point at this record".into(),
+                });
+            }
+            if let Event::UsageRecorded {
+                project_id,
+                request_id,
+                ..
+            } = &envelope.event
+            {
+                if self.request_position(*project_id, *request_id)? != Some(envelope.position) {
+                    return Err(LogError::Corrupt {
+                        position: envelope.position,
+                        reason: format!("the request index does not point at {request_id}"),
+                    });
+                }
+            }
+            events += 1;
+        }
+        if events != self.head() {
+            return Err(LogError::Corrupt {
+                position: events + 1,
+                reason: format!(
+                    "the log's head is {}, but {events} records read",
+                    self.head()
+                ),
+            });
+        }
+        Ok(VerifyReport {
+            events,
+            streams: versions.len() as u64,
+        })
+    }
+}

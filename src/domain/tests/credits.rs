@@ -1,0 +1,203 @@
+//! Credit: grants, transfers, expiry.
+
+use crate::domain::{testing::*, *};
+
+#[test]
+fn only_the_operator_grants_credit_and_expiry_follows_the_source() {
+    let grant_command = |source, expires_at| Command::GrantCredits {
+        project_id: project(FRUIT),
+        grant_id: grant(7),
+        source,
+        amount: usd(100),
+        expires_at,
+        reference: Some("PO-1".into()),
+    };
+    given(fruit_company())
+        .when(person(OWNER), grant_command(CreditSource::Card, None))
+        .then_err(DomainError::InsufficientPermissions);
+    given(fruit_company())
+        .when(Actor::Operator, grant_command(CreditSource::Contract, None))
+        .then_err(DomainError::InvalidExpiry);
+    given(fruit_company())
+        .when(
+            Actor::Operator,
+            grant_command(CreditSource::Card, Some(days(9))),
+        )
+        .then_err(DomainError::InvalidExpiry);
+    given(fruit_company())
+        .at(days(9))
+        .when(
+            Actor::Operator,
+            grant_command(CreditSource::Contract, Some(days(9))),
+        )
+        .then_err(DomainError::ExpiryInPast);
+    given(fruit_company())
+        .when(
+            Actor::Operator,
+            grant_command(CreditSource::Contract, Some(days(365))),
+        )
+        .then(vec![Event::CreditsGranted {
+            project_id: project(FRUIT),
+            grant_id: grant(7),
+            source: CreditSource::Contract,
+            amount: usd(100),
+            expires_at: Some(days(365)),
+            reference: Some("PO-1".into()),
+        }]);
+}
+
+#[test]
+fn zero_negative_and_absurd_amounts_are_refused() {
+    for amount in [
+        Nanodollars::ZERO,
+        Nanodollars::new(-1),
+        crate::limits::AMOUNT_MAX + Nanodollars::new(1),
+    ] {
+        given(fruit_company())
+            .when(
+                Actor::Operator,
+                Command::GrantCredits {
+                    project_id: project(FRUIT),
+                    grant_id: grant(7),
+                    source: CreditSource::Card,
+                    amount,
+                    expires_at: None,
+                    reference: None,
+                },
+            )
+            .then_err(DomainError::InvalidAmount);
+    }
+}
+
+fn transfer(amount: TransferAmount) -> Command {
+    Command::TransferCredits {
+        transfer_id: TransferId::from_uuid(uuid(5000)),
+        from_project_id: project(FRUIT),
+        to_project_id: project(OTHER),
+        amount,
+    }
+}
+
+fn two_projects() -> Vec<Event> {
+    with(funded(), created(OTHER, OWNER))
+}
+
+#[test]
+fn a_transfer_moves_portions_in_spending_order_keeping_their_expiry() {
+    let events = given(two_projects())
+        .when(person(OWNER), transfer(TransferAmount::Amount(usd(3))))
+        .events();
+    let Event::CreditsTransferredIn { portions, .. } = &events[1] else {
+        panic!("expected the receiving side, got {events:?}");
+    };
+    let moved: Vec<(
+        GrantId,
+        CreditSource,
+        Nanodollars,
+        Option<Timestamp>,
+        Nanodollars,
+    )> = portions
+        .iter()
+        .map(|p| {
+            (
+                p.from_grant_id,
+                p.source,
+                p.amount,
+                p.expires_at,
+                p.from_grant_remaining,
+            )
+        })
+        .collect();
+    assert_eq!(
+        moved,
+        [
+            (
+                grant(3),
+                CreditSource::Promotional,
+                usd(2),
+                Some(days(30)),
+                usd(0)
+            ),
+            (
+                grant(2),
+                CreditSource::Contract,
+                usd(1),
+                Some(days(90)),
+                usd(4)
+            ),
+        ]
+    );
+    let Event::CreditsTransferredOut {
+        portions: out_portions,
+        ..
+    } = &events[0]
+    else {
+        panic!("expected the sending side, got {events:?}");
+    };
+    assert_eq!(out_portions, portions);
+    assert_ne!(portions[0].to_grant_id, portions[1].to_grant_id);
+}
+
+#[test]
+fn a_whole_balance_moves_with_its_expiry() {
+    let events = given(two_projects())
+        .when(
+            person(OWNER),
+            transfer(TransferAmount::WholeGrant(grant(2))),
+        )
+        .events();
+    let Event::CreditsTransferredIn { portions, .. } = &events[1] else {
+        panic!("expected the receiving side, got {events:?}");
+    };
+    assert_eq!(portions.len(), 1);
+    assert_eq!(
+        (portions[0].amount, portions[0].expires_at),
+        (usd(5), Some(days(90)))
+    );
+}
+
+#[test]
+fn a_transfer_beyond_the_usable_balance_is_refused() {
+    given(two_projects())
+        .at(days(30))
+        .when(person(OWNER), transfer(TransferAmount::Amount(usd(16))))
+        .then_err(DomainError::InsufficientCredit);
+}
+
+#[test]
+fn a_transfer_needs_billing_write_in_both_projects_and_no_key() {
+    given(with(two_projects(), [joined(OTHER, ADMIN, Role::Owner)]))
+        .when(person(ADMIN), transfer(TransferAmount::Amount(usd(1))))
+        .then_err(DomainError::InsufficientPermissions);
+    let mut not_in_destination = funded();
+    not_in_destination.extend(created(OTHER, OUTSIDER));
+    given(not_in_destination)
+        .when(person(OWNER), transfer(TransferAmount::Amount(usd(1))))
+        .then_err(DomainError::ProjectNotFound);
+    given(with(
+        two_projects(),
+        [key_created(FRUIT, OWNER, 2, &["owner"], &[])],
+    ))
+    .when(key_of(OWNER, 2), transfer(TransferAmount::Amount(usd(1))))
+    .then_err(DomainError::AccountRequired);
+}
+
+#[test]
+fn the_sweeper_expires_each_grant_once() {
+    let swept = given(funded())
+        .at(days(30))
+        .when(Actor::System, Command::ExpireCredits)
+        .events();
+    assert_eq!(
+        swept,
+        [Event::CreditsExpired {
+            project_id: project(FRUIT),
+            grant_id: grant(3),
+            amount: usd(2),
+        }]
+    );
+    given(with(funded(), swept))
+        .at(days(31))
+        .when(Actor::System, Command::ExpireCredits)
+        .then(vec![]);
+}

@@ -1,0 +1,10 @@
+//! The rules, one test each, one module per aggregate: given these events, when this command,
+//! then these events (or this error). The harness is `crate::domain::testing`.
+
+mod accounts;
+mod credits;
+mod invitations;
+mod keys;
+mod membership;
+mod projects;
+mod usage;
