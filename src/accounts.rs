@@ -2,7 +2,7 @@
 //! Passwords are hashed here, off the async threads (`passwords`).
 
 use crate::{
-    domain::{Command, Registration},
+    domain::{Command, DomainError, PersonName, ProjectName, Registration},
     passwords,
     processor::CommandError,
     Steward,
@@ -35,21 +35,21 @@ impl std::fmt::Debug for Password {
 #[derive(Debug)]
 pub struct NewAccount {
     pub email: Email,
-    pub first_name: String,
-    pub last_name: String,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
     /// Without one, the account cannot log in.
     pub password: Option<Password>,
-    pub project_name: String,
+    pub project_name: ProjectName,
     /// Promotional credit for the first project, expiring a year later.
     pub promotional_credit: Option<Nanodollars>,
 }
 
 impl NewAccount {
     /// The first project's name at signup: the person's, or `My Project`.
-    pub fn first_project_name(first_name: &str) -> String {
-        match first_name.trim() {
-            "" => "My Project".to_owned(),
-            first_name => format!("{first_name}'s Project"),
+    pub fn first_project_name(first_name: &PersonName) -> Result<ProjectName, DomainError> {
+        match first_name.as_str().trim() {
+            "" => ProjectName::parse("My Project"),
+            first_name => ProjectName::parse(format!("{first_name}'s Project")),
         }
     }
 }

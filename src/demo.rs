@@ -8,7 +8,10 @@
 
 use crate::{
     clock::ManualClock,
-    domain::{Command, DomainError, NewKey, Registration, TransferAmount, UsageReport},
+    domain::{
+        Command, CompanyName, DomainError, KeyComment, ModelName, NewKey, PersonName, ProjectName,
+        Reference, Registration, TransferAmount, UsageReport,
+    },
     pricing::PriceTable,
     processor::CommandError,
     secrets::Secret,
@@ -95,11 +98,11 @@ impl Demo {
             Command::RegisterAccount(Registration {
                 account_id,
                 email: email_of(email),
-                first_name: first_name.into(),
-                last_name: last_name.into(),
+                first_name: text(PersonName::parse, first_name),
+                last_name: text(PersonName::parse, last_name),
                 password_hash: None,
                 project_id,
-                project_name: project_name.into(),
+                project_name: text(ProjectName::parse, project_name),
                 promotional_credit,
             }),
         )
@@ -155,7 +158,7 @@ impl Demo {
                 project_id,
                 key_id,
                 secret_hash: secret.hash,
-                comment: comment.into(),
+                comment: text(KeyComment::parse, comment),
                 scopes: scopes.iter().map(|s| scope_of(s)).collect(),
                 tags: tags.iter().map(|t| tag_of(t)).collect(),
                 expires_at: None,
@@ -176,6 +179,11 @@ fn tag_of(text: &str) -> Tag {
 
 fn scope_of(text: &str) -> Scope {
     Scope::parse(text).expect("demo scopes are valid")
+}
+
+/// One of the demo's fixed texts as the value a command carries.
+fn text<T>(parse: fn(String) -> Result<T, DomainError>, text: &str) -> T {
+    parse(text.to_owned()).expect("the demo's texts are valid")
 }
 
 /// Writes the Fruit Company scenario into an empty data directory.
@@ -205,8 +213,8 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
         Actor::Account(olive),
         Command::UpdateProject {
             project_id: fruit,
-            name: Some("Fruit Company".into()),
-            company: Some("Fruit Company Ltd".into()),
+            name: Some(text(ProjectName::parse, "Fruit Company")),
+            company: Some(text(CompanyName::parse, "Fruit Company Ltd")),
         },
     )
     .await?;
@@ -315,7 +323,7 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
                 source,
                 amount: Nanodollars::from_usd(usd),
                 expires_at: expires_at.map(|at| Timestamp::parse_rfc3339(at).expect("valid")),
-                reference: Some(reference.into()),
+                reference: Some(text(Reference::parse, reference)),
             },
         )
         .await?;
@@ -341,7 +349,7 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
         Actor::Account(olive),
         Command::CreateProject {
             project_id: fruit_labs,
-            name: "Fruit Labs".into(),
+            name: text(ProjectName::parse, "Fruit Labs"),
         },
     )
     .await?;
@@ -423,7 +431,7 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
                     } else {
                         RequestMethod::Sync
                     },
-                    model: model.into(),
+                    model: text(ModelName::parse, model),
                     deployment: Deployment::Hosted,
                     units,
                     status_code,

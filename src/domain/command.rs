@@ -3,6 +3,7 @@
 //! Randomness (ids, secrets, tokens) is drawn before a command is built and passed in, already
 //! hashed where it is secret, so that `decide` stays pure.
 
+use super::values::{CompanyName, KeyComment, ModelName, PersonName, ProjectName, Reference};
 use steward_events::{
     AccountId, CreditSource, Deployment, Email, Endpoint, GrantId, KeyId, Nanodollars, ProjectId,
     RequestId, RequestMethod, Role, Scope, Sha256Digest, Tag, Timestamp, TransferId, UsageUnits,
@@ -25,7 +26,7 @@ pub struct UsageReport {
     pub tags: Vec<Tag>,
     pub endpoint: Endpoint,
     pub method: RequestMethod,
-    pub model: String,
+    pub model: ModelName,
     pub deployment: Deployment,
     pub units: UsageUnits,
     pub status_code: u16,
@@ -38,11 +39,11 @@ pub struct UsageReport {
 pub struct Registration {
     pub account_id: AccountId,
     pub email: Email,
-    pub first_name: String,
-    pub last_name: String,
+    pub first_name: PersonName,
+    pub last_name: PersonName,
     pub password_hash: Option<String>,
     pub project_id: ProjectId,
-    pub project_name: String,
+    pub project_name: ProjectName,
     pub promotional_credit: Option<(GrantId, Nanodollars)>,
 }
 
@@ -52,7 +53,7 @@ pub struct NewKey {
     pub project_id: ProjectId,
     pub key_id: KeyId,
     pub secret_hash: Sha256Digest,
-    pub comment: String,
+    pub comment: KeyComment,
     pub scopes: Vec<Scope>,
     pub tags: Vec<Tag>,
     pub expires_at: Option<Timestamp>,
@@ -69,12 +70,12 @@ pub enum Command {
     },
     CreateProject {
         project_id: ProjectId,
-        name: String,
+        name: ProjectName,
     },
     UpdateProject {
         project_id: ProjectId,
-        name: Option<String>,
-        company: Option<String>,
+        name: Option<ProjectName>,
+        company: Option<CompanyName>,
     },
     DeleteProject {
         project_id: ProjectId,
@@ -122,7 +123,7 @@ pub enum Command {
         source: CreditSource,
         amount: Nanodollars,
         expires_at: Option<Timestamp>,
-        reference: Option<String>,
+        reference: Option<Reference>,
     },
     TransferCredits {
         transfer_id: TransferId,

@@ -8,12 +8,14 @@ mod credit;
 mod decide;
 mod error;
 mod state;
+mod values;
 
 pub use command::{Command, NewKey, Registration, TransferAmount, UsageReport};
 pub use credit::{is_expired, spend_order};
 pub use decide::{decide, Known};
 pub use error::DomainError;
 pub use state::{evolve, AccountState, GrantState, InvitationState, KeyState, ProjectState, State};
+pub use values::{CompanyName, KeyComment, ModelName, PersonName, ProjectName, Reference};
 
 #[cfg(test)]
 mod properties;

@@ -1,5 +1,6 @@
 //! Accounts: signup, login, logout, accepting an invitation, deleting one's own account.
 
+use super::error::Category;
 use super::{
     auth::{bearer_token, Session},
     error::{ApiError, ApiResult, ErrorBody},
@@ -10,7 +11,7 @@ use super::{
 };
 use crate::{
     accounts::{NewAccount, Password},
-    domain::Command,
+    domain::{Command, PersonName},
     secrets::hash_secret,
 };
 use axum::{extract::State, http::HeaderMap, Extension, Json};
@@ -53,8 +54,7 @@ fn ensure_signup_open(settings: &HttpSettings) -> ApiResult<()> {
         return Ok(());
     }
     Err(ApiError::new(
-        axum::http::StatusCode::FORBIDDEN,
-        "SIGNUP_CLOSED",
+        Category::SignupClosed,
         "Signup is closed on this server; ask the operator for an account.",
     ))
 }
@@ -64,11 +64,12 @@ impl SignupRequest {
     fn new_account(self, promotional_credit: Option<Nanodollars>) -> ApiResult<NewAccount> {
         let email = parse_email(&self.email)?;
         let password = Password::parse(self.password).map_err(ApiError::invalid_request)?;
+        let first_name = PersonName::parse(self.first_name)?;
         Ok(NewAccount {
             email,
-            project_name: NewAccount::first_project_name(&self.first_name),
-            first_name: self.first_name,
-            last_name: self.last_name,
+            project_name: NewAccount::first_project_name(&first_name)?,
+            first_name,
+            last_name: PersonName::parse(self.last_name)?,
             password: Some(password),
             promotional_credit,
         })

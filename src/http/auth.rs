@@ -1,5 +1,6 @@
 //! Who is calling: an API key (`Token`), an account session or the operator (`Bearer`).
 
+use super::error::Category;
 use super::{error::ApiError, throttle::client_address, AppState};
 pub use crate::access::{Principal, ProjectAccess};
 use crate::secrets::hash_secret;
@@ -120,8 +121,7 @@ impl FromRequestParts<AppState> for Session {
         match Principal::from_request_parts(parts, state).await? {
             Principal::Account(account_id) => Ok(Session(account_id)),
             _ => Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "INSUFFICIENT_PERMISSIONS",
+                Category::InsufficientPermissions,
                 "Only an account session may do this.",
             )),
         }

@@ -27,11 +27,101 @@ pub struct ErrorBody {
     pub request_id: String,
 }
 
+/// The categories of the error JSON: Deepgram's where it has one, Steward's own beside them.
+/// Each answers with one status, except `InvalidJson`, which is 415 for a body that is not JSON
+/// at all (`ApiError::with_status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Category {
+    /// 401: no, unknown, invalid or expired credentials.
+    InvalidAuth,
+    /// 403: known credentials lacking a permission.
+    InsufficientPermissions,
+    /// 404: a project that does not exist or the caller does not belong to.
+    ProjectNotFound,
+    /// 404: anything else that is not there.
+    NotFound,
+    /// 400 (or 415): a body that is not the JSON this endpoint takes.
+    InvalidJson,
+    /// 400.
+    InvalidQueryParameter,
+    /// 400: an id in the path that cannot be one.
+    InvalidPathParameter,
+    /// 400: well-formed JSON whose values break a rule.
+    InvalidRequest,
+    /// 402: the project cannot pay.
+    AsrPaymentRequired,
+    /// 403: signup is closed on this server.
+    SignupClosed,
+    /// 405.
+    MethodNotAllowed,
+    /// 409: a conflict with the current state.
+    Conflict,
+    /// 409: an `Idempotency-Key` reused with another request, or still in flight.
+    IdempotencyConflict,
+    /// 410: an invitation past its expiry.
+    InvitationExpired,
+    /// 413.
+    PayloadTooLarge,
+    /// 429: too many failed authentications from one address.
+    TooManyRequests,
+    /// 500.
+    InternalServerError,
+    /// 503: shutting down.
+    ServiceUnavailable,
+}
+
+impl Category {
+    /// The name on the wire, such as `INVALID_AUTH`.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::InvalidAuth => "INVALID_AUTH",
+            Self::InsufficientPermissions => "INSUFFICIENT_PERMISSIONS",
+            Self::ProjectNotFound => "PROJECT_NOT_FOUND",
+            Self::NotFound => "NOT_FOUND",
+            Self::InvalidJson => "INVALID_JSON",
+            Self::InvalidQueryParameter => "INVALID_QUERY_PARAMETER",
+            Self::InvalidPathParameter => "INVALID_PATH_PARAMETER",
+            Self::InvalidRequest => "INVALID_REQUEST",
+            Self::AsrPaymentRequired => "ASR_PAYMENT_REQUIRED",
+            Self::SignupClosed => "SIGNUP_CLOSED",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::Conflict => "CONFLICT",
+            Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            Self::InvitationExpired => "INVITATION_EXPIRED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::TooManyRequests => "TOO_MANY_REQUESTS",
+            Self::InternalServerError => "INTERNAL_SERVER_ERROR",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+        }
+    }
+
+    /// The status the category answers with.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidAuth => StatusCode::UNAUTHORIZED,
+            Self::InsufficientPermissions | Self::SignupClosed => StatusCode::FORBIDDEN,
+            Self::ProjectNotFound | Self::NotFound => StatusCode::NOT_FOUND,
+            Self::InvalidJson
+            | Self::InvalidQueryParameter
+            | Self::InvalidPathParameter
+            | Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::AsrPaymentRequired => StatusCode::PAYMENT_REQUIRED,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict | Self::IdempotencyConflict => StatusCode::CONFLICT,
+            Self::InvitationExpired => StatusCode::GONE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            Self::InternalServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
 /// An error answer. Internal causes are logged with the request id, never sent.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub category: &'static str,
+    pub category: Category,
     pub message: String,
     pub details: String,
     /// For the server's log only.
@@ -48,14 +138,20 @@ pub struct PendingErrorBody {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, category: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(category: Category, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: category.status(),
             category,
             message: message.into(),
             details: String::new(),
             internal: None,
         }
+    }
+
+    /// The same error with another status (only `InvalidJson` has two).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
     pub fn with_details(mut self, details: impl Into<String>) -> Self {
@@ -65,55 +161,36 @@ impl ApiError {
 
     /// 401 `INVALID_AUTH`: no, unknown, invalid or expired credentials.
     pub fn invalid_auth() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "INVALID_AUTH",
-            "Invalid credentials.",
-        )
+        Self::new(Category::InvalidAuth, "Invalid credentials.")
     }
 
     /// 403 `INSUFFICIENT_PERMISSIONS`: known credentials lacking a permission.
     pub fn insufficient_permissions() -> Self {
         Self::new(
-            StatusCode::FORBIDDEN,
-            "INSUFFICIENT_PERMISSIONS",
+            Category::InsufficientPermissions,
             "You do not have permission to do this.",
         )
     }
 
     /// 404 `PROJECT_NOT_FOUND`, also for a project the caller does not belong to.
     pub fn project_not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "PROJECT_NOT_FOUND",
-            "Project not found.",
-        )
+        Self::new(Category::ProjectNotFound, "Project not found.")
     }
 
     /// 404 `NOT_FOUND` for anything but a project.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("{what} not found."),
-        )
+        Self::new(Category::NotFound, format!("{what} not found."))
     }
 
     /// 400 `INVALID_JSON`: a body that is not the JSON this endpoint takes.
     pub fn invalid_json(details: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_JSON",
-            "The request body is not valid.",
-        )
-        .with_details(details)
+        Self::new(Category::InvalidJson, "The request body is not valid.").with_details(details)
     }
 
     /// 400 `INVALID_QUERY_PARAMETER`.
     pub fn invalid_query(details: impl Into<String>) -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_QUERY_PARAMETER",
+            Category::InvalidQueryParameter,
             "A query parameter is not valid.",
         )
         .with_details(details)
@@ -122,8 +199,7 @@ impl ApiError {
     /// 400 `INVALID_PATH_PARAMETER`: an id in the path that cannot be one.
     pub fn invalid_path(details: impl Into<String>) -> Self {
         Self::new(
-            StatusCode::BAD_REQUEST,
-            "INVALID_PATH_PARAMETER",
+            Category::InvalidPathParameter,
             "A path parameter is not valid.",
         )
         .with_details(details)
@@ -131,14 +207,13 @@ impl ApiError {
 
     /// 400 `INVALID_REQUEST`: well-formed JSON whose values break a rule.
     pub fn invalid_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
+        Self::new(Category::InvalidRequest, message)
     }
 
     /// 500 `INTERNAL_SERVER_ERROR`; `cause` is logged, not sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut error = Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_SERVER_ERROR",
+            Category::InternalServerError,
             "Something went wrong on our side.",
         );
         error.internal = Some(cause.to_string());
@@ -148,8 +223,7 @@ impl ApiError {
     /// 503 `SERVICE_UNAVAILABLE`: shutting down.
     pub fn unavailable() -> Self {
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
+            Category::ServiceUnavailable,
             "The service is shutting down; retry shortly.",
         )
     }
@@ -166,25 +240,25 @@ impl From<DomainError> for ApiError {
                 None => text,
             }
         };
-        let (status, category) =
+        let category =
             match error {
                 ProjectNotFound => return Self::project_not_found(),
                 InvalidCredentials => return Self::invalid_auth(),
                 AccountNotFound | MemberNotFound | KeyNotFound | InvitationNotFound
-                | GrantNotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+                | GrantNotFound => Category::NotFound,
                 InsufficientPermissions
                 | AccountRequired
                 | ScopeBeyondOwn
-                | InvitationEmailMismatch => (StatusCode::FORBIDDEN, "INSUFFICIENT_PERMISSIONS"),
+                | InvitationEmailMismatch => Category::InsufficientPermissions,
                 SoleOwner | EmailTaken | AlreadyMember | AlreadyInvited | AlreadyExists
-                | DuplicateRequest => (StatusCode::CONFLICT, "CONFLICT"),
-                InvitationExpired => (StatusCode::GONE, "INVITATION_EXPIRED"),
-                InsufficientCredit => (StatusCode::PAYMENT_REQUIRED, "ASR_PAYMENT_REQUIRED"),
+                | DuplicateRequest => Category::Conflict,
+                InvitationExpired => Category::InvitationExpired,
+                InsufficientCredit => Category::AsrPaymentRequired,
                 InvalidAmount | SameProject | ExpiryInPast | InvalidExpiry | InvalidName
                 | InvalidComment | InvalidScopes | TooManyTags | InvalidModel
-                | InvalidReference => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+                | InvalidReference => Category::InvalidRequest,
             };
-        Self::new(status, category, message)
+        Self::new(category, message)
     }
 }
 
@@ -230,7 +304,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
         response.extensions_mut().insert(PendingErrorBody {
-            category: self.category,
+            category: self.category.code(),
             message: self.message,
             details: self.details,
             internal: self.internal,

@@ -1,6 +1,7 @@
 //! Extractors that refuse bad input with the API's error JSON instead of axum's plain text.
 
 use super::error::ApiError;
+use super::error::Category;
 use axum::{
     extract::{
         rejection::{JsonRejection, PathRejection, QueryRejection},
@@ -33,17 +34,15 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     let status = rejection.status();
     let details = rejection.body_text();
     match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            status,
-            "PAYLOAD_TOO_LARGE",
-            "The request body is too large.",
-        )
-        .with_details(details),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(Category::PayloadTooLarge, "The request body is too large.")
+                .with_details(details)
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
-            status,
-            "INVALID_JSON",
+            Category::InvalidJson,
             "The request body must be JSON (Content-Type: application/json).",
-        ),
+        )
+        .with_status(status),
         _ => ApiError::invalid_json(details),
     }
 }

@@ -5,6 +5,7 @@
 //! Keys are scoped to the caller (the hash of the `Authorization` header), so one caller's key
 //! never replays another's answer. A server error (5xx) is not kept: retrying it runs again.
 
+use super::error::Category;
 use super::{error::ApiError, standalone_error, AppState, MAX_BODY_BYTES, REQUEST_ID_HEADER};
 use crate::processor::DurableWriter;
 use axum::{
@@ -72,7 +73,7 @@ impl IdempotencyStore {
 }
 
 fn conflict(message: &str) -> ApiError {
-    ApiError::new(StatusCode::CONFLICT, "IDEMPOTENCY_CONFLICT", message)
+    ApiError::new(Category::IdempotencyConflict, message)
 }
 
 fn replay(kept: Kept) -> Response {
@@ -126,8 +127,7 @@ async fn answer(state: AppState, request: Request, next: Next) -> Result<Respons
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
         return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            Category::PayloadTooLarge,
             "The request body is too large.",
         ));
     };

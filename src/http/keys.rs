@@ -8,7 +8,7 @@ use super::{
     AppState, MessageResponse,
 };
 use crate::{
-    domain::{Command, NewKey},
+    domain::{Command, KeyComment, NewKey},
     reads::{KeyListing, KeyStatus},
     secrets::Secret,
 };
@@ -199,7 +199,7 @@ impl CreateKeyRequest {
             scopes: parse_scopes(&self.scopes)?,
             tags: parse_tags(&self.tags)?,
             expires_at: expiry(&self, now)?,
-            comment: self.comment,
+            comment: KeyComment::parse(self.comment)?,
         }))
     }
 }

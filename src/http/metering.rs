@@ -9,7 +9,7 @@ use super::{
     usd::{decimal_text, Usd},
     AppState,
 };
-use crate::domain::UsageReport;
+use crate::domain::{ModelName, UsageReport};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{
@@ -140,7 +140,7 @@ fn parse_report(body: RecordRequestBody, state: &AppState) -> Result<UsageReport
         tags: parse_tags(&body.tags)?,
         endpoint,
         method,
-        model: body.model,
+        model: ModelName::parse(body.model)?,
         deployment,
         units,
         status_code: body.code,
@@ -239,7 +239,7 @@ impl BatchItemResult {
                     status: error.status.as_u16(),
                     recorded: None,
                     error: Some(BatchItemError {
-                        category: error.category,
+                        category: error.category.code(),
                         message: error.message,
                         details: error.details,
                     }),

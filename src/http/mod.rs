@@ -34,7 +34,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json, Router,
 };
-use error::{ApiError, ErrorBody, PendingErrorBody};
+use error::{ApiError, Category, ErrorBody, PendingErrorBody};
 use idempotency::IdempotencyStore;
 use std::sync::Arc;
 use steward_events::Nanodollars;
@@ -239,8 +239,7 @@ fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("Route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
+                Category::MethodNotAllowed,
                 "This method is not allowed on this route.",
             )
         })

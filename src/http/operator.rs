@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     accounts::{NewAccount, Password},
-    domain::Command,
+    domain::{Command, PersonName, ProjectName, Reference},
     outbox::OutboxMessage,
 };
 use axum::{extract::State, Json};
@@ -106,10 +106,12 @@ impl CreateAccountRequest {
             .map_err(ApiError::invalid_request)?;
         Ok(NewAccount {
             email,
-            first_name: self.first_name,
-            last_name: self.last_name,
+            first_name: PersonName::parse(self.first_name)?,
+            last_name: PersonName::parse(self.last_name)?,
             password,
-            project_name: self.project_name.unwrap_or_else(|| "My Project".into()),
+            project_name: ProjectName::parse(
+                self.project_name.unwrap_or_else(|| "My Project".into()),
+            )?,
             promotional_credit: None,
         })
     }
@@ -210,7 +212,7 @@ impl GrantCreditsRequest {
             source,
             amount: self.amount.0,
             expires_at,
-            reference: self.reference,
+            reference: self.reference.map(Reference::parse).transpose()?,
         })
     }
 }

@@ -6,7 +6,7 @@ use super::{
     extract::{ApiJson, ApiPath},
     AppState, MessageResponse,
 };
-use crate::domain::Command;
+use crate::domain::{Command, CompanyName, ProjectName};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{Actor, ProjectId};
@@ -68,19 +68,17 @@ async fn create_project(
     ApiJson(body): ApiJson<CreateProjectRequest>,
 ) -> ApiResult<Json<ProjectSummary>> {
     let project_id = ProjectId::from_uuid(Uuid::now_v7());
-    state
-        .steward
-        .execute(
-            Actor::Account(account_id),
-            Command::CreateProject {
-                project_id,
-                name: body.name.clone(),
-            },
-        )
+    let name = ProjectName::parse(body.name)?;
+    let command = Command::CreateProject {
+        project_id,
+        name: name.clone(),
+    };
+    (state.steward)
+        .execute(Actor::Account(account_id), command)
         .await?;
     Ok(Json(ProjectSummary {
         project_id,
-        name: body.name,
+        name: name.into(),
     }))
 }
 
@@ -137,8 +135,8 @@ async fn update_project(
             principal.actor(),
             Command::UpdateProject {
                 project_id,
-                name: body.name,
-                company: body.company,
+                name: body.name.map(ProjectName::parse).transpose()?,
+                company: body.company.map(CompanyName::parse).transpose()?,
             },
         )
         .await?;

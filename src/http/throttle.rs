@@ -2,7 +2,8 @@
 //! every attempt from that address to authenticate is answered 429 until the minute is over.
 
 use super::error::ApiError;
-use axum::{extract::ConnectInfo, http::request::Parts, http::StatusCode};
+use super::error::Category;
+use axum::{extract::ConnectInfo, http::request::Parts};
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
@@ -42,8 +43,7 @@ impl AuthFailures {
                 if started.elapsed() < WINDOW && *failures >= self.max_per_minute =>
             {
                 Err(ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "TOO_MANY_REQUESTS",
+                    Category::TooManyRequests,
                     "Too many failed authentication attempts; retry in a minute.",
                 ))
             }

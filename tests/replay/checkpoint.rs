@@ -6,7 +6,7 @@ use std::sync::Arc;
 use steward::{
     checkpoint,
     clock::SystemClock,
-    domain::{Command, Registration},
+    domain::{Command, PersonName, ProjectName, Registration},
     Steward,
 };
 use steward_events::{AccountId, Actor, Email, EventLog, ProjectId};
@@ -21,11 +21,11 @@ fn register(email: &str) -> Command {
     Command::RegisterAccount(Registration {
         account_id: AccountId::from_uuid(Uuid::now_v7()),
         email: Email::parse(email).unwrap(),
-        first_name: "F".into(),
-        last_name: "L".into(),
+        first_name: PersonName::parse("F").unwrap(),
+        last_name: PersonName::parse("L").unwrap(),
         password_hash: None,
         project_id: ProjectId::from_uuid(Uuid::now_v7()),
-        project_name: "P".into(),
+        project_name: ProjectName::parse("P").unwrap(),
         promotional_credit: None,
     })
 }

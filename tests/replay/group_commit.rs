@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use steward::{
     clock::SystemClock,
-    domain::{Command, Registration},
+    domain::{Command, PersonName, ProjectName, Registration},
     Steward,
 };
 use steward_events::{AccountId, Actor, Email, ProjectId};
@@ -27,11 +27,11 @@ async fn concurrent_commands_share_flushes_and_all_land_in_order() {
                     Command::RegisterAccount(Registration {
                         account_id: AccountId::from_uuid(Uuid::now_v7()),
                         email,
-                        first_name: "F".into(),
-                        last_name: "L".into(),
+                        first_name: PersonName::parse("F").unwrap(),
+                        last_name: PersonName::parse("L").unwrap(),
                         password_hash: None,
                         project_id: ProjectId::from_uuid(Uuid::now_v7()),
-                        project_name: "P".into(),
+                        project_name: ProjectName::parse("P").unwrap(),
                         promotional_credit: None,
                     }),
                 )

@@ -1,6 +1,6 @@
 //! Accounts: registering one with its first project, and deleting one.
 
-use super::{check_amount, check_name, check_optional_name, project, require_operator, Context};
+use super::{check_amount, project, require_operator, Context};
 use crate::domain::{command::Registration, error::DomainError};
 use steward_events::{AccountId, Actor, CreditSource, Event, RemovalReason, Role};
 
@@ -28,20 +28,17 @@ pub(super) fn register(
     if state.accounts.contains_key(account_id) || state.projects.contains_key(project_id) {
         return Err(DomainError::AlreadyExists);
     }
-    check_name(project_name)?;
-    check_optional_name(first_name)?;
-    check_optional_name(last_name)?;
     let mut events = vec![
         Event::AccountRegistered {
             account_id: *account_id,
             email: email.clone(),
-            first_name: first_name.clone(),
-            last_name: last_name.clone(),
+            first_name: first_name.to_string(),
+            last_name: last_name.to_string(),
             password_hash: password_hash.clone(),
         },
         Event::ProjectCreated {
             project_id: *project_id,
-            name: project_name.clone(),
+            name: project_name.to_string(),
             created_by: *account_id,
         },
         Event::MemberJoined {

@@ -3,7 +3,10 @@
 
 use super::{access, balance, check_amount, project, require_operator, Context};
 use crate::{
-    domain::{command::TransferAmount, credit::spend_order, error::DomainError, state::GrantState},
+    domain::{
+        command::TransferAmount, credit::spend_order, error::DomainError, state::GrantState,
+        Reference,
+    },
     limits,
 };
 use steward_events::{
@@ -21,7 +24,7 @@ pub(super) fn grant(
     source: CreditSource,
     amount: Nanodollars,
     expires_at: Option<Timestamp>,
-    reference: Option<&str>,
+    reference: Option<&Reference>,
 ) -> Result<Vec<Event>, DomainError> {
     require_operator(cx)?;
     let project = project(cx.state, project_id)?;
@@ -35,9 +38,6 @@ pub(super) fn grant(
         }
         _ => return Err(DomainError::InvalidExpiry),
     }
-    if reference.is_some_and(|reference| reference.chars().count() > limits::REFERENCE_CHARS_MAX) {
-        return Err(DomainError::InvalidReference);
-    }
     if cx.state.grant_projects.contains_key(&grant_id) {
         return Err(DomainError::AlreadyExists);
     }
@@ -50,7 +50,7 @@ pub(super) fn grant(
         source,
         amount,
         expires_at,
-        reference: reference.map(str::to_owned),
+        reference: reference.map(Reference::to_string),
     }])
 }
 

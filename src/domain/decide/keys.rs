@@ -27,10 +27,6 @@ pub(super) fn create(cx: &Context, key: &NewKey) -> Result<Vec<Event>, DomainErr
     if !Scope::union_of(scopes).is_subset_of(access.permissions) {
         return Err(DomainError::ScopeBeyondOwn);
     }
-    if comment.chars().count() > limits::COMMENT_CHARS_MAX || comment.chars().any(char::is_control)
-    {
-        return Err(DomainError::InvalidComment);
-    }
     if tags.len() > limits::TAGS_PER_KEY_MAX {
         return Err(DomainError::TooManyTags);
     }
@@ -44,7 +40,7 @@ pub(super) fn create(cx: &Context, key: &NewKey) -> Result<Vec<Event>, DomainErr
         project_id: *project_id,
         key_id: *key_id,
         created_by,
-        comment: comment.clone(),
+        comment: comment.to_string(),
         scopes: dedup(scopes),
         tags: dedup(tags),
         expires_at: *expires_at,

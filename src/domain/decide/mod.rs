@@ -59,7 +59,7 @@ pub fn decide(
             project_id,
             name,
             company,
-        } => projects::update(cx, *project_id, name.as_deref(), company.as_deref()),
+        } => projects::update(cx, *project_id, name.as_ref(), company.as_ref()),
         Command::DeleteProject { project_id } => projects::delete(cx, *project_id),
         Command::InviteMember {
             project_id,
@@ -104,7 +104,7 @@ pub fn decide(
             *source,
             *amount,
             *expires_at,
-            reference.as_deref(),
+            reference.as_ref(),
         ),
         Command::TransferCredits {
             transfer_id,
@@ -220,22 +220,6 @@ pub(super) fn require_operator(cx: &Context) -> Result<(), DomainError> {
 pub(super) fn ensure_keeps_an_owner(project: &ProjectState, role: Role) -> Result<(), DomainError> {
     if role == Role::Owner && project.owner_count() == 1 {
         return Err(DomainError::SoleOwner);
-    }
-    Ok(())
-}
-
-/// A project's name: not blank, at most `NAME_CHARS_MAX`, no control characters.
-pub(super) fn check_name(name: &str) -> Result<(), DomainError> {
-    if name.trim().is_empty() {
-        return Err(DomainError::InvalidName);
-    }
-    check_optional_name(name)
-}
-
-/// A person's name or a company: may be empty, else as a project's name.
-pub(super) fn check_optional_name(name: &str) -> Result<(), DomainError> {
-    if name.chars().count() > limits::NAME_CHARS_MAX || name.chars().any(char::is_control) {
-        return Err(DomainError::InvalidName);
     }
     Ok(())
 }

@@ -1,24 +1,23 @@
 //! Projects: creating, renaming (and naming the company), deleting.
 
-use super::{access, check_name, check_optional_name, person, Context};
-use crate::domain::error::DomainError;
+use super::{access, person, Context};
+use crate::domain::{error::DomainError, CompanyName, ProjectName};
 use steward_events::{Event, Permission, ProjectId, Role};
 
 /// A person creates a project and owns it.
 pub(super) fn create(
     cx: &Context,
     project_id: ProjectId,
-    name: &str,
+    name: &ProjectName,
 ) -> Result<Vec<Event>, DomainError> {
     let account_id = person(cx)?;
     if cx.state.projects.contains_key(&project_id) {
         return Err(DomainError::AlreadyExists);
     }
-    check_name(name)?;
     Ok(vec![
         Event::ProjectCreated {
             project_id,
-            name: name.to_owned(),
+            name: name.to_string(),
             created_by: account_id,
         },
         Event::MemberJoined {
@@ -33,24 +32,22 @@ pub(super) fn create(
 pub(super) fn update(
     cx: &Context,
     project_id: ProjectId,
-    name: Option<&str>,
-    company: Option<&str>,
+    name: Option<&ProjectName>,
+    company: Option<&CompanyName>,
 ) -> Result<Vec<Event>, DomainError> {
     let (access, _) = access(cx, project_id)?;
     access.require(Permission::ProjectWrite)?;
     let mut events = Vec::new();
     if let Some(name) = name {
-        check_name(name)?;
         events.push(Event::ProjectRenamed {
             project_id,
-            name: name.to_owned(),
+            name: name.to_string(),
         });
     }
     if let Some(company) = company {
-        check_optional_name(company)?;
         events.push(Event::ProjectCompanyChanged {
             project_id,
-            company: company.to_owned(),
+            company: company.to_string(),
         });
     }
     Ok(events)

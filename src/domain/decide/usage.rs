@@ -36,7 +36,7 @@ pub(super) fn record(
         tags,
         endpoint: report.endpoint,
         method: report.method,
-        model: report.model.clone(),
+        model: report.model.to_string(),
         deployment: report.deployment,
         units: report.units,
         cost,
@@ -51,10 +51,6 @@ pub(super) fn record(
 fn check_report(report: &UsageReport) -> Result<(), DomainError> {
     if report.tags.len() > limits::TAGS_PER_REQUEST_MAX {
         return Err(DomainError::TooManyTags);
-    }
-    let model_chars = report.model.chars().count();
-    if model_chars == 0 || model_chars > limits::MODEL_CHARS_MAX {
-        return Err(DomainError::InvalidModel);
     }
     if report.cost < Nanodollars::ZERO || report.cost > limits::REQUEST_COST_MAX {
         return Err(DomainError::InvalidAmount);

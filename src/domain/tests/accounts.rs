@@ -51,8 +51,8 @@ fn signup_with_a_taken_email_in_any_case_is_refused() {
             Command::RegisterAccount(Registration {
                 account_id: account(9),
                 email: email("OLIVE@fruit.example"),
-                first_name: String::new(),
-                last_name: String::new(),
+                first_name: "".into(),
+                last_name: "".into(),
                 password_hash: None,
                 project_id: project(9),
                 project_name: "Again".into(),

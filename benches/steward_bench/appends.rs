@@ -1,0 +1,282 @@
+//! 1. Durable appends: Steward's log vs raw sled vs a PostgreSQL event table.
+
+use super::*;
+
+/// A key created in the bench project: an event of about a usage record's size that carries no
+/// request id, so the log indexes only its stream.
+pub(super) fn key_event(n: u64) -> Event {
+    Event::ApiKeyCreated {
+        project_id: project(),
+        key_id: KeyId::from_uuid(id(5_000_000 + u128::from(n))),
+        created_by: AccountId::from_uuid(id(2)),
+        comment: "bench key".into(),
+        scopes: vec![Scope::Role(Role::Member)],
+        tags: vec![Tag::parse("apple").unwrap()],
+        expires_at: None,
+        secret_hash: Sha256Digest::from_bytes([(n % 251) as u8; 32]),
+    }
+}
+
+pub(super) fn steward_append_rate(batch: usize, events: usize, event: fn(u64) -> Event) -> f64 {
+    let directory = tempfile::tempdir().unwrap();
+    let log = EventLog::open(directory.path()).unwrap();
+    let at = Timestamp::from_unix_micros(1_790_000_000_000_000);
+    log.append(commit_of(preamble(at), at)).unwrap();
+    let started = Instant::now();
+    let mut written = 0;
+    while written < events {
+        let commits = (0..batch)
+            .map(|i| commit_of(vec![event((written + i) as u64)], at))
+            .collect();
+        for outcome in log.append_all(commits).unwrap() {
+            outcome.unwrap();
+        }
+        written += batch;
+    }
+    written as f64 / started.elapsed().as_secs_f64()
+}
+
+pub(super) fn raw_sled_append_rate(batch: usize, events: usize, event: fn(u64) -> Event) -> f64 {
+    let directory = tempfile::tempdir().unwrap();
+    let db = sled::open(directory.path()).unwrap();
+    let tree = db.open_tree("events").unwrap();
+    let at = Timestamp::from_unix_micros(1_790_000_000_000_000);
+    let started = Instant::now();
+    let mut written = 0u64;
+    while (written as usize) < events {
+        let mut sled_batch = sled::Batch::default();
+        for i in 0..batch as u64 {
+            let position = written + i + 1;
+            // The same bytes Steward stores: the encoded record.
+            let record = steward_events::codec::encode(&Envelope {
+                position,
+                stream: StreamId::Project(project()),
+                stream_version: position,
+                event_id: EventId::from_uuid(Uuid::now_v7()),
+                recorded_at: at,
+                actor: Actor::System,
+                correlation_id: Uuid::nil(),
+                schema_version: 1,
+                event: event(position),
+            })
+            .unwrap();
+            sled_batch.insert(&position.to_be_bytes()[..], record);
+        }
+        tree.apply_batch(sled_batch).unwrap();
+        db.flush().unwrap();
+        written += batch as u64;
+    }
+    written as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A throwaway PostgreSQL cluster from the machine's packages, on a Unix socket.
+pub(super) struct Postgres {
+    directory: tempfile::TempDir,
+    bin: std::path::PathBuf,
+}
+
+impl Postgres {
+    fn start() -> Option<Self> {
+        let bin = [
+            "/usr/lib/postgresql/15/bin",
+            "/usr/lib/postgresql/16/bin",
+            "/usr/lib/postgresql/17/bin",
+        ]
+        .iter()
+        .map(std::path::PathBuf::from)
+        .find(|bin| bin.join("initdb").exists())?;
+        let directory = tempfile::tempdir().ok()?;
+        let as_root = Command::new("id").arg("-u").output().ok()?.stdout == b"0\n";
+        if as_root {
+            Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(directory.path())
+                .status()
+                .ok()?;
+        }
+        let run = |program: &str, arguments: &[&str]| {
+            let mut command = if as_root {
+                let mut command = Command::new("runuser");
+                command
+                    .args(["-u", "postgres", "--"])
+                    .arg(bin.join(program));
+                command
+            } else {
+                Command::new(bin.join(program))
+            };
+            command
+                .args(arguments)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map(|status| status.success())
+                .unwrap_or(false)
+        };
+        let data = directory.path().join("pgdata");
+        let socket = directory.path().to_str()?.to_owned();
+        if !run(
+            "initdb",
+            &["-D", data.to_str()?, "-U", "postgres", "-A", "trust"],
+        ) {
+            return None;
+        }
+        let options =
+            format!("-k {socket} -c listen_addresses='' -c synchronous_commit=on -c fsync=on");
+        if !run(
+            "pg_ctl",
+            &["-D", data.to_str()?, "-o", &options, "-w", "start"],
+        ) {
+            return None;
+        }
+        Some(Self { directory, bin })
+    }
+
+    fn client(&self) -> postgres::Client {
+        postgres::Client::connect(
+            &format!(
+                "host={} user=postgres dbname=postgres",
+                self.directory.path().display()
+            ),
+            postgres::NoTls,
+        )
+        .unwrap()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let data = self.directory.path().join("pgdata");
+        let as_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        let mut command = if as_root {
+            let mut command = Command::new("runuser");
+            command
+                .args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"));
+            command
+        } else {
+            Command::new(self.bin.join("pg_ctl"))
+        };
+        let _ = command
+            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// The way Postgres-based event stores append: one transaction per batch, one row per event,
+/// a unique (stream, version) and the commit synchronous.
+pub(super) fn postgres_append_rate(postgres: &Postgres, batch: usize, events: usize) -> f64 {
+    let mut client = postgres.client();
+    client
+        .batch_execute(
+            "DROP TABLE IF EXISTS events;
+             CREATE TABLE events (position bigserial PRIMARY KEY, stream text NOT NULL,
+               version bigint NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now(),
+               payload bytea NOT NULL, UNIQUE (stream, version));",
+        )
+        .unwrap();
+    let at = Timestamp::from_unix_micros(1_790_000_000_000_000);
+    let payload = steward_events::codec::encode(&Envelope {
+        position: 1,
+        stream: StreamId::Project(project()),
+        stream_version: 1,
+        event_id: EventId::from_uuid(Uuid::now_v7()),
+        recorded_at: at,
+        actor: Actor::System,
+        correlation_id: Uuid::nil(),
+        schema_version: 1,
+        event: usage_event(1),
+    })
+    .unwrap();
+    let statement = client
+        .prepare("INSERT INTO events (stream, version, payload) VALUES ($1, $2, $3)")
+        .unwrap();
+    let stream = format!("project/{}", Uuid::now_v7());
+    let started = Instant::now();
+    let mut written = 0i64;
+    while (written as usize) < events {
+        let mut transaction = client.transaction().unwrap();
+        for i in 0..batch as i64 {
+            transaction
+                .execute(&statement, &[&stream, &(written + i + 1), &payload])
+                .unwrap();
+        }
+        transaction.commit().unwrap();
+        written += batch as i64;
+    }
+    written as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Events per append run: long enough in full mode to rise above the machine's noise.
+pub(super) fn append_run_events(mode: &Mode, batch: usize) -> usize {
+    if mode.quick {
+        (batch * 4).max(200)
+    } else {
+        (batch * 200).clamp(3000, 200_000)
+    }
+}
+
+pub(super) fn appends(mode: &Mode) {
+    println!(
+        "\n## Durable appends of usage records (events/s, median (min–max) of {})\n",
+        mode.repetitions
+    );
+    println!("| batch | Steward log | raw sled apply_batch+flush | PostgreSQL table | Steward / sled | Steward / PostgreSQL |");
+    println!("|---|---|---|---|---|---|");
+    let postgres = Postgres::start();
+    if postgres.is_none() {
+        println!("(PostgreSQL not found or not startable here: its column is empty)");
+    }
+    for batch in [1usize, 10, 100, 1000] {
+        let events = append_run_events(mode, batch);
+        let mut ours = Vec::new();
+        let mut raw = Vec::new();
+        let mut pg = Vec::new();
+        for _ in 0..mode.repetitions {
+            ours.push(steward_append_rate(batch, events, usage_event));
+            raw.push(raw_sled_append_rate(batch, events, usage_event));
+            if let Some(postgres) = &postgres {
+                pg.push(postgres_append_rate(postgres, batch, events));
+            }
+        }
+        let (ours, raw) = (spread(ours), spread(raw));
+        let pg = (!pg.is_empty()).then(|| spread(pg));
+        println!(
+            "| {batch} | {} | {} | {} | {:.2} | {} |",
+            show(ours),
+            show(raw),
+            pg.map(show).unwrap_or_default(),
+            ours.1 / raw.1,
+            pg.map(|pg| format!("{:.2}", ours.1 / pg.1))
+                .unwrap_or_default()
+        );
+    }
+
+    // The same without request ids: events the log indexes by stream only.
+    println!(
+        "\n## Durable appends of key creations, no request id (events/s, median (min–max) of {})\n",
+        mode.repetitions
+    );
+    println!("| batch | Steward log | raw sled apply_batch+flush | Steward / sled |");
+    println!("|---|---|---|---|");
+    for batch in [1usize, 10, 100, 1000] {
+        let events = append_run_events(mode, batch);
+        let mut ours = Vec::new();
+        let mut raw = Vec::new();
+        for _ in 0..mode.repetitions {
+            ours.push(steward_append_rate(batch, events, key_event));
+            raw.push(raw_sled_append_rate(batch, events, key_event));
+        }
+        let (ours, raw) = (spread(ours), spread(raw));
+        println!(
+            "| {batch} | {} | {} | {:.2} |",
+            show(ours),
+            show(raw),
+            ours.1 / raw.1
+        );
+    }
+}
