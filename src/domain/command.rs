@@ -16,6 +16,8 @@ pub enum TransferAmount {
     Amount(Nanodollars),
     /// All that is left of one balance.
     WholeGrant(GrantId),
+    /// This much of one balance.
+    PartOfGrant(GrantId, Nanodollars),
 }
 
 /// One request the paid API served, as its front end reports it.

@@ -57,7 +57,10 @@ pub enum DomainError {
     /// 402 `ASR_PAYMENT_REQUIRED`.
     #[error("insufficient credit")]
     InsufficientCredit,
-    /// 409: the request id was already recorded (checked by the processor, see there).
+    /// 403 `INSUFFICIENT_PERMISSIONS`: a person's transfer moves contract and card credit only.
+    #[error("only support can move promotional credit; contact support to move it")]
+    PromotionalCreditBySupportOnly,
+    /// 409: the request id was already recorded (the processor asks the log, see `Known`).
     #[error("request already recorded")]
     DuplicateRequest,
     /// 400.

@@ -249,7 +249,8 @@ impl From<DomainError> for ApiError {
                 InsufficientPermissions
                 | AccountRequired
                 | ScopeBeyondOwn
-                | InvitationEmailMismatch => Category::InsufficientPermissions,
+                | InvitationEmailMismatch
+                | PromotionalCreditBySupportOnly => Category::InsufficientPermissions,
                 SoleOwner | EmailTaken | AlreadyMember | AlreadyInvited | AlreadyExists
                 | DuplicateRequest => Category::Conflict,
                 InvitationExpired => Category::InvitationExpired,

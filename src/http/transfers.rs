@@ -30,10 +30,11 @@ pub struct TransferRequest {
     pub from_project_id: ProjectId,
     #[schema(value_type = String, format = Uuid)]
     pub to_project_id: ProjectId,
-    /// USD to move, as a JSON number or decimal string; give this or `balance_id`.
+    /// USD to move, as a JSON number or decimal string: taken in spending order, or, with
+    /// `balance_id`, from that balance.
     #[schema(value_type = Option<String>, example = "25")]
     pub amount: Option<UsdInput>,
-    /// Move all that is left of this balance; give this or `amount`.
+    /// Move from this balance: all that is left of it, or `amount` of it.
     #[schema(value_type = Option<String>, format = Uuid)]
     pub balance_id: Option<GrantId>,
     /// Always `usd`.
@@ -75,9 +76,10 @@ impl TransferRequest {
         let amount = match (self.amount, self.balance_id) {
             (Some(amount), None) => TransferAmount::Amount(amount.0),
             (None, Some(balance_id)) => TransferAmount::WholeGrant(balance_id),
-            _ => {
+            (Some(amount), Some(balance_id)) => TransferAmount::PartOfGrant(balance_id, amount.0),
+            (None, None) => {
                 return Err(ApiError::invalid_request(
-                    "Give either amount or balance_id.",
+                    "Give amount, balance_id, or both (part of that balance).",
                 ))
             }
         };

@@ -64,12 +64,20 @@ async fn two_admins_demoting_each_other_end_with_exactly_one_demoted() {
 
 #[tokio::test]
 async fn two_transfers_draining_one_balance_never_overdraw_it() {
-    // Given: $1 of promotional credit.
+    // Given: $1 of card credit.
     let app = spawn_app_with(|settings| {
-        settings.promotional_credit_usd = steward_events::Nanodollars::from_usd(1)
+        settings.promotional_credit_usd = steward_events::Nanodollars::new(0)
     })
     .await;
     let olive = app.signup("olive@fruit.example").await;
+    let (status, body) = app
+        .post(
+            &format!("/v1/operator/projects/{}/credits", olive.project_id),
+            &Auth::operator(),
+            json!({"amount": "1", "units": "usd", "source": "card"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let (_, labs) = app
         .post("/v1/projects", &olive.session, json!({"name": "Labs"}))
         .await;

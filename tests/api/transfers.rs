@@ -1,5 +1,6 @@
-//! Transfers: whole balances or amounts, keeping each portion's expiry, atomic, refused
-//! without billing:write on both sides, never by a key.
+//! Transfers: whole balances, amounts, or part of a balance, keeping each portion's expiry,
+//! atomic, refused without billing:write on both sides, never by a key; promotional credit
+//! moves only through support (the operator).
 
 use crate::helpers::*;
 use reqwest::StatusCode;
@@ -45,15 +46,28 @@ async fn promotional_credit_moved_to_another_project_keeps_its_signup_expiry() {
         )
         .await;
     let labs = labs["project_id"].as_str().unwrap().to_owned();
-    // When
+    let transfer = json!({"from_project_id": olive.project_id, "to_project_id": labs,
+                          "amount": "25.5", "units": "usd"});
+    // When: Olive asks herself; then support (the operator) does it.
+    let head = app.log_head();
     let (status, body) = app
-        .post(
-            "/v1/transfers",
-            &olive.session,
-            json!({"from_project_id": olive.project_id, "to_project_id": labs,
-                   "amount": "25.5", "units": "usd"}),
-        )
+        .post("/v1/transfers", &olive.session, transfer.clone())
         .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "INSUFFICIENT_PERMISSIONS",
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Only support can move promotional credit"),
+        "{body}"
+    );
+    assert_eq!(app.log_head(), head);
+    let (status, body) = app.post("/v1/transfers", &Auth::operator(), transfer).await;
     // Then
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["amount"].to_string(), "25.5");
@@ -238,5 +252,91 @@ async fn refused_transfers_move_nothing() {
             "200".to_owned(),
             json!("2027-11-01T09:00:00Z")
         )]
+    );
+}
+
+#[tokio::test]
+async fn promotional_credit_cannot_be_farmed_by_joining_new_accounts_projects() {
+    // Given: Bea signs up (with $200 of promotional credit) and makes Ada an owner.
+    let app = spawn_app().await;
+    let ada = app.signup("ada@fruit.example").await;
+    let bea = app.signup("bea@fruit.example").await;
+    app.invite_and_accept(&bea, &ada, "owner").await;
+    let head = app.log_head();
+    // When: Ada moves Bea's credit to her own project, as an amount or as the balance.
+    let (_, bea_balances) = app
+        .get(
+            &format!("/v1/projects/{}/balances", bea.project_id),
+            &ada.session,
+        )
+        .await;
+    let promotional = bea_balances["balances"][0]["balance_id"].clone();
+    for body in [
+        json!({"from_project_id": bea.project_id, "to_project_id": ada.project_id,
+               "amount": "200", "units": "usd"}),
+        json!({"from_project_id": bea.project_id, "to_project_id": ada.project_id,
+               "balance_id": promotional, "units": "usd"}),
+        json!({"from_project_id": bea.project_id, "to_project_id": ada.project_id,
+               "balance_id": promotional, "amount": "1", "units": "usd"}),
+    ] {
+        let (status, answer) = app.post("/v1/transfers", &ada.session, body.clone()).await;
+        // Then: refused, and nothing moved.
+        assert_error(
+            status,
+            &answer,
+            StatusCode::FORBIDDEN,
+            "INSUFFICIENT_PERMISSIONS",
+        );
+        assert_eq!(app.log_head(), head, "{body}");
+    }
+    assert_eq!(balances(&app, &ada, &bea.project_id).await[0].1, "200");
+    assert_eq!(balances(&app, &ada, &ada.project_id).await[0].1, "200");
+}
+
+#[tokio::test]
+async fn part_of_a_chosen_balance_moves_with_amount_and_balance_id() {
+    // Given: card credit from the operator beside Olive's promotional credit.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let (status, grant) = app
+        .post(
+            &format!("/v1/operator/projects/{}/credits", olive.project_id),
+            &Auth::operator(),
+            json!({"amount": "10", "units": "usd", "source": "card"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{grant}");
+    let (_, labs) = app
+        .post(
+            "/v1/projects",
+            &olive.session,
+            json!({"name": "Fruit Labs"}),
+        )
+        .await;
+    let labs = labs["project_id"].as_str().unwrap().to_owned();
+    let part = |amount: &str| {
+        json!({"from_project_id": olive.project_id, "to_project_id": labs,
+               "balance_id": grant["balance_id"], "amount": amount, "units": "usd"})
+    };
+    // When
+    let (status, body) = app.post("/v1/transfers", &olive.session, part("4")).await;
+    // Then
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["amount"].to_string(), "4");
+    assert_eq!(body["portions"][0]["from_balance_id"], grant["balance_id"]);
+    let head = app.log_head();
+    let (status, body) = app
+        .post("/v1/transfers", &olive.session, part("6.01"))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYMENT_REQUIRED,
+        "ASR_PAYMENT_REQUIRED",
+    );
+    assert_eq!(app.log_head(), head);
+    assert_eq!(
+        balances(&app, &olive, &labs).await,
+        [("card".to_owned(), "4".to_owned(), Value::Null)]
     );
 }

@@ -9,6 +9,7 @@ use crate::{
     },
     limits,
 };
+use std::collections::BTreeMap;
 use steward_events::{
     is_expired, Actor, CreditSource, Event, GrantId, Nanodollars, Permission, ProjectId, Timestamp,
     TransferId, TransferPortion,
@@ -108,39 +109,66 @@ pub(super) fn transfer(
     ])
 }
 
-/// The portions a transfer of `amount` takes from `grants`: an amount in spending order, or
-/// all that is left of one grant.
+/// The portions a transfer of `amount` takes from `grants`: an amount in spending order, all
+/// that is left of one grant, or part of it. Only the operator (support) moves promotional
+/// credit; a person's amount is taken from contract and card credit alone.
 fn take<'a>(
     cx: &Context,
-    grants: &'a std::collections::BTreeMap<GrantId, GrantState>,
+    grants: &'a BTreeMap<GrantId, GrantState>,
     amount: &TransferAmount,
 ) -> Result<Vec<(GrantId, &'a GrantState, Nanodollars)>, DomainError> {
-    match amount {
+    let by_support = matches!(cx.actor, Actor::Operator | Actor::System);
+    let movable = |grant: &GrantState| by_support || grant.source != CreditSource::Promotional;
+    let (grant_id, portion) = match *amount {
         TransferAmount::Amount(amount) => {
-            check_amount(*amount)?;
-            let mut left = *amount;
-            let mut taken = Vec::new();
-            for (grant_id, grant) in spend_order(grants, cx.now) {
-                if !left.is_positive() {
-                    break;
+            check_amount(amount)?;
+            let usable = grants.iter().filter(|(_, grant)| movable(grant));
+            return match take_in_spend_order(cx, usable, amount) {
+                Some(taken) => Ok(taken),
+                // The amount is there, but only with promotional credit: support's to move.
+                None if take_in_spend_order(cx, grants.iter(), amount).is_some() => {
+                    Err(DomainError::PromotionalCreditBySupportOnly)
                 }
-                let portion = left.min(grant.remaining);
-                left -= portion;
-                taken.push((grant_id, grant, portion));
-            }
-            if left.is_positive() {
-                return Err(DomainError::InsufficientCredit);
-            }
-            Ok(taken)
+                None => Err(DomainError::InsufficientCredit),
+            };
         }
-        TransferAmount::WholeGrant(grant_id) => {
-            let grant = grants.get(grant_id).ok_or(DomainError::GrantNotFound)?;
-            if !grant.remaining.is_positive() || is_expired(grant.expires_at, cx.now) {
-                return Err(DomainError::InsufficientCredit);
-            }
-            Ok(vec![(*grant_id, grant, grant.remaining)])
+        TransferAmount::WholeGrant(grant_id) => (grant_id, None),
+        TransferAmount::PartOfGrant(grant_id, amount) => {
+            check_amount(amount)?;
+            (grant_id, Some(amount))
         }
+    };
+    let grant = grants.get(&grant_id).ok_or(DomainError::GrantNotFound)?;
+    if !movable(grant) {
+        return Err(DomainError::PromotionalCreditBySupportOnly);
     }
+    let portion = portion.unwrap_or(grant.remaining);
+    if !grant.remaining.is_positive()
+        || is_expired(grant.expires_at, cx.now)
+        || portion > grant.remaining
+    {
+        return Err(DomainError::InsufficientCredit);
+    }
+    Ok(vec![(grant_id, grant, portion)])
+}
+
+/// `amount` taken from `grants` in spending order, or `None` if they cannot cover it.
+fn take_in_spend_order<'a>(
+    cx: &Context,
+    grants: impl Iterator<Item = (&'a GrantId, &'a GrantState)>,
+    amount: Nanodollars,
+) -> Option<Vec<(GrantId, &'a GrantState, Nanodollars)>> {
+    let mut left = amount;
+    let mut taken = Vec::new();
+    for (grant_id, grant) in spend_order(grants, cx.now) {
+        if !left.is_positive() {
+            break;
+        }
+        let portion = left.min(grant.remaining);
+        left -= portion;
+        taken.push((grant_id, grant, portion));
+    }
+    (!left.is_positive()).then_some(taken)
 }
 
 /// The sweeper: records `CreditsExpired` for every grant past its expiry with credit left.

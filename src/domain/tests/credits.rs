@@ -85,7 +85,7 @@ fn two_projects() -> Vec<Event> {
 #[test]
 fn a_transfer_moves_portions_in_spending_order_keeping_their_expiry() {
     let events = given(two_projects())
-        .when(person(OWNER), transfer(TransferAmount::Amount(usd(3))))
+        .when(Actor::Operator, transfer(TransferAmount::Amount(usd(3))))
         .events();
     let Event::CreditsTransferredIn { portions, .. } = &events[1] else {
         panic!("expected the receiving side, got {events:?}");
@@ -154,6 +154,77 @@ fn a_whole_balance_moves_with_its_expiry() {
         (portions[0].amount, portions[0].expires_at),
         (usd(5), Some(days(90)))
     );
+}
+
+fn moved(events: &[Event]) -> Vec<(GrantId, Nanodollars, Nanodollars)> {
+    let Event::CreditsTransferredIn { portions, .. } = &events[1] else {
+        panic!("expected the receiving side, got {events:?}");
+    };
+    portions
+        .iter()
+        .map(|p| (p.from_grant_id, p.amount, p.from_grant_remaining))
+        .collect()
+}
+
+#[test]
+fn a_persons_transfer_moves_contract_and_card_credit_only() {
+    // The promotional grant expires first, so spending order would take it first.
+    let events = given(two_projects())
+        .when(person(OWNER), transfer(TransferAmount::Amount(usd(6))))
+        .events();
+    assert_eq!(
+        moved(&events),
+        [(grant(2), usd(5), usd(0)), (grant(1), usd(1), usd(9))]
+    );
+}
+
+#[test]
+fn only_support_moves_promotional_credit() {
+    // Asked by name, or for more than contract and card credit hold.
+    given(two_projects())
+        .when(
+            person(OWNER),
+            transfer(TransferAmount::WholeGrant(grant(3))),
+        )
+        .then_err(DomainError::PromotionalCreditBySupportOnly);
+    given(two_projects())
+        .when(person(OWNER), transfer(TransferAmount::Amount(usd(16))))
+        .then_err(DomainError::PromotionalCreditBySupportOnly);
+    // More than all the credit there is: a lack of credit, not of permission.
+    given(two_projects())
+        .when(person(OWNER), transfer(TransferAmount::Amount(usd(18))))
+        .then_err(DomainError::InsufficientCredit);
+    // The operator moves it, keeping its expiry.
+    let events = given(two_projects())
+        .when(
+            Actor::Operator,
+            transfer(TransferAmount::WholeGrant(grant(3))),
+        )
+        .events();
+    assert_eq!(moved(&events), [(grant(3), usd(2), usd(0))]);
+}
+
+#[test]
+fn part_of_one_balance_moves_and_no_more_than_it_holds() {
+    let events = given(two_projects())
+        .when(
+            person(OWNER),
+            transfer(TransferAmount::PartOfGrant(grant(2), usd(2))),
+        )
+        .events();
+    assert_eq!(moved(&events), [(grant(2), usd(2), usd(3))]);
+    given(two_projects())
+        .when(
+            person(OWNER),
+            transfer(TransferAmount::PartOfGrant(grant(2), usd(6))),
+        )
+        .then_err(DomainError::InsufficientCredit);
+    given(two_projects())
+        .when(
+            person(OWNER),
+            transfer(TransferAmount::PartOfGrant(grant(2), usd(0))),
+        )
+        .then_err(DomainError::InvalidAmount);
 }
 
 #[test]
