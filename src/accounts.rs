@@ -3,7 +3,7 @@
 
 use crate::{
     domain::{Command, DomainError, PersonName, ProjectName, Registration},
-    passwords,
+    passwords::{self, Busy},
     processor::CommandError,
     Steward,
 };
@@ -68,8 +68,18 @@ impl Steward {
         actor: Actor,
         account: NewAccount,
     ) -> Result<Registered, CommandError> {
+        // An email already taken is refused before the costly hash.
+        let taken = self.read(|projections| {
+            projections
+                .membership
+                .account_by_email(&account.email)
+                .is_some()
+        });
+        if taken {
+            return Err(DomainError::EmailTaken.into());
+        }
         let password_hash = match account.password {
-            Some(Password(password)) => Some(passwords::hash(password).await),
+            Some(Password(password)) => Some(passwords::hash(password).await?),
             None => None,
         };
         let registered = Registered {
@@ -96,7 +106,11 @@ impl Steward {
 
     /// The live account `email` and `password` log in as, if they match. An unknown email
     /// takes as long as a wrong password: it is checked against a decoy hash.
-    pub async fn check_login(&self, email: &str, password: String) -> Option<AccountId> {
+    pub async fn check_login(
+        &self,
+        email: &str,
+        password: String,
+    ) -> Result<Option<AccountId>, Busy> {
         let account = Email::parse(email).ok().and_then(|email| {
             self.read(|projections| {
                 let (account_id, account) = projections.membership.account_by_email(&email)?;
@@ -107,7 +121,7 @@ impl Steward {
             Some((account_id, password_hash)) => (Some(account_id), password_hash),
             None => (None, passwords::decoy_hash().to_owned()),
         };
-        let matches = passwords::verify(password, password_hash).await;
-        account_id.filter(|_| matches)
+        let matches = passwords::verify(password, password_hash).await?;
+        Ok(account_id.filter(|_| matches))
     }
 }

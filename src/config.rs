@@ -38,6 +38,10 @@ pub struct ServeSettings {
     /// 0 turns the limit off.
     #[arg(long, env = "STEWARD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
     pub auth_failures_per_minute: u32,
+    /// Sign-ups allowed per client address (an IPv6 /64) and minute before it gets 429s; 0
+    /// turns the limit off.
+    #[arg(long, env = "STEWARD_SIGNUPS_PER_MINUTE", default_value_t = 10)]
+    pub signups_per_minute: u32,
     /// How often the sweeper records expired credit.
     #[arg(long, env = "STEWARD_SWEEP_INTERVAL_SECONDS", default_value_t = 3600)]
     pub sweep_interval_seconds: u64,
@@ -61,6 +65,7 @@ impl ServeSettings {
             invitation_ttl_hours: 168,
             price_table: None,
             auth_failures_per_minute: 30,
+            signups_per_minute: 10,
             sweep_interval_seconds: 3600,
         }
     }

@@ -24,3 +24,13 @@ pub const AMOUNT_MAX: Nanodollars = Nanodollars::from_usd(1_000_000_000);
 pub const PROJECT_BALANCE_MAX: Nanodollars = Nanodollars::from_usd(4_000_000_000);
 /// The most one request may cost: one million dollars.
 pub const REQUEST_COST_MAX: Nanodollars = Nanodollars::from_usd(1_000_000);
+
+/// The most client addresses each per-address limit (failed authentications, sign-ups)
+/// tracks at once; past it the oldest window is forgotten.
+pub const THROTTLED_ADDRESSES_MAX: usize = 100_000;
+/// The most password hashes (argon2id, about 19 MiB each) computed at once: twice this
+/// machine's two cores.
+pub const PASSWORD_HASHES_IN_FLIGHT_MAX: usize = 4;
+/// The most password hashes waiting for one of those slots; past it sign-ups and logins are
+/// answered 429 at once rather than queued.
+pub const PASSWORD_HASHES_QUEUED_MAX: usize = 1024;

@@ -44,6 +44,10 @@ pub enum CommandError {
     /// The processor has stopped (shutdown).
     #[error("the service is shutting down")]
     Unavailable,
+    /// A bounded resource the command needs (password hashing) is at its limit; nothing was
+    /// decided.
+    #[error(transparent)]
+    Busy(#[from] crate::passwords::Busy),
 }
 
 enum Submission {

@@ -4,10 +4,7 @@ use crate::{
     clock::Clock,
     config::{ServeSettings, MIN_OPERATOR_TOKEN_CHARS},
     domain::Command,
-    http::{
-        self, idempotency::IdempotencyStore, throttle::AuthFailures, AppState, HttpSettings,
-        Services,
-    },
+    http::{self, idempotency::IdempotencyStore, throttle, AppState, HttpSettings, Services},
     outbox::Outbox,
     pricing::PriceTable,
     sessions::Sessions,
@@ -67,7 +64,8 @@ impl Application {
             outbox: Arc::new(Outbox::open(&db, steward.writer())?),
             pricing: Arc::new(pricing),
             idempotency: Arc::new(IdempotencyStore::open(&db, steward.writer())?),
-            auth_failures: Arc::new(AuthFailures::new(settings.auth_failures_per_minute)),
+            auth_failures: Arc::new(throttle::auth_failures(settings.auth_failures_per_minute)),
+            signups: Arc::new(throttle::signups(settings.signups_per_minute)),
             settings: Arc::new(HttpSettings {
                 operator_token: settings.operator_token.clone(),
                 open_signup: settings.open_signup,

@@ -87,12 +87,15 @@ pub(super) fn parse_email(text: &str) -> Result<Email, ApiError> {
         (status = 200, body = SignupResponse),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "signup is closed"),
         (status = 409, body = ErrorBody, description = "the email is taken"),
+        (status = 429, body = ErrorBody, description = "too many sign-ups from this address, or passwords being checked"),
     ))]
 async fn signup(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<SignupRequest>,
 ) -> ApiResult<(Extension<ShownOnce>, Json<SignupResponse>)> {
     ensure_signup_open(&state.settings)?;
+    state.signups.take(address)?;
     let account = body.new_account(state.settings.promotional_credit)?;
     let registered = state.steward.register(Actor::System, account).await?;
     let session_token = (state.sessions)
@@ -130,7 +133,10 @@ async fn login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<(Extension<ShownOnce>, Json<LoginResponse>)> {
     state.auth_failures.check(address)?;
-    let account_id = state.steward.check_login(&body.email, body.password).await;
+    let account_id = state
+        .steward
+        .check_login(&body.email, body.password)
+        .await?;
     let Some(account_id) = account_id else {
         state.auth_failures.record(address);
         return Err(ApiError::invalid_auth());

@@ -4,8 +4,8 @@
 //! the body, so that every error carries the id of the request that caused it.
 
 use crate::{
-    access::AccessError, domain::DomainError, metering::MeteringError, processor::CommandError,
-    reads::ReadError,
+    access::AccessError, domain::DomainError, metering::MeteringError, passwords::Busy,
+    processor::CommandError, reads::ReadError,
 };
 use axum::{
     http::StatusCode,
@@ -263,6 +263,15 @@ impl From<DomainError> for ApiError {
     }
 }
 
+impl From<Busy> for ApiError {
+    fn from(_: Busy) -> Self {
+        Self::new(
+            Category::TooManyRequests,
+            "Too many passwords are being checked right now; retry in a moment.",
+        )
+    }
+}
+
 impl From<AccessError> for ApiError {
     fn from(error: AccessError) -> Self {
         match error {
@@ -297,6 +306,7 @@ impl From<CommandError> for ApiError {
             CommandError::Domain(error) => error.into(),
             CommandError::Storage(cause) => Self::internal(cause),
             CommandError::Unavailable => Self::unavailable(),
+            CommandError::Busy(busy) => busy.into(),
         }
     }
 }

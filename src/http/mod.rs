@@ -90,7 +90,8 @@ pub struct Services {
     pub outbox: Arc<Outbox>,
     pub pricing: Arc<PriceTable>,
     pub idempotency: Arc<IdempotencyStore>,
-    pub auth_failures: Arc<throttle::AuthFailures>,
+    pub auth_failures: Arc<throttle::PerAddressLimit>,
+    pub signups: Arc<throttle::PerAddressLimit>,
 }
 
 #[derive(OpenApi)]

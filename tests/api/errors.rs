@@ -257,3 +257,41 @@ async fn failed_authentication_is_rate_limited_per_address() {
         "TOO_MANY_REQUESTS",
     );
 }
+
+#[tokio::test]
+async fn sign_ups_are_rate_limited_per_address_and_a_taken_email_counts_as_an_attempt() {
+    // Given: three sign-ups a minute per address.
+    let app = spawn_app_with(|settings| settings.signups_per_minute = 3).await;
+    app.signup("olive@fruit.example").await;
+    let head = app.log_head();
+    let signup = |email: &str| {
+        json!({"email": email, "first_name": "F", "last_name": "L",
+               "password": "correct horse battery"})
+    };
+    // When: the email is taken (answered 409, and it counts as a sign-up attempt).
+    let (status, body) = app
+        .post("/v1/signup", &Auth::None, signup("OLIVE@fruit.example"))
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "CONFLICT");
+    let (status, _) = app
+        .post("/v1/signup", &Auth::None, signup("adam@fruit.example"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Then: the fourth from this address within the minute is refused, and records nothing.
+    let head_after = app.log_head();
+    assert!(head_after > head);
+    let (status, body) = app
+        .post("/v1/signup", &Auth::None, signup("mia@fruit.example"))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "TOO_MANY_REQUESTS",
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("sign-ups"),
+        "{body}"
+    );
+    assert_eq!(app.log_head(), head_after);
+}

@@ -73,6 +73,8 @@ pub async fn spawn_app_at(start: Timestamp, configure: impl FnOnce(&mut ServeSet
     settings.operator_token = Some(OPERATOR_TOKEN.into());
     // The matrix fails authentication on purpose, many times; the throttle has its own test.
     settings.auth_failures_per_minute = 0;
+    // Every test signs up from 127.0.0.1; the sign-up throttle has its own test.
+    settings.signups_per_minute = 0;
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(start));
     let application = Application::build(settings, clock.clone()).await.unwrap();

@@ -32,6 +32,8 @@ pub async fn start(data: &Path, port: u16) -> Server {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("STEWARD_OPERATOR_TOKEN", OPERATOR_TOKEN)
         .env("STEWARD_PROMOTIONAL_CREDIT_USD", "0.5")
+        // Every client signs up from 127.0.0.1: the per-address limit would refuse them.
+        .env("STEWARD_SIGNUPS_PER_MINUTE", "0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -80,6 +82,18 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         panic!("steward serve did not stop within {limit:?} of SIGTERM");
+    }
+
+    /// The most resident memory the process has used so far (`VmHWM`), in bytes.
+    pub fn peak_resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("a running server has a /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("/proc status has VmHWM");
+        kib * 1024
     }
 
     fn terminate(&self) {

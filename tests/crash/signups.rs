@@ -1,5 +1,6 @@
 //! The server never wedges: concurrent sign-ups, interleaved with logins, key creations and
-//! metering, are all answered; afterwards the server still answers and stops on SIGTERM.
+//! metering, are all answered, within bounded memory; afterwards the server still answers and
+//! stops on SIGTERM.
 //! (Before one flusher, per-write `flush_async` calls of the session, idempotency and outbox
 //! stores deadlocked sled under 300 concurrent sign-ups: 285 never answered.)
 
@@ -18,6 +19,9 @@ const METERINGS: usize = 100;
 /// forever.
 const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 const STOP_WITHIN: Duration = Duration::from_secs(10);
+/// What the server may hold at its peak: password hashes (about 19 MiB each) are bounded by
+/// `PASSWORD_HASHES_IN_FLIGHT_MAX`; unbounded, 300 sign-ups took 1,268 MiB.
+const PEAK_RESIDENT_BYTES_MAX: u64 = 300 * 1024 * 1024;
 
 fn signup_body(email: &str) -> Value {
     json!({"email": email, "first_name": "S", "last_name": "U", "password": "wedge test pw"})
@@ -116,6 +120,16 @@ async fn concurrent_signups_logins_keys_and_metering_are_all_answered_and_sigter
     );
     assert!(refused.is_empty(), "refused: {refused:?}");
     assert_eq!(answered, SIGNUPS + LOGINS + KEY_CREATIONS + METERINGS);
+    let peak = server.peak_resident_bytes();
+    println!(
+        "crash: {SIGNUPS} concurrent sign-ups: peak resident memory {} MiB",
+        peak >> 20
+    );
+    assert!(
+        peak < PEAK_RESIDENT_BYTES_MAX,
+        "peak resident memory {} MiB",
+        peak >> 20
+    );
 
     // Then: the server still answers a sign-up and a read, and stops on SIGTERM within seconds.
     let one_more = api
