@@ -42,6 +42,9 @@ pub struct ServeSettings {
     /// turns the limit off.
     #[arg(long, env = "STEWARD_SIGNUPS_PER_MINUTE", default_value_t = 10)]
     pub signups_per_minute: u32,
+    /// How long an answer kept for an `Idempotency-Key` is replayed; then it is swept.
+    #[arg(long, env = "STEWARD_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
+    pub idempotency_ttl_hours: u32,
     /// How often the sweeper records expired credit.
     #[arg(long, env = "STEWARD_SWEEP_INTERVAL_SECONDS", default_value_t = 3600)]
     pub sweep_interval_seconds: u64,
@@ -66,6 +69,7 @@ impl ServeSettings {
             price_table: None,
             auth_failures_per_minute: 30,
             signups_per_minute: 10,
+            idempotency_ttl_hours: 24,
             sweep_interval_seconds: 3600,
         }
     }

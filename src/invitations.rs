@@ -110,6 +110,6 @@ impl Invitations<'_> {
             token: token.secret,
             created: self.steward.now(),
         };
-        self.outbox.push(&message).await
+        self.outbox.push(&message, expires_at).await
     }
 }

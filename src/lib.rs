@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod expiring;
 pub mod http;
 pub mod invitations;
 pub mod limits;

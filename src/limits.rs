@@ -34,3 +34,6 @@ pub const PASSWORD_HASHES_IN_FLIGHT_MAX: usize = 4;
 /// The most password hashes waiting for one of those slots; past it sign-ups and logins are
 /// answered 429 at once rather than queued.
 pub const PASSWORD_HASHES_QUEUED_MAX: usize = 1024;
+/// The most expired entries (sessions, idempotency answers, outbox messages) one sweep step
+/// removes in one group commit.
+pub const SWEEP_CHUNK_MAX: usize = 1000;

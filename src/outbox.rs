@@ -1,10 +1,13 @@
 //! The outbox: invitation emails waiting for delivery, readable by the operator until real mail
 //! delivery exists. Kept in the sled tree `outbox`, never in the log, because a message holds the
-//! invitation token and secrets never enter the log.
+//! invitation token and secrets never enter the log; swept once its invitation has expired.
 
-use crate::processor::{CommandError, DurableWriter};
+use crate::{
+    expiring::{ExpiringTree, Expiry},
+    processor::{CommandError, DurableWriter},
+};
 use serde::{Deserialize, Serialize};
-use steward_events::{BesideWrites, Timestamp};
+use steward_events::Timestamp;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -25,38 +28,53 @@ pub struct OutboxMessage {
 }
 
 pub struct Outbox {
-    tree: sled::Tree,
-    writer: DurableWriter,
+    tree: ExpiringTree,
 }
 
 impl Outbox {
-    pub fn open(db: &sled::Db, writer: DurableWriter) -> sled::Result<Self> {
+    /// Messages expire with their invitation, `invitation_ttl_seconds` after they were written.
+    pub fn open(
+        db: &sled::Db,
+        writer: DurableWriter,
+        invitation_ttl_seconds: i64,
+    ) -> sled::Result<Self> {
+        let expiry_of = move |value: &[u8]| {
+            let created = serde_json::from_slice::<OutboxMessage>(value)
+                .map_or(Timestamp::from_unix_micros(i64::MIN / 2), |message| {
+                    message.created
+                });
+            Expiry(created.plus_seconds(invitation_ttl_seconds))
+        };
         Ok(Self {
-            tree: db.open_tree("outbox")?,
-            writer,
+            tree: ExpiringTree::open(db, "outbox", writer, expiry_of)?,
         })
     }
 
-    /// Keeps `message`; returns once it is durable (with the next group commit).
-    pub async fn push(&self, message: &OutboxMessage) -> Result<(), CommandError> {
+    /// Keeps `message` until its invitation expires; returns once it is durable.
+    pub async fn push(
+        &self,
+        message: &OutboxMessage,
+        expires_at: Timestamp,
+    ) -> Result<(), CommandError> {
         let value = serde_json::to_vec(message).expect("messages serialize");
-        let mut batch = sled::Batch::default();
-        batch.insert(message.message_id.as_bytes(), value);
-        let mut writes = BesideWrites::default();
-        writes.push(&self.tree, batch);
-        self.writer.write(writes).await
+        (self.tree)
+            .insert(message.message_id.as_bytes(), value, Expiry(expires_at))
+            .await
     }
 
-    /// The newest messages, oldest first (message ids are UUID v7).
-    pub fn list(&self) -> sled::Result<Vec<OutboxMessage>> {
-        let mut messages = Vec::new();
-        for entry in self.tree.iter().rev().take(MAX_LISTED_MESSAGES) {
-            let (_, value) = entry?;
-            if let Ok(message) = serde_json::from_slice(&value) {
-                messages.push(message);
-            }
-        }
-        messages.reverse();
-        Ok(messages)
+    /// The newest `MAX_LISTED_MESSAGES` messages whose invitations can still be accepted at
+    /// `now`, oldest first (message ids are UUID v7).
+    pub fn list(&self, now: Timestamp) -> sled::Result<Vec<OutboxMessage>> {
+        let newest = self.tree.newest_live(now, MAX_LISTED_MESSAGES)?;
+        Ok(newest
+            .iter()
+            .rev()
+            .filter_map(|value| serde_json::from_slice(value).ok())
+            .collect())
+    }
+
+    /// Removes the messages whose invitations expired by `now`; returns how many.
+    pub async fn sweep(&self, now: Timestamp) -> Result<usize, CommandError> {
+        self.tree.sweep(now).await
     }
 }

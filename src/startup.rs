@@ -61,9 +61,17 @@ impl Application {
                 steward.writer(),
                 i64::from(settings.session_ttl_hours) * 3600,
             )?),
-            outbox: Arc::new(Outbox::open(&db, steward.writer())?),
+            outbox: Arc::new(Outbox::open(
+                &db,
+                steward.writer(),
+                i64::from(settings.invitation_ttl_hours) * 3600,
+            )?),
             pricing: Arc::new(pricing),
-            idempotency: Arc::new(IdempotencyStore::open(&db, steward.writer())?),
+            idempotency: Arc::new(IdempotencyStore::open(
+                &db,
+                steward.writer(),
+                i64::from(settings.idempotency_ttl_hours) * 3600,
+            )?),
             auth_failures: Arc::new(throttle::auth_failures(settings.auth_failures_per_minute)),
             signups: Arc::new(throttle::signups(settings.signups_per_minute)),
             settings: Arc::new(HttpSettings {
@@ -106,6 +114,7 @@ impl Application {
             sweep_interval,
         } = self;
         let sweeper = tokio::spawn(sweep(Arc::clone(&state.steward), sweep_interval));
+        let store_sweeper = tokio::spawn(sweep_stores(state.clone()));
         let steward = Arc::clone(&state.steward);
         tracing::info!(address = %listener.local_addr()?, "serving");
         let service =
@@ -114,7 +123,9 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await?;
         sweeper.abort();
+        store_sweeper.abort();
         let _ = sweeper.await;
+        let _ = store_sweeper.await;
         match Arc::try_unwrap(steward) {
             Ok(steward) => steward.shutdown()?,
             Err(steward) => steward.log().db().flush().map(drop)?,
@@ -131,6 +142,20 @@ async fn sweep(steward: Arc<Steward>, interval: Duration) {
         ticks.tick().await;
         if let Err(error) = steward.execute(Actor::System, Command::ExpireCredits).await {
             tracing::error!(%error, "the credit expiry sweep failed");
+        }
+    }
+}
+
+/// How often expired sessions, idempotency answers and outbox messages are swept.
+const STORE_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Sweeps the stores beside the log every `STORE_SWEEP_INTERVAL`.
+async fn sweep_stores(state: AppState) {
+    let mut ticks = tokio::time::interval(STORE_SWEEP_INTERVAL);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = http::sweep_stores(&state).await {
+            tracing::error!(%error, "sweeping expired sessions, answers and messages failed");
         }
     }
 }

@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     {
         let now = state.steward.now();
         match credentials(&parts.headers).ok_or_else(ApiError::invalid_auth)? {

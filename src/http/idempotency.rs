@@ -3,11 +3,20 @@
 //! a 409. Answers are kept in the sled tree `idempotency`, so they survive restarts.
 //!
 //! Keys are scoped to the caller (the hash of the `Authorization` header), so one caller's key
-//! never replays another's answer. A server error (5xx) is not kept: retrying it runs again.
+//! never replays another's answer. Only authenticated callers' answers are kept (an anonymous
+//! or wrongly authenticated caller could otherwise fill the disk), and never a 401, a 429 or a
+//! server error (5xx): retrying those runs again. An answer is kept for the idempotency TTL
+//! (`--idempotency-ttl-hours`, 24 by default), then swept.
 
 use super::error::Category;
-use super::{error::ApiError, standalone_error, AppState, MAX_BODY_BYTES, REQUEST_ID_HEADER};
-use crate::processor::DurableWriter;
+use super::{
+    auth::authenticate, error::ApiError, standalone_error, AppState, MAX_BODY_BYTES,
+    REQUEST_ID_HEADER,
+};
+use crate::{
+    expiring::{ExpiringTree, Expiry},
+    processor::{CommandError, DurableWriter},
+};
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
@@ -18,7 +27,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::{collections::HashSet, sync::Mutex};
-use steward_events::BesideWrites;
+use steward_events::Timestamp;
 
 /// The request header naming the key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -46,29 +55,88 @@ struct Kept {
     request_id: Option<String>,
     /// The answer's body (JSON or CSV, so text).
     body: String,
+    /// When it stops being replayed (unix microseconds); answers kept by earlier versions,
+    /// without one, count as expired.
+    #[serde(default)]
+    expires_at_micros: i64,
 }
 
+fn expiry_of(value: &[u8]) -> Expiry {
+    let expires_at = serde_json::from_slice::<Kept>(value).map_or(0, |kept| kept.expires_at_micros);
+    Expiry(Timestamp::from_unix_micros(expires_at))
+}
+
+/// The kept answers, in the tree `idempotency` with their expiry in `idempotency_expiry`.
 pub struct IdempotencyStore {
-    tree: sled::Tree,
-    writer: DurableWriter,
+    answers: ExpiringTree,
+    ttl_seconds: i64,
     in_flight: Mutex<HashSet<[u8; 32]>>,
 }
 
+/// A key being answered; dropping it (answered, failed, panicked or cancelled because the
+/// client went away) frees the key.
+struct InFlight<'a> {
+    store: &'a IdempotencyStore,
+    key: [u8; 32],
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.store.in_flight().remove(&self.key);
+    }
+}
+
 impl IdempotencyStore {
-    pub fn open(db: &sled::Db, writer: DurableWriter) -> sled::Result<Self> {
+    pub fn open(db: &sled::Db, writer: DurableWriter, ttl_seconds: i64) -> sled::Result<Self> {
         Ok(Self {
-            tree: db.open_tree("idempotency")?,
-            writer,
+            answers: ExpiringTree::open(db, "idempotency", writer, expiry_of)?,
+            ttl_seconds,
             in_flight: Mutex::new(HashSet::new()),
         })
     }
 
-    fn begin(&self, key: [u8; 32]) -> bool {
-        self.in_flight.lock().expect("in-flight lock").insert(key)
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<[u8; 32]>> {
+        // A set of keys: a panic elsewhere cannot leave it half-made.
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn end(&self, key: &[u8; 32]) {
-        self.in_flight.lock().expect("in-flight lock").remove(key);
+    fn begin(&self, key: [u8; 32]) -> Option<InFlight<'_>> {
+        self.in_flight()
+            .insert(key)
+            .then_some(InFlight { store: self, key })
+    }
+
+    /// The answer kept for `key`, unless it expired.
+    fn get(&self, key: &[u8; 32], now: Timestamp) -> Result<Option<Kept>, ApiError> {
+        let Some(bytes) = self.answers.get(key, now).map_err(ApiError::internal)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(ApiError::internal)
+    }
+
+    async fn put(&self, key: [u8; 32], mut kept: Kept, now: Timestamp) -> Result<(), CommandError> {
+        let expiry = Expiry(now.plus_seconds(self.ttl_seconds));
+        kept.expires_at_micros = expiry.0.unix_micros();
+        let bytes = serde_json::to_vec(&kept).expect("kept answers serialize");
+        self.answers.insert(&key, bytes, expiry).await
+    }
+
+    /// Removes the answers expired at `now`; returns how many.
+    pub async fn sweep(&self, now: Timestamp) -> Result<usize, CommandError> {
+        self.answers.sweep(now).await
+    }
+
+    /// How many answers are kept (for tests and operations).
+    pub fn len(&self) -> usize {
+        self.answers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -105,32 +173,29 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     }
 }
 
-async fn answer(state: AppState, request: Request, next: Next) -> Result<Response, ApiError> {
+/// The `Idempotency-Key` of a command, if it carries one.
+fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
     let command = matches!(
         *request.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
     );
-    let Some(key) = request.headers().get(IDEMPOTENCY_HEADER).cloned() else {
-        return Ok(next.run(request).await);
+    let Some(key) = request
+        .headers()
+        .get(IDEMPOTENCY_HEADER)
+        .filter(|_| command)
+    else {
+        return Ok(None);
     };
-    if !command {
-        return Ok(next.run(request).await);
+    match key.to_str() {
+        Ok(key) if !key.is_empty() && key.len() <= MAX_KEY_CHARS => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::invalid_request(format!(
+            "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters."
+        ))),
     }
-    let key = match key.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= MAX_KEY_CHARS => key.to_owned(),
-        _ => {
-            return Err(ApiError::invalid_request(format!(
-                "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters."
-            )))
-        }
-    };
-    let (parts, body) = request.into_parts();
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return Err(ApiError::new(
-            Category::PayloadTooLarge,
-            "The request body is too large.",
-        ));
-    };
+}
+
+/// Where the answer to `key` of this caller is kept, and the hash of the request it answers.
+fn keys_of(parts: &axum::http::request::Parts, body: &[u8], key: &str) -> ([u8; 32], String) {
     let caller = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -147,12 +212,30 @@ async fn answer(state: AppState, request: Request, next: Next) -> Result<Respons
             .chain_update(b" ")
             .chain_update(parts.uri.to_string())
             .chain_update(b"\n")
-            .chain_update(&body)
+            .chain_update(body)
             .finalize(),
     );
+    (store_key, request_hash)
+}
+
+async fn answer(state: AppState, request: Request, next: Next) -> Result<Response, ApiError> {
+    let Some(key) = idempotency_key(&request)? else {
+        return Ok(next.run(request).await);
+    };
+    let (parts, body) = request.into_parts();
+    if authenticate(&parts, &state).await.is_err() {
+        // Nothing is kept for a caller who is not one: the request is answered as it is.
+        return Ok(next.run(Request::from_parts(parts, body)).await);
+    }
+    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return Err(ApiError::new(
+            Category::PayloadTooLarge,
+            "The request body is too large.",
+        ));
+    };
+    let (store_key, request_hash) = keys_of(&parts, &body, &key);
     let store = &state.idempotency;
-    if let Some(kept) = store.tree.get(store_key).map_err(ApiError::internal)? {
-        let kept: Kept = serde_json::from_slice(&kept).map_err(ApiError::internal)?;
+    if let Some(kept) = store.get(&store_key, state.steward.now())? {
         if kept.request_hash != request_hash {
             return Err(conflict(
                 "This Idempotency-Key was used with another request.",
@@ -160,20 +243,26 @@ async fn answer(state: AppState, request: Request, next: Next) -> Result<Respons
         }
         return Ok(replay(kept));
     }
-    if !store.begin(store_key) {
+    let Some(_in_flight) = store.begin(store_key) else {
         return Err(conflict(
             "A request with this Idempotency-Key is still being answered.",
         ));
-    }
+    };
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    let answered = keep(store, store_key, request_hash, response).await;
-    store.end(&store_key);
-    answered
+    keep(&state, store_key, request_hash, response).await
 }
 
-/// Keeps a non-5xx answer, then sends it on.
+/// Whether an answer with `status` is kept: not a failed authentication, a rate limit or a
+/// server error, which a retry should run again.
+fn worth_keeping(status: StatusCode) -> bool {
+    !(status.is_server_error()
+        || status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::TOO_MANY_REQUESTS)
+}
+
+/// Keeps the answer if it is worth keeping, then sends it on.
 async fn keep(
-    store: &IdempotencyStore,
+    state: &AppState,
     store_key: [u8; 32],
     request_hash: String,
     response: Response,
@@ -183,7 +272,7 @@ async fn keep(
         return Err(ApiError::internal("an answer too large to keep"));
     };
     let secrets = parts.extensions.remove::<ShownOnce>().unwrap_or_default();
-    if !parts.status.is_server_error() {
+    if worth_keeping(parts.status) {
         let mut kept_body = String::from_utf8_lossy(&body).into_owned();
         for secret in &secrets.0 {
             kept_body = kept_body.replace(secret.as_str(), NOT_KEPT);
@@ -194,13 +283,10 @@ async fn keep(
             content_type: header_text(&parts.headers, header::CONTENT_TYPE.as_str()),
             request_id: header_text(&parts.headers, REQUEST_ID_HEADER),
             body: kept_body,
+            expires_at_micros: 0,
         };
-        let bytes = serde_json::to_vec(&kept).expect("kept answers serialize");
-        let mut batch = sled::Batch::default();
-        batch.insert(&store_key[..], bytes);
-        let mut writes = BesideWrites::default();
-        writes.push(&store.tree, batch);
-        if let Err(error) = store.writer.write(writes).await {
+        let now = state.steward.now();
+        if let Err(error) = state.idempotency.put(store_key, kept, now).await {
             tracing::error!(%error, "keeping an idempotent answer failed");
         }
     }

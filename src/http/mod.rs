@@ -367,6 +367,19 @@ fn standalone_error(error: ApiError, method: &Method, path: &str) -> Response {
     render_error(error.into_response(), &request_id, method, path)
 }
 
+/// Removes the sessions, idempotency answers and outbox messages expired by now; returns how
+/// many of each.
+pub async fn sweep_stores(
+    state: &AppState,
+) -> Result<(usize, usize, usize), crate::processor::CommandError> {
+    let now = state.steward.now();
+    Ok((
+        state.sessions.sweep(now).await?,
+        state.idempotency.sweep(now).await?,
+        state.outbox.sweep(now).await?,
+    ))
+}
+
 /// `{"message": "..."}`, the answer of most Deepgram commands.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct MessageResponse {

@@ -77,7 +77,9 @@ pub struct OutboxResponse {
 #[utoipa::path(get, path = "/v1/operator/outbox", tag = "operator",
     responses((status = 200, body = OutboxResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn outbox(State(state): State<AppState>, _: Operator) -> ApiResult<Json<OutboxResponse>> {
-    let messages = state.outbox.list().map_err(ApiError::internal)?;
+    let messages = (state.outbox)
+        .list(state.steward.now())
+        .map_err(ApiError::internal)?;
     Ok(Json(OutboxResponse { messages }))
 }
 

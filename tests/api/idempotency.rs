@@ -122,3 +122,89 @@ async fn a_refusal_is_kept_too_and_a_bad_key_is_refused() {
         create_key_with(&app, &olive.session, &olive.project_id, &too_long, "apple").await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "INVALID_REQUEST");
 }
+
+#[tokio::test]
+async fn anonymous_or_badly_authenticated_callers_leave_nothing_behind() {
+    // Given
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let path = format!("{}/v1/projects/{}/keys", app.address, olive.project_id);
+    // When: 2,000 commands with fresh keys, without credentials or with bogus ones.
+    for n in 0..2000 {
+        let mut request = app
+            .client
+            .post(&path)
+            .header("Idempotency-Key", format!("anonymous-{n}"))
+            .json(&json!({"comment": "x", "scopes": ["member"]}));
+        if n % 2 == 0 {
+            request = request.header("Authorization", format!("Token stw_key_bogus{n}"));
+        }
+        let status = request.send().await.unwrap().status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Then: no answer was kept.
+    assert!(app.state.idempotency.is_empty());
+    // And an authenticated caller's answer is.
+    let (status, _, _, _) =
+        create_key_with(&app, &olive.session, &olive.project_id, "kept", "kept").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.state.idempotency.len(), 1);
+}
+
+#[tokio::test]
+async fn a_kept_answer_expires_after_its_ttl_and_is_swept() {
+    // Given: an answer kept for 24 hours.
+    let app = spawn_app_with(|settings| settings.idempotency_ttl_hours = 24).await;
+    let olive = app.signup("olive@fruit.example").await;
+    let (_, _, _, first) =
+        create_key_with(&app, &olive.session, &olive.project_id, "daily", "first").await;
+    let (_, replayed, _, _) =
+        create_key_with(&app, &olive.session, &olive.project_id, "daily", "first").await;
+    assert_eq!(replayed.as_deref(), Some("true"));
+    // When: a day later.
+    app.advance_days(1);
+    let (_, answers, _) = steward::http::sweep_stores(&app.state).await.unwrap();
+    // Then: swept, and the same key runs again.
+    assert_eq!(answers, 1);
+    assert!(app.state.idempotency.is_empty());
+    let (status, replayed, _, second) =
+        create_key_with(&app, &olive.session, &olive.project_id, "daily", "first").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(replayed, None);
+    assert_ne!(first["api_key_id"], second["api_key_id"]);
+}
+
+#[tokio::test]
+async fn expired_sessions_and_outbox_messages_are_swept() {
+    // Given: sessions lasting a day, an invitation lasting two.
+    let app = spawn_app_with(|settings| {
+        settings.session_ttl_hours = 24;
+        settings.invitation_ttl_hours = 48;
+    })
+    .await;
+    let olive = app.signup("olive@fruit.example").await;
+    let (status, _) = app
+        .post(
+            &format!("/v1/projects/{}/invites", olive.project_id),
+            &olive.session,
+            json!({"email": "mia@fruit.example", "scope": "member"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.state.sessions.len(), 1);
+    // When: a day later, then two.
+    app.advance_days(1);
+    let (sessions, _, messages) = steward::http::sweep_stores(&app.state).await.unwrap();
+    assert_eq!((sessions, messages), (1, 0));
+    assert!(app.state.sessions.is_empty());
+    let (status, _) = app.get("/v1/projects", &olive.session).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, outbox) = app.get("/v1/operator/outbox", &Auth::operator()).await;
+    assert_eq!(outbox["messages"].as_array().unwrap().len(), 1);
+    app.advance_days(1);
+    let (_, _, messages) = steward::http::sweep_stores(&app.state).await.unwrap();
+    // Then: the message went with its invitation.
+    assert_eq!(messages, 1);
+    let (_, outbox) = app.get("/v1/operator/outbox", &Auth::operator()).await;
+    assert_eq!(outbox["messages"], json!([]));
+}
