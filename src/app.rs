@@ -9,7 +9,7 @@ use crate::{
 };
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, RwLock},
+    sync::{Arc, RwLock, RwLockReadGuard},
 };
 use steward_events::{Actor, Envelope, EventLog, LogError, Timestamp};
 use steward_projections::Projections;
@@ -94,7 +94,7 @@ impl Steward {
 
     /// Runs `read` against the read models, which reflect every answered command.
     pub fn read<R>(&self, read: impl FnOnce(&Projections) -> R) -> R {
-        read(&self.projections.read().expect("projections lock"))
+        read(&read_lock(&self.projections))
     }
 
     pub fn log(&self) -> &EventLog {
@@ -128,7 +128,7 @@ impl Steward {
     /// log. A checkpoint that cannot be written is logged: the log alone is enough to start.
     pub fn shutdown(self) -> Result<(), LogError> {
         if let Some(state) = self.processor.shutdown() {
-            let projections = self.projections.read().expect("projections lock");
+            let projections = read_lock(&self.projections);
             if let Err(error) =
                 checkpoint::write(&self.data_directory, &self.log, &state, &projections)
             {
@@ -138,4 +138,12 @@ impl Steward {
         self.log.db().flush()?;
         Ok(())
     }
+}
+
+/// The read models for reading. Only a panic while applying an event (in the command thread,
+/// which then stops taking commands) can poison the lock; reads go on from what was applied.
+pub(crate) fn read_lock(projections: &RwLock<Projections>) -> RwLockReadGuard<'_, Projections> {
+    projections
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -326,7 +326,10 @@ pub fn verify(log: &EventLog) -> Result<String, CliError> {
     for (project_id, credits) in &projections.credits.projects {
         let ledger = credits.ledger;
         let inflow = ledger.granted + ledger.received;
-        let outflow = credits.remaining() + ledger.consumed + ledger.expired + ledger.sent;
+        let outflow = steward_events::LedgerTotal::from(credits.remaining())
+            + ledger.consumed
+            + ledger.expired
+            + ledger.sent;
         if inflow != outflow || credits.grants.values().any(|g| g.remaining.get() < 0) {
             return Err(CliError::Unbalanced {
                 project_id: *project_id,

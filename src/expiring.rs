@@ -128,7 +128,9 @@ impl ExpiringTree {
     pub async fn sweep(&self, now: Timestamp) -> Result<usize, CommandError> {
         // Everything expiring at `now` or before: up to the first key of the next microsecond.
         let end = index_key(
-            Expiry(Timestamp::from_unix_micros(now.unix_micros().saturating_add(1))),
+            Expiry(Timestamp::from_unix_micros(
+                now.unix_micros().saturating_add(1),
+            )),
             &[],
         );
         let mut swept = 0;

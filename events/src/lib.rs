@@ -27,7 +27,7 @@ pub use ids::{AccountId, EventId, GrantId, KeyId, ProjectId, RequestId, Transfer
 pub use log::{
     AppendOutcome, BesideWrites, Commit, EventLog, ExpectedVersion, ProposedEvent, VerifyReport,
 };
-pub use money::{parse_fixed_decimal, Nanodollars};
+pub use money::{parse_fixed_decimal, LedgerTotal, Nanodollars};
 pub use spending::{is_expired, spend_order, Expiring};
 pub use time::Timestamp;
 pub use values::{Email, Sha256Digest, Tag, ValueError};

@@ -135,6 +135,46 @@ impl fmt::Display for Nanodollars {
     }
 }
 
+/// A running total of money moved (granted, received, consumed, expired, sent over a
+/// project's whole life): nano-dollars in `i128`, which no sequence of bounded amounts
+/// overflows, where an `i64` total could after a few billion-dollar transfers back and forth.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LedgerTotal(i128);
+
+impl LedgerTotal {
+    pub const fn get(self) -> i128 {
+        self.0
+    }
+}
+
+impl From<Nanodollars> for LedgerTotal {
+    fn from(amount: Nanodollars) -> Self {
+        Self(i128::from(amount.0))
+    }
+}
+
+impl std::ops::Add for LedgerTotal {
+    type Output = Self;
+
+    /// Saturates: 2¹²⁷ nano-dollars are beyond any ledger.
+    fn add(self, other: Self) -> Self {
+        Self(self.0.saturating_add(other.0))
+    }
+}
+
+impl std::ops::AddAssign<Nanodollars> for LedgerTotal {
+    fn add_assign(&mut self, amount: Nanodollars) {
+        *self = *self + Self::from(amount);
+    }
+}
+
+impl fmt::Debug for LedgerTotal {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}n$", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

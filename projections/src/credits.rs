@@ -7,8 +7,8 @@ use crate::Projection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use steward_events::{
-    is_expired, spend_order, CreditSource, Envelope, Event, Expiring, GrantId, Nanodollars,
-    ProjectId, Timestamp, TransferId,
+    is_expired, spend_order, CreditSource, Envelope, Event, Expiring, GrantId, LedgerTotal,
+    Nanodollars, ProjectId, Timestamp, TransferId,
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -42,11 +42,11 @@ impl Expiring for GrantView {
 /// expired + sent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
-    pub granted: Nanodollars,
-    pub received: Nanodollars,
-    pub consumed: Nanodollars,
-    pub expired: Nanodollars,
-    pub sent: Nanodollars,
+    pub granted: LedgerTotal,
+    pub received: LedgerTotal,
+    pub consumed: LedgerTotal,
+    pub expired: LedgerTotal,
+    pub sent: LedgerTotal,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -220,5 +220,74 @@ impl Projection for Credits {
             | Event::ApiKeyDeleted { .. }
             | Event::UsageRecorded { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_events::{Actor, TransferPortion};
+    use uuid::Uuid;
+
+    fn envelope(position: u64, event: Event) -> Envelope {
+        Envelope {
+            position,
+            stream: event.stream(),
+            stream_version: position,
+            event_id: steward_events::EventId::from_uuid(Uuid::from_u128(position.into())),
+            recorded_at: Timestamp::from_unix_micros(0),
+            actor: Actor::Operator,
+            correlation_id: Uuid::nil(),
+            schema_version: 1,
+            event,
+        }
+    }
+
+    #[test]
+    fn running_totals_past_i64_do_not_overflow() {
+        // Given: four billion dollars moved back and forth between two projects, ten times:
+        // forty billion through each ledger, beyond i64 nano-dollars (about 9.2 billion).
+        let (a, b) = (
+            ProjectId::from_uuid(Uuid::from_u128(1)),
+            ProjectId::from_uuid(Uuid::from_u128(2)),
+        );
+        let amount = Nanodollars::from_usd(4_000_000_000);
+        let mut credits = Credits::default();
+        let mut position = 0;
+        for round in 0..10u128 {
+            for (from, to) in [(a, b), (b, a)] {
+                let portion = TransferPortion {
+                    from_grant_id: GrantId::from_uuid(Uuid::from_u128(round)),
+                    to_grant_id: GrantId::from_uuid(Uuid::from_u128(round + 100)),
+                    source: CreditSource::Card,
+                    amount,
+                    expires_at: None,
+                    from_grant_remaining: Nanodollars::ZERO,
+                };
+                let transfer_id = TransferId::from_uuid(Uuid::from_u128(round));
+                for event in [
+                    Event::CreditsTransferredOut {
+                        transfer_id,
+                        from_project_id: from,
+                        to_project_id: to,
+                        portions: vec![portion.clone()],
+                    },
+                    Event::CreditsTransferredIn {
+                        transfer_id,
+                        from_project_id: from,
+                        to_project_id: to,
+                        portions: vec![portion],
+                    },
+                ] {
+                    position += 1;
+                    credits.apply(&envelope(position, event));
+                }
+            }
+        }
+        // Then
+        let ledger = credits.project(a).unwrap().ledger;
+        assert_eq!(ledger.sent.get(), 10 * i128::from(amount.get()));
+        assert_eq!(ledger.received, ledger.sent);
+        assert!(ledger.sent.get() > i128::from(i64::MAX));
     }
 }

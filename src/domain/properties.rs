@@ -464,7 +464,10 @@ impl World {
             }
             assert_eq!(
                 ledger.granted + ledger.received,
-                credits.remaining() + ledger.consumed + ledger.expired + ledger.sent,
+                LedgerTotal::from(credits.remaining())
+                    + ledger.consumed
+                    + ledger.expired
+                    + ledger.sent,
                 "credit not conserved in {project_id:?}: {ledger:?}"
             );
             let state_remaining: Nanodollars = self.state.projects[project_id]

@@ -38,7 +38,7 @@ use error::{ApiError, Category, ErrorBody, PendingErrorBody};
 use idempotency::IdempotencyStore;
 use std::sync::Arc;
 use steward_events::Nanodollars;
-use tower_http::cors::CorsLayer;
+use tower_http::{catch_panic::CatchPanicLayer, cors::CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
@@ -249,7 +249,7 @@ fn router(state: AppState) -> Router {
 
 /// The whole service: the routes wrapped once in the middleware, outermost first: CORS,
 /// idempotency, the request context (request id, log, error bodies, security headers), the
-/// body limit.
+/// panic catcher, the body limit.
 ///
 /// The layers wrap the router as a whole rather than through `Router::layer`, which wraps
 /// every route on its own: there, each request cloned every layer's boxed service, about 8%
@@ -265,7 +265,22 @@ pub fn app(
        + Send
        + Sync
        + 'static {
-    let idempotency_state = state.clone();
+    with_middleware(state.clone(), router(state))
+}
+
+/// `routes` wrapped in the middleware `app` uses (tests wrap routes of their own).
+pub fn with_middleware(
+    state: AppState,
+    routes: Router,
+) -> impl tower::Service<
+    Request,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
     tower::ServiceBuilder::new()
         .layer(
             CorsLayer::new()
@@ -285,12 +300,26 @@ pub fn app(
                 .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)]),
         )
         .layer(middleware::from_fn_with_state(
-            idempotency_state,
+            state,
             idempotency::idempotency,
         ))
         .layer(middleware::from_fn(request_context))
+        // Inside the request context, so that a panic's 500 carries the error JSON and the
+        // request id like any other error, and is logged with its cause.
+        .layer(CatchPanicLayer::custom(panic_answer))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .service(router(state))
+        .service(routes)
+}
+
+/// The answer to a request whose handler panicked: a 500 with the error JSON; the panic's
+/// message goes to the log only.
+fn panic_answer(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::internal(format!("a handler panicked: {message}")).into_response()
 }
 
 /// Headers every answer carries.

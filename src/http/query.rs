@@ -8,9 +8,21 @@ use steward_projections::usage::query::{
     Period, RequestFilter, TagCounting, UsageFilter, UsageQuery,
 };
 
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` (UTC) or RFC 3339 with an offset. A bare date as
-/// an `end` bound means the end of that day, so that the day is included.
+/// The instants a query or body may name: from the Unix epoch to the end of year 9999, so that
+/// every period built from them (a bound a month earlier, a day later) stays printable.
+fn in_range(instant: Timestamp) -> bool {
+    /// 10000-01-01T00:00:00Z: the end of the last day a bare date may name.
+    const END_OF_9999_MICROS: i64 = 253_402_300_800_000_000;
+    (0..=END_OF_9999_MICROS).contains(&instant.unix_micros())
+}
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` (UTC) or RFC 3339 with an offset, from 1970 to
+/// 9999. A bare date as an `end` bound means the end of that day, so that the day is included.
 pub fn parse_instant(text: &str, end: bool) -> Option<Timestamp> {
+    parse_any_instant(text, end).filter(|instant| in_range(*instant))
+}
+
+fn parse_any_instant(text: &str, end: bool) -> Option<Timestamp> {
     let text = text.trim();
     if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         let start = Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0)?);

@@ -148,7 +148,7 @@ fn newest_first(
     let mut end: Option<usize> = None;
     loop {
         let (chunk, start) = {
-            let projections = projections.read().expect("projections lock");
+            let projections = crate::app::read_lock(projections);
             let all = positions.of(&projections);
             let end = end.unwrap_or(all.len());
             let start = end.saturating_sub(POSITIONS_CHUNK);

@@ -71,8 +71,11 @@ async fn the_demo_tells_its_story_through_the_projections() {
     assert_eq!(data.report.requests_refused_after_removal, 11 * 3);
     // Then: the trial contract moved to Fruit Labs kept its expiry and expired there.
     let labs_credits = projections.credits.project(labs).unwrap();
-    assert_eq!(labs_credits.ledger.received, Nanodollars::from_usd(25));
-    assert_eq!(labs_credits.ledger.expired, Nanodollars::from_usd(5));
+    assert_eq!(
+        labs_credits.ledger.received,
+        steward_events::LedgerTotal::from(Nanodollars::from_usd(25))
+    );
+    assert_eq!(labs_credits.ledger.expired, Nanodollars::from_usd(5).into());
     assert_eq!(
         labs_credits.balance_as_of(december),
         Nanodollars::from_usd(20)
@@ -81,6 +84,6 @@ async fn the_demo_tells_its_story_through_the_projections() {
     let usage = projections.usage.project(fruit).unwrap();
     let cost: Nanodollars = usage.days.values().map(|day| day.total().cost).sum();
     let ledger = projections.credits.project(fruit).unwrap().ledger;
-    assert_eq!(ledger.consumed, cost);
+    assert_eq!(ledger.consumed, cost.into());
     assert!(cost.is_positive());
 }
