@@ -37,3 +37,23 @@ pub const PASSWORD_HASHES_QUEUED_MAX: usize = 1024;
 /// The most expired entries (sessions, idempotency answers, outbox messages) one sweep step
 /// removes in one group commit.
 pub const SWEEP_CHUNK_MAX: usize = 1000;
+
+/// The most events one command may decide; the log's own bound (`EVENTS_PER_COMMIT_MAX`) is
+/// above it.
+pub const EVENTS_PER_COMMAND_MAX: usize = 1000;
+/// The most balances one transfer or one payment may take credit from (its event's parts), so
+/// that its event stays far below the log's record limit (about 60 bytes a part).
+pub const PORTIONS_PER_EVENT_MAX: usize = 256;
+/// The most balances with credit left a project may hold (grants and arrived transfers), so
+/// that a payment never needs more than `PORTIONS_PER_EVENT_MAX` of them.
+pub const BALANCES_PER_PROJECT_MAX: usize = 256;
+/// The most grants one expiry sweep command records expired; the sweeper repeats it.
+pub const EXPIRIES_PER_SWEEP_MAX: usize = 500;
+/// The most live keys a project may hold.
+pub const KEYS_PER_PROJECT_MAX: usize = 1000;
+/// The most invitations a project may have pending (unexpired).
+pub const INVITATIONS_PER_PROJECT_MAX: usize = 500;
+/// The most members a project may have.
+pub const MEMBERS_PER_PROJECT_MAX: usize = 1000;
+/// The most projects an account may belong to (deleting an account leaves each in one event).
+pub const PROJECTS_PER_ACCOUNT_MAX: usize = 200;

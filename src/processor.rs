@@ -21,8 +21,8 @@ use std::{
     thread::JoinHandle,
 };
 use steward_events::{
-    Actor, BesideWrites, Commit, Envelope, EventId, EventLog, ExpectedVersion, LogError,
-    ProposedEvent, StreamId,
+    codec, limits::EVENTS_PER_COMMIT_MAX, Actor, BesideWrites, Commit, Envelope, EventId, EventLog,
+    ExpectedVersion, LogError, ProposedEvent, StreamId,
 };
 use steward_projections::Projections;
 use tokio::sync::{mpsc, oneshot};
@@ -260,6 +260,16 @@ impl Worker {
                 }
                 Err(error) => Err(CommandError::Storage(Arc::new(error))),
             };
+            // Checked before the write model changes, so that the log never refuses what was
+            // decided (a refusal there would leave the write model ahead of the log).
+            let decided = decided.and_then(|events| {
+                let fits = events.len() <= EVENTS_PER_COMMIT_MAX && events.iter().all(codec::fits);
+                if fits {
+                    Ok(events)
+                } else {
+                    Err(DomainError::CommandTooLarge.into())
+                }
+            });
             let decided = match decided {
                 Ok(events) if events.is_empty() => Pending::Answered(Ok(Vec::new())),
                 Ok(events) => {

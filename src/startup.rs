@@ -140,8 +140,16 @@ async fn sweep(steward: Arc<Steward>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     loop {
         ticks.tick().await;
-        if let Err(error) = steward.execute(Actor::System, Command::ExpireCredits).await {
-            tracing::error!(%error, "the credit expiry sweep failed");
+        // Each command records at most EXPIRIES_PER_SWEEP_MAX expiries: repeat until done.
+        loop {
+            match steward.execute(Actor::System, Command::ExpireCredits).await {
+                Ok(events) if events.len() >= crate::limits::EXPIRIES_PER_SWEEP_MAX => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(%error, "the credit expiry sweep failed");
+                    break;
+                }
+            }
         }
     }
 }

@@ -85,6 +85,19 @@ pub fn encode(envelope: &Envelope) -> Result<Vec<u8>, LogError> {
     Ok(record)
 }
 
+/// The most bytes a record spends around its event: the header, the checksum, and the
+/// envelope's fields at their widest (varint positions and versions, UUIDs, an actor with two
+/// ids), generously rounded up.
+const ENVELOPE_BYTES_MAX: usize = 160;
+
+/// Whether `event` fits in one record whatever envelope it gets: what the command processor
+/// checks before it lets a decision change the write model, so that the log never refuses a
+/// decided event.
+pub fn fits(event: &Event) -> bool {
+    bincode::serde::encode_to_vec(event, bincode_config())
+        .is_ok_and(|body| body.len() + ENVELOPE_BYTES_MAX <= crate::limits::RECORD_BYTES_MAX)
+}
+
 /// Decodes the record stored under `position`, checking its checksum, layout and position.
 pub fn decode(position: u64, record: &[u8]) -> Result<Envelope, LogError> {
     let corrupt = |reason: String| LogError::Corrupt { position, reason };

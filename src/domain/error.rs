@@ -66,6 +66,28 @@ pub enum DomainError {
     /// 400.
     #[error("amount must be positive and at most the limit")]
     InvalidAmount,
+    /// 409: `KEYS_PER_PROJECT_MAX`.
+    #[error("the project holds the most keys it may (1000); delete one first")]
+    TooManyKeys,
+    /// 409: `INVITATIONS_PER_PROJECT_MAX`.
+    #[error("the project has the most pending invitations it may (500); revoke one first")]
+    TooManyInvitations,
+    /// 409: `MEMBERS_PER_PROJECT_MAX`.
+    #[error("the project has the most members it may (1000)")]
+    TooManyMembers,
+    /// 409: `PROJECTS_PER_ACCOUNT_MAX`.
+    #[error("the account belongs to the most projects it may (200); leave one first")]
+    TooManyProjects,
+    /// 409: `BALANCES_PER_PROJECT_MAX`.
+    #[error("the project holds the most balances with credit it may (256); move whole balances or spend some first")]
+    TooManyBalances,
+    /// 400: `PORTIONS_PER_EVENT_MAX`.
+    #[error("this would take credit from more than 256 balances at once; move a smaller amount or whole balances")]
+    TooManyPortions,
+    /// 400: the command's events would exceed what the log records in one command; nothing
+    /// was recorded.
+    #[error("this command would record more than one command may")]
+    CommandTooLarge,
     /// 400.
     #[error("source and destination project are the same")]
     SameProject,

@@ -207,6 +207,10 @@ impl World {
     fn run(&mut self, actor: Actor, command: Command) -> Result<(), DomainError> {
         let events = decide(&self.state, &actor, &command, Known::default(), self.now)?;
         for event in events {
+            assert!(
+                steward_events::codec::fits(&event),
+                "a decided event does not fit a record: {event:?}"
+            );
             self.check_spending(&event);
             evolve(&mut self.state, &event);
             let position = self.projections.position() + 1;

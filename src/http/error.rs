@@ -240,25 +240,26 @@ impl From<DomainError> for ApiError {
                 None => text,
             }
         };
-        let category =
-            match error {
-                ProjectNotFound => return Self::project_not_found(),
-                InvalidCredentials => return Self::invalid_auth(),
-                AccountNotFound | MemberNotFound | KeyNotFound | InvitationNotFound
-                | GrantNotFound => Category::NotFound,
-                InsufficientPermissions
-                | AccountRequired
-                | ScopeBeyondOwn
-                | InvitationEmailMismatch
-                | PromotionalCreditBySupportOnly => Category::InsufficientPermissions,
-                SoleOwner | EmailTaken | AlreadyMember | AlreadyInvited | AlreadyExists
-                | DuplicateRequest => Category::Conflict,
-                InvitationExpired => Category::InvitationExpired,
-                InsufficientCredit => Category::AsrPaymentRequired,
-                InvalidAmount | SameProject | ExpiryInPast | InvalidExpiry | InvalidName
-                | InvalidComment | InvalidScopes | TooManyTags | InvalidModel
-                | InvalidReference => Category::InvalidRequest,
-            };
+        let category = match error {
+            ProjectNotFound => return Self::project_not_found(),
+            InvalidCredentials => return Self::invalid_auth(),
+            AccountNotFound | MemberNotFound | KeyNotFound | InvitationNotFound | GrantNotFound => {
+                Category::NotFound
+            }
+            InsufficientPermissions
+            | AccountRequired
+            | ScopeBeyondOwn
+            | InvitationEmailMismatch
+            | PromotionalCreditBySupportOnly => Category::InsufficientPermissions,
+            SoleOwner | EmailTaken | AlreadyMember | AlreadyInvited | AlreadyExists
+            | DuplicateRequest | TooManyKeys | TooManyInvitations | TooManyMembers
+            | TooManyProjects | TooManyBalances => Category::Conflict,
+            InvitationExpired => Category::InvitationExpired,
+            InsufficientCredit => Category::AsrPaymentRequired,
+            InvalidAmount | SameProject | ExpiryInPast | InvalidExpiry | InvalidName
+            | InvalidComment | InvalidScopes | TooManyTags | InvalidModel | InvalidReference
+            | TooManyPortions | CommandTooLarge => Category::InvalidRequest,
+        };
         Self::new(category, message)
     }
 }

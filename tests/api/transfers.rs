@@ -340,3 +340,26 @@ async fn part_of_a_chosen_balance_moves_with_amount_and_balance_id() {
         [("card".to_owned(), "4".to_owned(), Value::Null)]
     );
 }
+
+#[tokio::test]
+async fn a_project_holds_at_most_its_balances_and_one_more_is_refused_with_nothing_recorded() {
+    // Given: the promotional balance and card grants up to the limit.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let path = format!("/v1/operator/projects/{}/credits", olive.project_id);
+    let grant = json!({"amount": "0.01", "units": "usd", "source": "card"});
+    for _ in 1..steward::limits::BALANCES_PER_PROJECT_MAX {
+        let (status, body) = app.post(&path, &Auth::operator(), grant.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let head = app.log_head();
+    // When
+    let (status, body) = app.post(&path, &Auth::operator(), grant).await;
+    // Then
+    assert_error(status, &body, StatusCode::CONFLICT, "CONFLICT");
+    assert!(
+        body["message"].as_str().unwrap().contains("most balances"),
+        "{body}"
+    );
+    assert_eq!(app.log_head(), head);
+}

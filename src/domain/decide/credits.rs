@@ -4,7 +4,10 @@
 use super::{access, balance, check_amount, project, require_operator, Context};
 use crate::{
     domain::{
-        command::TransferAmount, credit::spend_order, error::DomainError, state::GrantState,
+        command::TransferAmount,
+        credit::spend_order,
+        error::DomainError,
+        state::{GrantState, ProjectState},
         Reference,
     },
     limits,
@@ -45,6 +48,7 @@ pub(super) fn grant(
     if balance(project) + amount > limits::PROJECT_BALANCE_MAX {
         return Err(DomainError::InvalidAmount);
     }
+    ensure_room_for_balances(project, 1)?;
     Ok(vec![Event::CreditsGranted {
         project_id,
         grant_id,
@@ -75,10 +79,14 @@ pub(super) fn transfer(
     from_access.require(Permission::BillingWrite)?;
     to_access.require(Permission::BillingWrite)?;
     let taken = take(cx, &from.grants, amount)?;
+    if taken.len() > limits::PORTIONS_PER_EVENT_MAX {
+        return Err(DomainError::TooManyPortions);
+    }
     let moved: Nanodollars = taken.iter().map(|(_, _, portion)| *portion).sum();
     if balance(to) + moved > limits::PROJECT_BALANCE_MAX {
         return Err(DomainError::InvalidAmount);
     }
+    ensure_room_for_balances(to, taken.len())?;
     let portions: Vec<TransferPortion> = taken
         .into_iter()
         .map(|(grant_id, grant, portion)| TransferPortion {
@@ -171,25 +179,39 @@ fn take_in_spend_order<'a>(
     (!left.is_positive()).then_some(taken)
 }
 
-/// The sweeper: records `CreditsExpired` for every grant past its expiry with credit left.
+/// Refuses to give `project` `more` new balances beyond `BALANCES_PER_PROJECT_MAX` with credit.
+fn ensure_room_for_balances(project: &ProjectState, more: usize) -> Result<(), DomainError> {
+    let with_credit = project
+        .grants
+        .values()
+        .filter(|grant| grant.remaining.is_positive())
+        .count();
+    if with_credit + more > limits::BALANCES_PER_PROJECT_MAX {
+        return Err(DomainError::TooManyBalances);
+    }
+    Ok(())
+}
+
+/// The sweeper: records `CreditsExpired` for grants past their expiry with credit left, at
+/// most `EXPIRIES_PER_SWEEP_MAX` per command (the sweeper repeats it until fewer come back).
 pub(super) fn expire(cx: &Context) -> Result<Vec<Event>, DomainError> {
     require_operator(cx)?;
     let mut project_ids: Vec<&ProjectId> = cx.state.projects.keys().collect();
     project_ids.sort();
-    let mut events = Vec::new();
-    for project_id in project_ids {
-        for (grant_id, grant) in &cx.state.projects[project_id].grants {
-            if !grant.expiry_recorded
-                && grant.remaining.is_positive()
-                && is_expired(grant.expires_at, cx.now)
-            {
-                events.push(Event::CreditsExpired {
-                    project_id: *project_id,
-                    grant_id: *grant_id,
-                    amount: grant.remaining,
-                });
-            }
-        }
-    }
-    Ok(events)
+    let expired = project_ids.into_iter().flat_map(|project_id| {
+        let grants = &cx.state.projects[project_id].grants;
+        grants
+            .iter()
+            .filter(|(_, grant)| {
+                !grant.expiry_recorded
+                    && grant.remaining.is_positive()
+                    && is_expired(grant.expires_at, cx.now)
+            })
+            .map(|(grant_id, grant)| Event::CreditsExpired {
+                project_id: *project_id,
+                grant_id: *grant_id,
+                amount: grant.remaining,
+            })
+    });
+    Ok(expired.take(limits::EXPIRIES_PER_SWEEP_MAX).collect())
 }

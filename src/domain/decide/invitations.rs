@@ -2,7 +2,7 @@
 //! by an account with the invited address, before it expires.
 
 use super::{access, person, project, Context};
-use crate::domain::error::DomainError;
+use crate::{domain::error::DomainError, limits};
 use steward_events::{
     is_expired, Email, Event, Permission, ProjectId, Role, Sha256Digest, Timestamp,
 };
@@ -33,6 +33,14 @@ pub(super) fn invite(
         }
     }
     ensure_future(cx, expires_at)?;
+    let pending = project
+        .invitations
+        .values()
+        .filter(|invitation| !is_expired(Some(invitation.expires_at), cx.now))
+        .count();
+    if pending >= limits::INVITATIONS_PER_PROJECT_MAX {
+        return Err(DomainError::TooManyInvitations);
+    }
     Ok(vec![Event::MemberInvited {
         project_id,
         email: email.clone(),
@@ -99,6 +107,12 @@ pub(super) fn accept(cx: &Context, token_hash: &Sha256Digest) -> Result<Vec<Even
     }
     if project.members.contains_key(&account_id) {
         return Err(DomainError::AlreadyMember);
+    }
+    if project.members.len() >= limits::MEMBERS_PER_PROJECT_MAX {
+        return Err(DomainError::TooManyMembers);
+    }
+    if account.projects.len() >= limits::PROJECTS_PER_ACCOUNT_MAX {
+        return Err(DomainError::TooManyProjects);
     }
     Ok(vec![
         Event::InvitationAccepted {

@@ -18,9 +18,13 @@ pub(super) fn create(cx: &Context, key: &NewKey) -> Result<Vec<Event>, DomainErr
         tags,
         expires_at,
     } = key;
-    let (access, _) = access(cx, *project_id)?;
+    let (access, project) = access(cx, *project_id)?;
     access.require(Permission::KeysWrite)?;
     let created_by = access.person()?;
+    let live_keys = project.keys.values().filter(|key| !key.deleted).count();
+    if live_keys >= limits::KEYS_PER_PROJECT_MAX {
+        return Err(DomainError::TooManyKeys);
+    }
     if scopes.is_empty() || scopes.len() > limits::SCOPES_PER_KEY_MAX {
         return Err(DomainError::InvalidScopes);
     }

@@ -51,6 +51,14 @@ pub fn decide(
         known,
         now,
     };
+    let events = dispatch(cx, command)?;
+    if events.len() > limits::EVENTS_PER_COMMAND_MAX {
+        return Err(DomainError::CommandTooLarge);
+    }
+    Ok(events)
+}
+
+fn dispatch(cx: &Context, command: &Command) -> Result<Vec<Event>, DomainError> {
     match command {
         Command::RegisterAccount(registration) => accounts::register(cx, registration),
         Command::DeleteAccount { account_id } => accounts::delete(cx, *account_id),

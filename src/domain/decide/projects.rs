@@ -1,7 +1,10 @@
 //! Projects: creating, renaming (and naming the company), deleting.
 
 use super::{access, person, Context};
-use crate::domain::{error::DomainError, CompanyName, ProjectName};
+use crate::{
+    domain::{error::DomainError, CompanyName, ProjectName},
+    limits,
+};
 use steward_events::{Event, Permission, ProjectId, Role};
 
 /// A person creates a project and owns it.
@@ -13,6 +16,13 @@ pub(super) fn create(
     let account_id = person(cx)?;
     if cx.state.projects.contains_key(&project_id) {
         return Err(DomainError::AlreadyExists);
+    }
+    let projects = cx
+        .state
+        .live_account(account_id)
+        .map_or(0, |account| account.projects.len());
+    if projects >= limits::PROJECTS_PER_ACCOUNT_MAX {
+        return Err(DomainError::TooManyProjects);
     }
     Ok(vec![
         Event::ProjectCreated {

@@ -83,6 +83,10 @@ fn pay(
     if left.is_positive() {
         return Err(DomainError::InsufficientCredit);
     }
+    // Balances with credit are bounded per project; older data may hold more.
+    if portions.len() > limits::PORTIONS_PER_EVENT_MAX {
+        return Err(DomainError::TooManyPortions);
+    }
     Ok(Event::CreditsConsumed {
         project_id,
         request_id: report.request_id,

@@ -272,3 +272,71 @@ fn the_sweeper_expires_each_grant_once() {
         .when(Actor::System, Command::ExpireCredits)
         .then(vec![]);
 }
+
+#[test]
+fn a_project_holds_at_most_its_balances_and_the_widest_transfer_fits_the_log() {
+    // Given: the most balances with credit a project may hold, one nano-dollar each.
+    let mut history = with(fruit_company(), created(OTHER, OWNER));
+    for n in 0..crate::limits::BALANCES_PER_PROJECT_MAX as u128 {
+        history.push(granted(
+            FRUIT,
+            100 + n,
+            CreditSource::Card,
+            Nanodollars::new(1),
+            None,
+        ));
+    }
+    // When: one more grant; then a transfer taking a nano-dollar from every balance.
+    given(history.clone())
+        .when(
+            Actor::Operator,
+            Command::GrantCredits {
+                project_id: project(FRUIT),
+                grant_id: grant(99),
+                source: CreditSource::Card,
+                amount: usd(1),
+                expires_at: None,
+                reference: None,
+            },
+        )
+        .then_err(DomainError::TooManyBalances);
+    let amount = Nanodollars::new(crate::limits::BALANCES_PER_PROJECT_MAX as i64);
+    let events = given(history)
+        .when(person(OWNER), transfer(TransferAmount::Amount(amount)))
+        .events();
+    // Then: every part moved in one event each side, and each fits one record.
+    assert_eq!(
+        moved(&events).len(),
+        crate::limits::BALANCES_PER_PROJECT_MAX
+    );
+    assert!(events.iter().all(steward_events::codec::fits));
+}
+
+#[test]
+fn the_sweeper_records_a_bounded_number_of_expiries_per_command() {
+    // Given: more expired grants than one sweep command records.
+    let mut history = created(FRUIT, OWNER);
+    let count = crate::limits::EXPIRIES_PER_SWEEP_MAX + 7;
+    for n in 0..count as u128 {
+        history.push(granted(
+            FRUIT,
+            100 + n,
+            CreditSource::Contract,
+            usd(1),
+            Some(days(1)),
+        ));
+    }
+    // When: swept twice.
+    let first = given(history.clone())
+        .at(days(2))
+        .when(Actor::System, Command::ExpireCredits)
+        .events();
+    history.extend(first.clone());
+    let second = given(history)
+        .at(days(2))
+        .when(Actor::System, Command::ExpireCredits)
+        .events();
+    // Then
+    assert_eq!(first.len(), crate::limits::EXPIRIES_PER_SWEEP_MAX);
+    assert_eq!(second.len(), 7);
+}

@@ -182,3 +182,52 @@ fn a_member_cannot_revoke_an_invitation() {
     )
     .then_err(DomainError::InsufficientPermissions);
 }
+
+#[test]
+fn a_project_has_at_most_its_pending_invitations_and_expired_ones_do_not_count() {
+    let mut history = fruit_company();
+    for n in 0..crate::limits::INVITATIONS_PER_PROJECT_MAX {
+        history.push(invited(
+            &format!("guest{n}@fruit.example"),
+            Role::Member,
+            1,
+            days(7),
+        ));
+    }
+    given(history.clone())
+        .when(
+            person(OWNER),
+            invite("one.more@fruit.example", Role::Member),
+        )
+        .then_err(DomainError::TooManyInvitations);
+    given(history)
+        .at(days(8))
+        .when(
+            person(OWNER),
+            Command::InviteMember {
+                project_id: project(FRUIT),
+                email: email("one.more@fruit.example"),
+                role: Role::Member,
+                token_hash: digest(9),
+                expires_at: days(15),
+            },
+        )
+        .events();
+}
+
+#[test]
+fn an_account_belongs_to_at_most_its_projects() {
+    let mut history = fruit_company();
+    for n in 0..crate::limits::PROJECTS_PER_ACCOUNT_MAX as u128 - 1 {
+        history.extend(created(100 + n, MEMBER));
+    }
+    given(history)
+        .when(
+            person(MEMBER),
+            Command::CreateProject {
+                project_id: project(99),
+                name: "one too many".into(),
+            },
+        )
+        .then_err(DomainError::TooManyProjects);
+}

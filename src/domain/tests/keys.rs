@@ -201,3 +201,22 @@ fn a_deleted_key_is_not_deleted_twice() {
         )
         .then_err(DomainError::KeyNotFound);
 }
+
+#[test]
+fn a_project_holds_at_most_its_live_keys() {
+    let mut history = fruit_company();
+    for n in 0..crate::limits::KEYS_PER_PROJECT_MAX as u128 {
+        history.push(key_created(FRUIT, OWNER, 100 + n, &["member"], &[]));
+    }
+    given(history.clone())
+        .when(person(OWNER), create_key(1, &["member"]))
+        .then_err(DomainError::TooManyKeys);
+    // A deleted key makes room.
+    history.push(Event::ApiKeyDeleted {
+        project_id: project(FRUIT),
+        key_id: key(100),
+    });
+    given(history)
+        .when(person(OWNER), create_key(1, &["member"]))
+        .events();
+}
