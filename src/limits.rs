@@ -57,3 +57,9 @@ pub const INVITATIONS_PER_PROJECT_MAX: usize = 500;
 pub const MEMBERS_PER_PROJECT_MAX: usize = 1000;
 /// The most projects an account may belong to (deleting an account leaves each in one event).
 pub const PROJECTS_PER_ACCOUNT_MAX: usize = 200;
+
+/// The most entries a request-log or audit-log read examines; past it the page ends early with
+/// a cursor to go on from, so that a filter matching nothing never reads the whole history.
+pub const ENTRIES_SCANNED_PER_READ_MAX: usize = 20_000;
+/// The most entries `page` may skip (page × limit); older entries are reached by cursor.
+pub const PAGE_SKIP_MAX: usize = 10_000;

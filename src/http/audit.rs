@@ -5,7 +5,7 @@ use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiPath, ApiQuery},
-    query::instant_param,
+    query::{check_skip, instant_param},
     AppState,
 };
 use crate::reads::Page;
@@ -38,8 +38,10 @@ pub struct AuditQuery {
     pub end: Option<String>,
     /// 1 to 1000; 50 by default.
     pub limit: Option<usize>,
-    /// From 0.
+    /// From 0; page × limit at most 10000.
     pub page: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -62,6 +64,9 @@ pub struct AuditResponse {
     pub page: usize,
     pub limit: usize,
     pub events: Vec<AuditEvent>,
+    /// Pass as `cursor` for the next (older) page; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// The filter and page an audit query asks for.
@@ -89,7 +94,23 @@ fn parse(query: AuditQuery) -> Result<(AuditFilter, Page), ApiError> {
         end: instant_param(query.end.as_deref(), true)?,
     };
     let page = query.page.unwrap_or(0);
-    Ok((filter, Page { limit, page }))
+    check_skip(page, limit)?;
+    let before = match &query.cursor {
+        Some(cursor) => Some(
+            cursor
+                .parse()
+                .map_err(|_| ApiError::invalid_query(format!("cursor={cursor:?} is not valid")))?,
+        ),
+        None => None,
+    };
+    Ok((
+        filter,
+        Page {
+            limit,
+            page,
+            before,
+        },
+    ))
 }
 
 /// An audit entry as the API shows it.
@@ -126,6 +147,7 @@ async fn project_audit(
     Ok(Json(AuditResponse {
         page: page.page,
         limit: page.limit,
-        events: envelopes.into_iter().map(audit_event).collect(),
+        events: envelopes.items.into_iter().map(audit_event).collect(),
+        next_cursor: envelopes.next.map(|position| position.to_string()),
     }))
 }

@@ -2,6 +2,7 @@
 //! request-log queries parsed once into the typed values the read side takes.
 
 use super::error::ApiError;
+use crate::limits::PAGE_SKIP_MAX;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
 use steward_events::{Deployment, Endpoint, KeyId, RequestId, RequestMethod, Tag, Timestamp};
 use steward_projections::usage::query::{
@@ -57,6 +58,16 @@ pub fn instant_param(text: Option<&str>, end: bool) -> Result<Option<Timestamp>,
     .transpose()
 }
 
+/// Refuses a page deeper than `PAGE_SKIP_MAX` entries: older entries are reached by cursor.
+pub fn check_skip(page: usize, limit: usize) -> Result<(), ApiError> {
+    if page.saturating_mul(limit) > PAGE_SKIP_MAX {
+        return Err(ApiError::invalid_query(format!(
+            "page × limit must be at most {PAGE_SKIP_MAX}; follow next_cursor for older entries"
+        )));
+    }
+    Ok(())
+}
+
 pub fn invalid(name: &str, value: &str) -> ApiError {
     ApiError::invalid_query(format!("{name}={value:?} is not valid"))
 }
@@ -77,6 +88,8 @@ pub struct UsageParams {
     pub succeeded: Option<bool>,
     /// `format=csv`.
     pub csv: bool,
+    /// A request-log page's `next_cursor`.
+    pub cursor: Option<u64>,
 }
 
 impl UsageParams {
@@ -118,6 +131,7 @@ impl UsageParams {
             }
             "line_item" => filter.line_item = Some(value),
             "format" => self.csv |= value == "csv",
+            "cursor" => self.cursor = Some(value.parse().map_err(|_| bad())?),
             _ => {}
         }
         Ok(())

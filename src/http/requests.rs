@@ -5,7 +5,7 @@ use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiPath, ApiQuery},
-    query::UsageParams,
+    query::{check_skip, UsageParams},
     usd::Usd,
     AppState,
 };
@@ -103,6 +103,9 @@ pub struct ListRequestsResponse {
     pub page: usize,
     pub limit: usize,
     pub requests: Vec<RequestItem>,
+    /// Pass as `cursor` for the next (older) page; absent when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// The page a request-log query asks for.
@@ -113,9 +116,12 @@ fn page_of(params: &UsageParams) -> Result<Page, ApiError> {
             "limit must be 1 to {MAX_REQUESTS_PAGE}"
         )));
     }
+    let page = params.page.unwrap_or(0);
+    check_skip(page, limit)?;
     Ok(Page {
         limit,
-        page: params.page.unwrap_or(0),
+        page,
+        before: params.cursor,
     })
 }
 
@@ -124,7 +130,8 @@ fn page_of(params: &UsageParams) -> Result<Page, ApiError> {
     params(("project_id" = String, Path, format = Uuid),
         ("start" = Option<String>, Query), ("end" = Option<String>, Query),
         ("limit" = Option<usize>, Query, description = "1 to 1000; 10 by default"),
-        ("page" = Option<usize>, Query, description = "from 0"),
+        ("page" = Option<usize>, Query, description = "from 0; page × limit at most 10000"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("accessor" = Option<String>, Query), ("request_id" = Option<String>, Query),
         ("deployment" = Option<String>, Query), ("endpoint" = Option<String>, Query),
         ("method" = Option<String>, Query), ("status" = Option<String>, Query, description = "succeeded or failed")),
@@ -145,9 +152,11 @@ async fn list_requests(
         page: page.page,
         limit: page.limit,
         requests: requests
+            .items
             .iter()
             .map(|request| RequestItem::of(project_id, request))
             .collect(),
+        next_cursor: requests.next.map(|position| position.to_string()),
     }))
 }
 

@@ -1,6 +1,6 @@
 //! The audit log: a project's events, newest first.
 
-use super::{blocking, page_newest_first, Page, Positions, ReadError};
+use super::{blocking, page_newest_first, Page, PageOf, Positions, ReadError};
 use crate::{access::Principal, Steward};
 use std::sync::Arc;
 use steward_events::{Envelope, Permission, ProjectId};
@@ -15,7 +15,7 @@ impl Steward {
         project_id: ProjectId,
         filter: AuditFilter,
         page: Page,
-    ) -> Result<Vec<Envelope>, ReadError> {
+    ) -> Result<PageOf<Envelope>, ReadError> {
         self.require(viewer, project_id, Permission::AdminsRead)?;
         let (log, projections) = (
             Arc::clone(self.log_arc()),

@@ -27,6 +27,8 @@ use steward_projections::Projections;
 /// Positions copied out of the read lock at a time when walking a list newest first.
 pub const POSITIONS_CHUNK: usize = 1024;
 
+use crate::limits::ENTRIES_SCANNED_PER_READ_MAX;
+
 /// Why a read was not answered.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -46,11 +48,21 @@ impl From<LogError> for ReadError {
     }
 }
 
-/// One page of a list read newest first: `limit` entries after skipping `page` pages.
+/// One page of a list read newest first: `limit` entries after skipping `page` pages, of the
+/// entries before the position `before` (a cursor from an earlier page's `next`) if given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Page {
     pub limit: usize,
     pub page: usize,
+    pub before: Option<u64>,
+}
+
+/// A page's entries, and where the next page starts (`Page::before`), if anything may be left:
+/// after a full page, or where the scan stopped at `ENTRIES_SCANNED_PER_READ_MAX`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageOf<T> {
+    pub items: Vec<T>,
+    pub next: Option<u64>,
 }
 
 impl Page {
@@ -110,16 +122,39 @@ impl Positions {
     }
 }
 
-/// One page of what `keep` makes of a list of positions, walked newest first.
+/// One page of what `keep` makes of a list of positions, walked newest first, examining at
+/// most `ENTRIES_SCANNED_PER_READ_MAX` positions.
 pub(super) fn page_newest_first<T>(
     projections: &RwLock<Projections>,
     positions: Positions,
     page: Page,
+    keep: impl FnMut(u64) -> Result<Option<T>, ReadError>,
+) -> Result<PageOf<T>, ReadError> {
+    scan_page(
+        projections,
+        positions,
+        page,
+        ENTRIES_SCANNED_PER_READ_MAX,
+        keep,
+    )
+}
+
+fn scan_page<T>(
+    projections: &RwLock<Projections>,
+    positions: Positions,
+    page: Page,
+    scan_max: usize,
     mut keep: impl FnMut(u64) -> Result<Option<T>, ReadError>,
-) -> Result<Vec<T>, ReadError> {
+) -> Result<PageOf<T>, ReadError> {
     let mut to_skip = page.skip();
-    let mut kept = Vec::new();
-    newest_first(projections, positions, |position| {
+    let mut items = Vec::new();
+    let (mut scanned, mut next) = (0, None);
+    newest_first(projections, positions, page.before, |position| {
+        scanned += 1;
+        if scanned > scan_max {
+            next = Some(position + 1);
+            return Ok(ControlFlow::Break(()));
+        }
         let Some(item) = keep(position)? else {
             return Ok(ControlFlow::Continue(()));
         };
@@ -127,14 +162,14 @@ pub(super) fn page_newest_first<T>(
             to_skip -= 1;
             return Ok(ControlFlow::Continue(()));
         }
-        kept.push(item);
-        Ok(if kept.len() == page.limit {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        })
+        items.push(item);
+        if items.len() == page.limit {
+            next = Some(position);
+            return Ok(ControlFlow::Break(()));
+        }
+        Ok(ControlFlow::Continue(()))
     })?;
-    Ok(kept)
+    Ok(PageOf { items, next })
 }
 
 /// Walks a list of log positions newest first, calling `visit` with each until it breaks.
@@ -143,6 +178,7 @@ pub(super) fn page_newest_first<T>(
 fn newest_first(
     projections: &RwLock<Projections>,
     positions: Positions,
+    before: Option<u64>,
     mut visit: impl FnMut(u64) -> Result<ControlFlow<()>, ReadError>,
 ) -> Result<(), ReadError> {
     let mut end: Option<usize> = None;
@@ -150,7 +186,10 @@ fn newest_first(
         let (chunk, start) = {
             let projections = crate::app::read_lock(projections);
             let all = positions.of(&projections);
-            let end = end.unwrap_or(all.len());
+            // The lists are in position order: the cursor is found by bisection.
+            let end = end.unwrap_or_else(|| {
+                before.map_or(all.len(), |before| all.partition_point(|&p| p < before))
+            });
             let start = end.saturating_sub(POSITIONS_CHUNK);
             (all[start..end].to_vec(), start)
         };
@@ -163,5 +202,76 @@ fn newest_first(
             return Ok(());
         }
         end = Some(start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use steward_events::ProjectId;
+    use uuid::Uuid;
+
+    /// Read models whose audit log of one project lists positions 1 to `count`.
+    fn audited(count: u64) -> (RwLock<Projections>, Positions) {
+        let project_id = ProjectId::from_uuid(Uuid::from_u128(1));
+        let mut projections = Projections::default();
+        projections
+            .audit
+            .by_project
+            .insert(project_id, (1..=count).collect());
+        (RwLock::new(projections), Positions::Audit(project_id))
+    }
+
+    fn page(limit: usize, page: usize, before: Option<u64>) -> Page {
+        Page {
+            limit,
+            page,
+            before,
+        }
+    }
+
+    #[test]
+    fn cursors_walk_every_entry_newest_first_across_chunks() {
+        let (projections, positions) = audited(3000);
+        let mut seen: Vec<u64> = Vec::new();
+        let mut before = None;
+        loop {
+            let answer = scan_page(&projections, positions, page(700, 0, before), 10_000, |p| {
+                Ok(Some(p))
+            })
+            .unwrap();
+            seen.extend(&answer.items);
+            match answer.next {
+                Some(next) => before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (1..=3000).rev().collect::<Vec<u64>>());
+        // Pages by number agree with the cursor.
+        let third = scan_page(&projections, positions, page(700, 2, None), 10_000, |p| {
+            Ok(Some(p))
+        })
+        .unwrap();
+        assert_eq!(third.items.first(), Some(&1600));
+    }
+
+    #[test]
+    fn a_filter_matching_nothing_stops_at_the_scan_limit_with_a_cursor_to_go_on() {
+        let (projections, positions) = audited(100);
+        let nothing = |_| Ok(None::<u64>);
+        let first = scan_page(&projections, positions, page(10, 0, None), 30, nothing).unwrap();
+        assert!(first.items.is_empty());
+        assert_eq!(first.next, Some(71));
+        let second = scan_page(
+            &projections,
+            positions,
+            page(10, 0, first.next),
+            30,
+            nothing,
+        )
+        .unwrap();
+        assert_eq!(second.next, Some(41));
+        let last = scan_page(&projections, positions, page(10, 0, Some(11)), 30, nothing).unwrap();
+        assert_eq!(last.next, None);
     }
 }

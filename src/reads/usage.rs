@@ -1,6 +1,6 @@
 //! Usage reads: the rows a usage or billing query selects, and the request log.
 
-use super::{blocking, page_newest_first, Page, Positions, ReadError};
+use super::{blocking, page_newest_first, Page, PageOf, Positions, ReadError};
 use crate::{
     access::{AccessError, Principal},
     Steward,
@@ -52,7 +52,7 @@ impl Steward {
         project_id: ProjectId,
         filter: RequestFilter,
         page: Page,
-    ) -> Result<Vec<RequestView>, ReadError> {
+    ) -> Result<PageOf<RequestView>, ReadError> {
         self.require(viewer, project_id, Permission::UsageRead)?;
         let (log, projections) = (
             Arc::clone(self.log_arc()),

@@ -346,3 +346,75 @@ async fn a_key_of_another_project_replaying_a_request_id_learns_nothing_of_it() 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["tags"], json!(["apple"]));
 }
+
+#[tokio::test]
+async fn the_request_and_audit_logs_page_by_cursor_and_refuse_a_page_too_deep() {
+    // Given: five requests.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let key = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &[])
+        .await;
+    let mut recorded = Vec::new();
+    for _ in 0..5 {
+        let request_id = uuid();
+        let (status, _) = app
+            .meter(&key, &olive.project_id, &request_id, 1, &[])
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        recorded.push(request_id);
+    }
+    // When: two at a time, by cursor.
+    let base = format!("/v1/projects/{}/requests?limit=2", olive.project_id);
+    let (mut seen, mut path) = (Vec::new(), base.clone());
+    loop {
+        let (status, body) = app.get(&path, &olive.session).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for request in body["requests"].as_array().unwrap() {
+            seen.push(request["request_id"].as_str().unwrap().to_owned());
+        }
+        match body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("{base}&cursor={cursor}"),
+            None => break,
+        }
+    }
+    // Then: each once, newest first.
+    recorded.reverse();
+    assert_eq!(seen, recorded);
+    // And the audit log pages the same way.
+    let audit = format!("/v1/projects/{}/audit?limit=3", olive.project_id);
+    let (_, first) = app.get(&audit, &olive.session).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = app
+        .get(&format!("{audit}&cursor={cursor}"), &olive.session)
+        .await;
+    let first_positions: Vec<u64> = first["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    let second_top = second["events"][0]["position"].as_u64().unwrap();
+    assert!(second_top < *first_positions.last().unwrap());
+    // A page too deep is refused; so is a cursor that is not one.
+    for path in [
+        format!(
+            "/v1/projects/{}/requests?limit=1000&page=11",
+            olive.project_id
+        ),
+        format!(
+            "/v1/projects/{}/requests?page=1000000000000000",
+            olive.project_id
+        ),
+        format!("/v1/projects/{}/audit?limit=1000&page=11", olive.project_id),
+        format!("/v1/projects/{}/requests?cursor=soon", olive.project_id),
+    ] {
+        let (status, body) = app.get(&path, &olive.session).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_PARAMETER",
+        );
+    }
+}
