@@ -63,3 +63,6 @@ pub const PROJECTS_PER_ACCOUNT_MAX: usize = 200;
 pub const ENTRIES_SCANNED_PER_READ_MAX: usize = 20_000;
 /// The most entries `page` may skip (page × limit); older entries are reached by cursor.
 pub const PAGE_SKIP_MAX: usize = 10_000;
+/// The most reads scanning the log (the request and audit logs, several-tag usage) running at
+/// once, on this machine's two cores: one, so that the other serves everything else.
+pub const LOG_SCANS_IN_FLIGHT_MAX: usize = 1;

@@ -3,9 +3,9 @@
 use super::*;
 
 pub(super) struct Load {
-    rate: f64,
-    p50: Duration,
-    p99: Duration,
+    pub(super) rate: f64,
+    pub(super) p50: Duration,
+    pub(super) p99: Duration,
 }
 
 /// `clients` loops sending `request` for `seconds`; answers must be 2xx.

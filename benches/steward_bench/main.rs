@@ -4,10 +4,11 @@
 //! so the suite cannot rot). Absolute numbers depend on the machine; the ratios are the point.
 //! See BENCHMARKS.md for the latest figures and how to read them.
 //!
-//! One module per section: `appends`, `keys`, `memory`, `rebuild`, `http`; `fixtures` holds
-//! the events they share.
+//! One module per section: `appends`, `keys`, `memory`, `rebuild`, `http`, `contention`;
+//! `fixtures` holds the events they share.
 
 mod appends;
+mod contention;
 mod fixtures;
 mod http;
 mod keys;
@@ -16,6 +17,7 @@ mod rebuild;
 
 use appends::appends;
 use axum::{routing::get, routing::post, Json, Router};
+use contention::contention;
 use fixtures::*;
 use http::http;
 use keys::key_check;
@@ -141,7 +143,7 @@ fn main() {
             )
             .unwrap_or_default()
     );
-    // `STEWARD_BENCH_ONLY=appends,keys,memory,rebuild,http` runs some sections only.
+    // `STEWARD_BENCH_ONLY=appends,keys,memory,rebuild,http,contention` runs some sections only.
     let only = std::env::var("STEWARD_BENCH_ONLY").unwrap_or_default();
     let wanted = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
     if wanted("appends") {
@@ -162,5 +164,12 @@ fn main() {
             .build()
             .unwrap();
         runtime.block_on(http(&mode));
+    }
+    if wanted("contention") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(contention(&mode));
     }
 }

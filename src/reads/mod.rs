@@ -92,10 +92,18 @@ impl Steward {
     }
 }
 
-/// Runs a read that may touch many log records on a blocking thread.
+/// Runs a read that may touch many log records on a blocking thread, at most
+/// `LOG_SCANS_IN_FLIGHT_MAX` at once: the others wait (without a thread) for a slot, so that
+/// scans never take every core from the requests that need none.
 pub(super) async fn blocking<T: Send + 'static>(
     read: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
 ) -> Result<T, ReadError> {
+    static SLOTS: tokio::sync::Semaphore =
+        tokio::sync::Semaphore::const_new(crate::limits::LOG_SCANS_IN_FLIGHT_MAX);
+    let _slot = SLOTS
+        .acquire()
+        .await
+        .map_err(|error| ReadError::Storage(format!("the read slots closed: {error}")))?;
     tokio::task::spawn_blocking(read)
         .await
         .map_err(|error| ReadError::Storage(format!("a read task failed: {error}")))?
