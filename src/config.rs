@@ -4,9 +4,6 @@ use clap::{ArgAction, Args};
 use std::{net::SocketAddr, path::PathBuf};
 use steward_events::Nanodollars;
 
-/// The shortest operator token accepted: 32 characters.
-pub const MIN_OPERATOR_TOKEN_CHARS: usize = 32;
-
 #[derive(Clone, Debug, Args)]
 pub struct ServeSettings {
     /// Where the event log lives (a sled database; created if missing).

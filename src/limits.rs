@@ -66,3 +66,32 @@ pub const PAGE_SKIP_MAX: usize = 10_000;
 /// The most reads scanning the log (the request and audit logs, several-tag usage) running at
 /// once, on this machine's two cores: one, so that the other serves everything else.
 pub const LOG_SCANS_IN_FLIGHT_MAX: usize = 1;
+
+/// The largest request body accepted: a batch of metered requests fits, nothing much more.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// Requests per page of the request log (10 by default).
+pub const REQUESTS_PAGE_MAX: usize = 1000;
+/// Entries per page of the audit log (50 by default).
+pub const AUDIT_PAGE_MAX: usize = 1000;
+/// The longest a key may live when given a time to live: ten years.
+pub const KEY_TTL_SECONDS_MAX: i64 = 10 * 366 * 86_400;
+/// The most of any unit one metered request may report.
+pub const UNITS_PER_REQUEST_MAX: u64 = 1_000_000_000;
+/// The most requests one metering batch may carry.
+pub const METERING_BATCH_MAX: usize = 1000;
+/// The longest `Idempotency-Key` accepted.
+pub const IDEMPOTENCY_KEY_CHARS_MAX: usize = 255;
+/// The largest answer kept for an `Idempotency-Key`.
+pub const KEPT_ANSWER_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// The most outbox messages listed at once (the newest).
+pub const OUTBOX_LISTED_MAX: usize = 1000;
+/// The most commands waiting for the processor; senders wait beyond it (backpressure).
+pub const QUEUED_COMMANDS_MAX: usize = 4096;
+/// The most commands decided and appended together (one group commit).
+pub const BATCH_COMMANDS_MAX: usize = 1024;
+/// The shortest password accepted.
+pub const PASSWORD_CHARS_MIN: usize = 8;
+/// The longest password accepted.
+pub const PASSWORD_CHARS_MAX: usize = 256;
+/// The shortest operator token accepted.
+pub const OPERATOR_TOKEN_CHARS_MIN: usize = 32;

@@ -2,6 +2,7 @@
 //! delivery exists. Kept in the sled tree `outbox`, never in the log, because a message holds the
 //! invitation token and secrets never enter the log; swept once its invitation has expired.
 
+use crate::limits::OUTBOX_LISTED_MAX;
 use crate::{
     expiring::{ExpiringTree, Expiry},
     processor::{CommandError, DurableWriter},
@@ -10,9 +11,6 @@ use serde::{Deserialize, Serialize};
 use steward_events::Timestamp;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// The most messages the outbox lists at once (newest kept).
-pub const MAX_LISTED_MESSAGES: usize = 1000;
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OutboxMessage {
@@ -62,10 +60,10 @@ impl Outbox {
             .await
     }
 
-    /// The newest `MAX_LISTED_MESSAGES` messages whose invitations can still be accepted at
+    /// The newest `OUTBOX_LISTED_MAX` messages whose invitations can still be accepted at
     /// `now`, oldest first (message ids are UUID v7).
     pub fn list(&self, now: Timestamp) -> sled::Result<Vec<OutboxMessage>> {
-        let newest = self.tree.newest_live(now, MAX_LISTED_MESSAGES)?;
+        let newest = self.tree.newest_live(now, OUTBOX_LISTED_MAX)?;
         Ok(newest
             .iter()
             .rev()

@@ -3,7 +3,10 @@
 //! 19 MiB: at most `PASSWORD_HASHES_IN_FLIGHT_MAX` at once, at most
 //! `PASSWORD_HASHES_QUEUED_MAX` waiting, and past that `Busy` at once.
 
-use crate::limits::{PASSWORD_HASHES_IN_FLIGHT_MAX, PASSWORD_HASHES_QUEUED_MAX};
+use crate::limits::{
+    PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, PASSWORD_HASHES_IN_FLIGHT_MAX,
+    PASSWORD_HASHES_QUEUED_MAX,
+};
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
@@ -14,9 +17,6 @@ use std::sync::{
 };
 use tokio::sync::Semaphore;
 
-pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_CHARS: usize = 256;
-
 /// Too many passwords are being hashed; retry shortly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("too many passwords are being checked; retry shortly")]
@@ -24,7 +24,7 @@ pub struct Busy;
 
 /// Whether a password is acceptable at signup.
 pub fn acceptable(password: &str) -> bool {
-    (MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&password.chars().count())
+    (PASSWORD_CHARS_MIN..=PASSWORD_CHARS_MAX).contains(&password.chars().count())
 }
 
 /// The slots hashes run in, and how many hashes hold or wait for one.

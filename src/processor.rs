@@ -11,6 +11,7 @@
 //! otherwise hold every request id ever recorded in memory and in its checkpoint; `decide` gets
 //! the answer as a value (`Known`) and applies the rule.
 
+use crate::limits::{BATCH_COMMANDS_MAX, QUEUED_COMMANDS_MAX};
 use crate::{
     clock::Clock,
     domain::{decide, evolve, Command, DomainError, Known, State},
@@ -27,11 +28,6 @@ use steward_events::{
 use steward_projections::Projections;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
-
-/// The most commands waiting for the processor; senders wait beyond it (backpressure).
-pub const MAX_QUEUED_COMMANDS: usize = 4096;
-/// The most commands decided and appended together.
-pub const MAX_BATCH_COMMANDS: usize = 1024;
 
 /// Why a command was not carried out. In every case nothing of it was recorded.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -110,7 +106,7 @@ impl CommandProcessor {
         projections: Arc<RwLock<Projections>>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let (sender, receiver) = mpsc::channel(MAX_QUEUED_COMMANDS);
+        let (sender, receiver) = mpsc::channel(QUEUED_COMMANDS_MAX);
         let stats = Arc::new(Mutex::new(ProcessorStats::default()));
         let worker = Worker {
             log,
@@ -207,7 +203,7 @@ impl Worker {
     fn run(mut self, mut receiver: mpsc::Receiver<Submission>) -> State {
         while let Some(first) = receiver.blocking_recv() {
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH_COMMANDS {
+            while batch.len() < BATCH_COMMANDS_MAX {
                 match receiver.try_recv() {
                     Ok(submission) => batch.push(submission),
                     Err(_) => break,

@@ -1,8 +1,9 @@
 //! Start-up: open the data directory, build the router, bind, serve until a signal.
 
+use crate::limits::OPERATOR_TOKEN_CHARS_MIN;
 use crate::{
     clock::Clock,
-    config::{ServeSettings, MIN_OPERATOR_TOKEN_CHARS},
+    config::ServeSettings,
     domain::Command,
     http::{self, idempotency::IdempotencyStore, throttle, AppState, HttpSettings, Services},
     outbox::Outbox,
@@ -22,7 +23,7 @@ pub enum StartError {
     Storage(#[from] sled::Error),
     #[error("listening: {0}")]
     Io(#[from] std::io::Error),
-    #[error("the operator token must be at least {MIN_OPERATOR_TOKEN_CHARS} characters")]
+    #[error("the operator token must be at least {OPERATOR_TOKEN_CHARS_MIN} characters")]
     WeakOperatorToken,
     #[error("{0}")]
     PriceTable(String),
@@ -40,7 +41,7 @@ impl Application {
         if settings
             .operator_token
             .as_ref()
-            .is_some_and(|token| token.chars().count() < MIN_OPERATOR_TOKEN_CHARS)
+            .is_some_and(|token| token.chars().count() < OPERATOR_TOKEN_CHARS_MIN)
         {
             return Err(StartError::WeakOperatorToken);
         }

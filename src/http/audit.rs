@@ -8,6 +8,7 @@ use super::{
     query::{check_skip, instant_param},
     AppState,
 };
+use crate::limits::AUDIT_PAGE_MAX;
 use crate::reads::Page;
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,6 @@ use steward_projections::audit::{ActorFilter, AuditFilter};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// The most entries one page holds.
-pub const MAX_AUDIT_PAGE: usize = 1000;
 const DEFAULT_AUDIT_PAGE: usize = 50;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -72,9 +71,9 @@ pub struct AuditResponse {
 /// The filter and page an audit query asks for.
 fn parse(query: AuditQuery) -> Result<(AuditFilter, Page), ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_AUDIT_PAGE);
-    if !(1..=MAX_AUDIT_PAGE).contains(&limit) {
+    if !(1..=AUDIT_PAGE_MAX).contains(&limit) {
         return Err(ApiError::invalid_query(format!(
-            "limit must be 1 to {MAX_AUDIT_PAGE}"
+            "limit must be 1 to {AUDIT_PAGE_MAX}"
         )));
     }
     let kind = match &query.kind {

@@ -9,10 +9,8 @@
 //! (`--idempotency-ttl-hours`, 24 by default), then swept.
 
 use super::error::Category;
-use super::{
-    auth::authenticate, error::ApiError, standalone_error, AppState, MAX_BODY_BYTES,
-    REQUEST_ID_HEADER,
-};
+use super::{auth::authenticate, error::ApiError, standalone_error, AppState, REQUEST_ID_HEADER};
+use crate::limits::{BODY_BYTES_MAX, IDEMPOTENCY_KEY_CHARS_MAX, KEPT_ANSWER_BYTES_MAX};
 use crate::{
     expiring::{ExpiringTree, Expiry},
     processor::{CommandError, DurableWriter},
@@ -33,10 +31,6 @@ use steward_events::Timestamp;
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// The response header marking a replayed answer.
 pub const REPLAYED_HEADER: &str = "idempotent-replayed";
-/// The longest key accepted.
-pub const MAX_KEY_CHARS: usize = 255;
-/// The largest answer kept.
-const MAX_KEPT_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Secrets an answer shows once (a key's secret, a session token). A handler attaches it to its
 /// response; the idempotency layer keeps the answer with each replaced by [`NOT_KEPT`], so that
@@ -187,9 +181,11 @@ fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     match key.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= MAX_KEY_CHARS => Ok(Some(key.to_owned())),
+        Ok(key) if !key.is_empty() && key.len() <= IDEMPOTENCY_KEY_CHARS_MAX => {
+            Ok(Some(key.to_owned()))
+        }
         _ => Err(ApiError::invalid_request(format!(
-            "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters."
+            "Idempotency-Key must be 1 to {IDEMPOTENCY_KEY_CHARS_MAX} visible ASCII characters."
         ))),
     }
 }
@@ -227,7 +223,7 @@ async fn answer(state: AppState, request: Request, next: Next) -> Result<Respons
         // Nothing is kept for a caller who is not one: the request is answered as it is.
         return Ok(next.run(Request::from_parts(parts, body)).await);
     }
-    let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
+    let Ok(body) = to_bytes(body, BODY_BYTES_MAX).await else {
         return Err(ApiError::new(
             Category::PayloadTooLarge,
             "The request body is too large.",
@@ -268,7 +264,7 @@ async fn keep(
     response: Response,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = response.into_parts();
-    let Ok(body) = to_bytes(body, MAX_KEPT_RESPONSE_BYTES).await else {
+    let Ok(body) = to_bytes(body, KEPT_ANSWER_BYTES_MAX).await else {
         return Err(ApiError::internal("an answer too large to keep"));
     };
     let secrets = parts.extensions.remove::<ShownOnce>().unwrap_or_default();

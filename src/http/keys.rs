@@ -7,6 +7,7 @@ use super::{
     idempotency::ShownOnce,
     AppState, MessageResponse,
 };
+use crate::limits::KEY_TTL_SECONDS_MAX;
 use crate::{
     domain::{Command, KeyComment, NewKey},
     reads::{KeyListing, KeyStatus},
@@ -19,9 +20,6 @@ use steward_projections::keys::KeyView;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
-
-/// The longest a key may live when given a time to live: ten years.
-pub const MAX_KEY_TTL_SECONDS: i64 = 10 * 366 * 86_400;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -242,11 +240,11 @@ fn expiry(body: &CreateKeyRequest, now: Timestamp) -> Result<Option<Timestamp>, 
             .ok_or_else(|| {
                 ApiError::invalid_request("expiration_date must be an RFC 3339 date or instant.")
             }),
-        (None, Some(seconds)) if (1..=MAX_KEY_TTL_SECONDS).contains(&seconds) => {
+        (None, Some(seconds)) if (1..=KEY_TTL_SECONDS_MAX).contains(&seconds) => {
             Ok(Some(now.plus_seconds(seconds)))
         }
         (None, Some(_)) => Err(ApiError::invalid_request(format!(
-            "time_to_live_in_seconds must be 1 to {MAX_KEY_TTL_SECONDS}."
+            "time_to_live_in_seconds must be 1 to {KEY_TTL_SECONDS_MAX}."
         ))),
         (None, None) => Ok(None),
     }

@@ -10,6 +10,7 @@ use super::{
     AppState,
 };
 use crate::domain::{ModelName, UsageReport};
+use crate::limits::{METERING_BATCH_MAX, UNITS_PER_REQUEST_MAX};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{
@@ -42,9 +43,6 @@ impl<'de> Deserialize<'de> for AudioSeconds {
             })
     }
 }
-
-/// The most of any unit one request may report.
-pub const MAX_UNITS_PER_REQUEST: u64 = 1_000_000_000;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -128,10 +126,10 @@ fn parse_report(body: RecordRequestBody, state: &AppState) -> Result<UsageReport
         units.tokens_out,
     ]
     .into_iter()
-    .any(|count| count > MAX_UNITS_PER_REQUEST);
+    .any(|count| count > UNITS_PER_REQUEST_MAX);
     if too_many {
         return Err(ApiError::invalid_request(format!(
-            "A request reports at most {MAX_UNITS_PER_REQUEST} of each unit."
+            "A request reports at most {UNITS_PER_REQUEST_MAX} of each unit."
         )));
     }
     let cost = state.pricing.price(endpoint, &body.model, &units);
@@ -168,9 +166,6 @@ async fn record_request(
         .await?;
     Ok(Json(recorded_answer(&recorded)))
 }
-
-/// The most requests one batch may carry.
-pub const MAX_BATCH_REQUESTS: usize = 1000;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -261,9 +256,9 @@ async fn record_request_batch(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(body): ApiJson<RecordBatchBody>,
 ) -> ApiResult<Json<RecordBatchResponse>> {
-    if body.requests.is_empty() || body.requests.len() > MAX_BATCH_REQUESTS {
+    if body.requests.is_empty() || body.requests.len() > METERING_BATCH_MAX {
         return Err(ApiError::invalid_request(format!(
-            "A batch holds 1 to {MAX_BATCH_REQUESTS} requests."
+            "A batch holds 1 to {METERING_BATCH_MAX} requests."
         )));
     }
     (state.steward).require(&principal, project_id, Permission::UsageWrite)?;

@@ -26,6 +26,7 @@ mod system;
 mod transfers;
 mod usage;
 
+use crate::limits::BODY_BYTES_MAX;
 use crate::{outbox::Outbox, pricing::PriceTable, sessions::Sessions, Steward};
 use axum::{
     extract::{DefaultBodyLimit, Request},
@@ -42,9 +43,6 @@ use tower_http::{catch_panic::CatchPanicLayer, cors::CorsLayer};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
-
-/// The largest request body accepted: a batch of metered requests fits, nothing much more.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The header that carries each request's id, as Deepgram's does.
 pub const REQUEST_ID_HEADER: &str = "dg-request-id";
@@ -307,7 +305,7 @@ pub fn with_middleware(
         // Inside the request context, so that a panic's 500 carries the error JSON and the
         // request id like any other error, and is logged with its cause.
         .layer(CatchPanicLayer::custom(panic_answer))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
         .service(routes)
 }
 

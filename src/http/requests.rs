@@ -9,6 +9,7 @@ use super::{
     usd::Usd,
     AppState,
 };
+use crate::limits::REQUESTS_PAGE_MAX;
 use crate::reads::Page;
 use axum::{extract::State, Json};
 use serde::Serialize;
@@ -17,8 +18,6 @@ use steward_projections::usage::RequestView;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// Requests per page of the request log: 10 by default, at most 1000.
-pub const MAX_REQUESTS_PAGE: usize = 1000;
 const DEFAULT_REQUESTS_PAGE: usize = 10;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -111,9 +110,9 @@ pub struct ListRequestsResponse {
 /// The page a request-log query asks for.
 fn page_of(params: &UsageParams) -> Result<Page, ApiError> {
     let limit = params.limit.unwrap_or(DEFAULT_REQUESTS_PAGE);
-    if !(1..=MAX_REQUESTS_PAGE).contains(&limit) {
+    if !(1..=REQUESTS_PAGE_MAX).contains(&limit) {
         return Err(ApiError::invalid_query(format!(
-            "limit must be 1 to {MAX_REQUESTS_PAGE}"
+            "limit must be 1 to {REQUESTS_PAGE_MAX}"
         )));
     }
     let page = params.page.unwrap_or(0);
