@@ -351,9 +351,10 @@ impl Worker {
             let _ = reply.send(answer);
         }
         if diverged {
-            // Only another writer on the same log makes a version check fail. The write model
-            // assumed the refused commit landed, so rebuild it from what the log holds.
-            tracing::error!("a commit failed its version check; reloading the write model");
+            // Only another writer on the same log makes a version check fail (and no decided
+            // event can meet the log's limits: each was checked with `codec::fits` above).
+            // The write model assumed the refused commit landed, so rebuild it from the log.
+            tracing::error!("the log refused a decided commit; reloading the write model");
             self.reload();
         }
     }

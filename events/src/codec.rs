@@ -170,6 +170,43 @@ mod tests {
         }
     }
 
+    /// `fits` agrees with `encode` at the widest envelope, on both sides of the limit.
+    #[test]
+    fn fits_says_whether_encode_will_refuse_whatever_the_envelope() {
+        let widest = |event: Event| Envelope {
+            position: u64::MAX,
+            stream: event.stream(),
+            stream_version: u64::MAX,
+            event_id: EventId::from_uuid(Uuid::from_u128(u128::MAX)),
+            recorded_at: Timestamp::from_unix_micros(i64::MAX),
+            actor: Actor::Key {
+                key_id: crate::ids::KeyId::from_uuid(Uuid::from_u128(u128::MAX)),
+                account_id: AccountId::from_uuid(Uuid::from_u128(u128::MAX)),
+            },
+            correlation_id: Uuid::from_u128(u128::MAX),
+            schema_version: SCHEMA_VERSION,
+            event,
+        };
+        let renamed = |bytes: usize| Event::ProjectRenamed {
+            project_id: crate::ids::ProjectId::from_uuid(Uuid::from_u128(1)),
+            name: "x".repeat(bytes),
+        };
+        let mut largest_fitting = 0;
+        for bytes in (crate::limits::RECORD_BYTES_MAX - 400)..crate::limits::RECORD_BYTES_MAX {
+            let event = renamed(bytes);
+            if fits(&event) {
+                assert!(
+                    encode(&widest(event)).is_ok(),
+                    "fits, yet refused at {bytes}"
+                );
+                largest_fitting = bytes;
+            }
+        }
+        assert!(largest_fitting > crate::limits::RECORD_BYTES_MAX - 400);
+        assert!(!fits(&renamed(crate::limits::RECORD_BYTES_MAX)));
+        assert!(encode(&widest(renamed(crate::limits::RECORD_BYTES_MAX))).is_err());
+    }
+
     #[test]
     fn a_record_round_trips() {
         let record = encode(&sample()).unwrap();
