@@ -4,7 +4,7 @@
 //! the two p99s is the figure (target: at most 3).
 
 use super::*;
-use http::{find_wrk, load, wrk_load, Load, WrkBody};
+use http::{find_wrk, load, sign_up_with_key, wrk_load, Load, Owner, WrkBody};
 
 /// A recorded request of `key_id` in `project_id`, tagged with one of four customers.
 fn recorded(project_id: ProjectId, key_id: KeyId, n: u64) -> Event {
@@ -101,24 +101,12 @@ pub(super) async fn contention(mode: &Mode) {
     // Given: a project and a key made through the API, then `requests` recorded requests
     // appended to its log while the server is stopped.
     let (address, stop, server) = serve(&data).await;
-    let signup: Value = client
-        .post(format!("{address}/v1/signup"))
-        .json(&json!({"email": "bench@fruit.example", "first_name": "B", "last_name": "N", "password": "bench password"}))
-        .send().await.unwrap().json().await.unwrap();
-    let project = signup["project_id"].as_str().unwrap().to_owned();
-    let session = format!("Bearer {}", signup["session_token"].as_str().unwrap());
-    let key: Value = client
-        .post(format!("{address}/v1/projects/{project}/keys"))
-        .header("Authorization", &session)
-        .json(&json!({"comment": "bench", "scopes": ["owner"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key_id: KeyId = key["api_key_id"].as_str().unwrap().parse().unwrap();
-    let key = format!("Token {}", key["key"].as_str().unwrap());
+    let Owner {
+        project,
+        key_id,
+        key,
+        ..
+    } = sign_up_with_key(&client, &address, &[]).await;
     let _ = stop.send(());
     server.await.unwrap();
     let project_id: ProjectId = project.parse().unwrap();

@@ -153,6 +153,48 @@ end
     }
 }
 
+/// Someone signed up through the API, with a key of the owner's scopes.
+pub(super) struct Owner {
+    pub(super) account_id: AccountId,
+    pub(super) project: String,
+    /// `Bearer <session token>`.
+    pub(super) session: String,
+    pub(super) key_id: KeyId,
+    /// `Token <secret>`.
+    pub(super) key: String,
+}
+
+/// Signs up at `address` and creates an owner key tagged `tags`.
+pub(super) async fn sign_up_with_key(
+    client: &reqwest::Client,
+    address: &str,
+    tags: &[&str],
+) -> Owner {
+    let signup: Value = client
+        .post(format!("{address}/v1/signup"))
+        .json(&json!({"email": "bench@fruit.example", "first_name": "B", "last_name": "N", "password": "bench password"}))
+        .send().await.unwrap().json().await.unwrap();
+    let project = signup["project_id"].as_str().unwrap().to_owned();
+    let session = format!("Bearer {}", signup["session_token"].as_str().unwrap());
+    let key: Value = client
+        .post(format!("{address}/v1/projects/{project}/keys"))
+        .header("Authorization", &session)
+        .json(&json!({"comment": "bench", "scopes": ["owner"], "tags": tags}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Owner {
+        account_id: signup["account_id"].as_str().unwrap().parse().unwrap(),
+        project,
+        session,
+        key_id: key["api_key_id"].as_str().unwrap().parse().unwrap(),
+        key: format!("Token {}", key["key"].as_str().unwrap()),
+    }
+}
+
 /// A bare axum server: the same routes, parsing the same JSON, answering the same shapes.
 pub(super) async fn bare_server() -> String {
     let app = Router::new()
@@ -200,25 +242,13 @@ pub(super) async fn http(mode: &Mode) {
         .pool_max_idle_per_host(256)
         .build()
         .unwrap();
-    let signup: Value = client
-        .post(format!("{address}/v1/signup"))
-        .json(&json!({"email": "bench@fruit.example", "first_name": "B", "last_name": "N", "password": "bench password"}))
-        .send().await.unwrap().json().await.unwrap();
-    let project = signup["project_id"].as_str().unwrap().to_owned();
-    let session = format!("Bearer {}", signup["session_token"].as_str().unwrap());
-    let key: Value = client
-        .post(format!("{address}/v1/projects/{project}/keys"))
-        .header("Authorization", &session)
-        .json(&json!({"comment": "bench", "scopes": ["owner"], "tags": ["apple"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key_id: KeyId = key["api_key_id"].as_str().unwrap().parse().unwrap();
-    let account_id: AccountId = signup["account_id"].as_str().unwrap().parse().unwrap();
-    let key = format!("Token {}", key["key"].as_str().unwrap());
+    let Owner {
+        account_id,
+        project,
+        session,
+        key_id,
+        key,
+    } = sign_up_with_key(&client, &address, &["apple"]).await;
     let seconds: f64 = if mode.quick { 0.5 } else { 4.0 };
     let wrk = find_wrk();
     let metering_body = |n: u64| json!({"request_id": Uuid::now_v7(), "endpoint": "listen", "method": "sync", "model": "nova-3", "units": {"audio_seconds": 1 + n % 120}, "code": 200, "tags": ["batch"]});

@@ -1,9 +1,23 @@
 //! Membership: changing a member's role, removing a member, leaving. A project always keeps an
 //! owner, and nobody changes or removes a role above their own.
 
-use super::{access, ensure_keeps_an_owner, Context};
-use crate::domain::error::DomainError;
+use super::{access, ensure_keeps_an_owner, Access, Context};
+use crate::domain::{error::DomainError, state::ProjectState};
 use steward_events::{AccountId, Event, Permission, ProjectId, RemovalReason, Role};
+
+/// What the actor may do in the project, and the current role of the member acted on.
+fn member<'s>(
+    cx: &Context<'s>,
+    project_id: ProjectId,
+    account_id: AccountId,
+) -> Result<(Access, &'s ProjectState, Role), DomainError> {
+    let (access, project) = access(cx, project_id)?;
+    let current = *project
+        .members
+        .get(&account_id)
+        .ok_or(DomainError::MemberNotFound)?;
+    Ok((access, project, current))
+}
 
 pub(super) fn change_role(
     cx: &Context,
@@ -11,11 +25,7 @@ pub(super) fn change_role(
     account_id: AccountId,
     role: Role,
 ) -> Result<Vec<Event>, DomainError> {
-    let (access, project) = access(cx, project_id)?;
-    let current = *project
-        .members
-        .get(&account_id)
-        .ok_or(DomainError::MemberNotFound)?;
+    let (access, project, current) = member(cx, project_id, account_id)?;
     access.require(Permission::MembersWriteScopes)?;
     access.require(current.change_permission())?;
     // As for invitations: holding the new role's permission implies holding the role.
@@ -37,11 +47,7 @@ pub(super) fn remove(
     project_id: ProjectId,
     account_id: AccountId,
 ) -> Result<Vec<Event>, DomainError> {
-    let (access, project) = access(cx, project_id)?;
-    let current = *project
-        .members
-        .get(&account_id)
-        .ok_or(DomainError::MemberNotFound)?;
+    let (access, project, current) = member(cx, project_id, account_id)?;
     access.require(Permission::MembersWriteKick)?;
     access.require(current.kick_permission())?;
     ensure_keeps_an_owner(project, current)?;
