@@ -49,8 +49,8 @@ pub const PORTIONS_PER_EVENT_MAX: usize = 256;
 pub const BALANCES_PER_PROJECT_MAX: usize = 256;
 /// The most grants one expiry sweep command records expired; the sweeper repeats it.
 pub const EXPIRIES_PER_SWEEP_MAX: usize = 500;
-/// The most live keys a project may hold.
-pub const KEYS_PER_PROJECT_MAX: usize = 1000;
+/// The most live keys a project may hold (a business may keep a key per customer).
+pub const KEYS_PER_PROJECT_MAX: usize = 10_000;
 /// The most invitations a project may have pending (unexpired).
 pub const INVITATIONS_PER_PROJECT_MAX: usize = 500;
 /// The most members a project may have.

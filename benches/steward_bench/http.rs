@@ -63,7 +63,8 @@ pub(super) fn find_wrk() -> Option<std::path::PathBuf> {
 /// What one wrk run sends: every request the same, or metering bodies with fresh request ids.
 pub(super) enum WrkBody {
     None,
-    Fixed(String),
+    /// The same body to each of these paths in turn.
+    Rotating(String, Vec<String>),
     Metering,
 }
 
@@ -78,7 +79,22 @@ pub(super) async fn wrk_load(
 ) -> Load {
     let (method, body_script) = match body {
         WrkBody::None => ("GET", String::new()),
-        WrkBody::Fixed(body) => ("POST", format!("wrk.body = '{body}'\n")),
+        WrkBody::Rotating(body, paths) => {
+            let paths: Vec<String> = paths.iter().map(|path| format!("\"{path}\"")).collect();
+            (
+                "POST",
+                format!(
+                    r#"local paths = {{{}}}
+local counter = 0
+function request()
+  counter = counter + 1
+  return wrk.format(nil, paths[counter % #paths + 1], nil, '{body}')
+end
+"#,
+                    paths.join(", ")
+                ),
+            )
+        }
         WrkBody::Metering => {
             // Unique across runs (a random prefix), threads and requests.
             let run = &Uuid::now_v7().simple().to_string()[24..];
@@ -251,6 +267,25 @@ pub(super) async fn http(mode: &Mode) {
     } = sign_up_with_key(&client, &address, &["apple"]).await;
     let seconds: f64 = if mode.quick { 0.5 } else { 4.0 };
     let wrk = find_wrk();
+    // Key creations go to the first project and 63 more in turn, as a project holds at most
+    // KEYS_PER_PROJECT_MAX keys.
+    let mut key_paths = vec![format!("/v1/projects/{project}/keys")];
+    for n in 1..64 {
+        let created: Value = client
+            .post(format!("{address}/v1/projects"))
+            .header("Authorization", &session)
+            .json(&json!({"name": format!("bench {n}")}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        key_paths.push(format!(
+            "/v1/projects/{}/keys",
+            created["project_id"].as_str().unwrap()
+        ));
+    }
     let metering_body = |n: u64| json!({"request_id": Uuid::now_v7(), "endpoint": "listen", "method": "sync", "model": "nova-3", "units": {"audio_seconds": 1 + n % 120}, "code": 200, "tags": ["batch"]});
 
     println!(
@@ -290,9 +325,13 @@ pub(super) async fn http(mode: &Mode) {
                     if let Some(wrk) = &wrk {
                         let (authorization, body) = match path {
                             "requests" => (&key, WrkBody::Metering),
+                            // Spread over projects: each holds at most KEYS_PER_PROJECT_MAX.
                             "keys" => (
                                 &session,
-                                WrkBody::Fixed(r#"{"comment":"k","scopes":["member"]}"#.into()),
+                                WrkBody::Rotating(
+                                    r#"{"comment":"k","scopes":["member"]}"#.into(),
+                                    key_paths.clone(),
+                                ),
                             ),
                             _ => (&key, WrkBody::None),
                         };
@@ -302,15 +341,15 @@ pub(super) async fn http(mode: &Mode) {
                         continue;
                     }
                     let (client, key, session) = (client.clone(), key.clone(), session.clone());
-                    let path = path.to_owned();
+                    let (path, key_paths, base) =
+                        (path.to_owned(), key_paths.clone(), base.clone());
                     let result = load(clients, seconds, move |n| {
-                        let (client, key, session, url, path) = (
-                            client.clone(),
-                            key.clone(),
-                            session.clone(),
-                            url.clone(),
-                            path.clone(),
-                        );
+                        let (client, key, session, path) =
+                            (client.clone(), key.clone(), session.clone(), path.clone());
+                        let url = match path.as_str() {
+                            "keys" => format!("{base}{}", key_paths[n as usize % key_paths.len()]),
+                            _ => url.clone(),
+                        };
                         async move {
                             let request = match path.as_str() {
                                 "requests" => client

@@ -67,7 +67,7 @@ pub enum DomainError {
     #[error("amount must be positive and at most the limit")]
     InvalidAmount,
     /// 409: `KEYS_PER_PROJECT_MAX`.
-    #[error("the project holds the most keys it may (1000); delete one first")]
+    #[error("the project holds the most keys it may (10000); delete one first")]
     TooManyKeys,
     /// 409: `INVITATIONS_PER_PROJECT_MAX`.
     #[error("the project has the most pending invitations it may (500); revoke one first")]
