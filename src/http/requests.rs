@@ -133,7 +133,9 @@ fn page_of(params: &UsageParams) -> Result<Page, ApiError> {
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("accessor" = Option<String>, Query), ("request_id" = Option<String>, Query),
         ("deployment" = Option<String>, Query), ("endpoint" = Option<String>, Query),
-        ("method" = Option<String>, Query), ("status" = Option<String>, Query, description = "succeeded or failed")),
+        ("method" = Option<String>, Query), ("status" = Option<String>, Query, description = "succeeded or failed"),
+        ("tag" = Option<Vec<String>>, Query, description = "requests carrying every tag given"),
+        ("model" = Option<String>, Query)),
     responses((status = 200, body = ListRequestsResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_requests(
