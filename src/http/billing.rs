@@ -110,7 +110,9 @@ async fn get_balance(
 pub struct OrderView {
     #[schema(value_type = String, format = Uuid)]
     pub order_id: GrantId,
+    /// When it expires; absent for card credit, which never does.
     #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration: Option<Timestamp>,
     #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,

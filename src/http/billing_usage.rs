@@ -6,7 +6,7 @@ use super::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiPath, ApiQuery},
     query::UsageParams,
-    usage::{Resolution, DAY_RESOLUTION},
+    usage::{Resolution, WireDate, DAY_RESOLUTION},
     usd::Usd,
     AppState,
 };
@@ -18,7 +18,7 @@ use axum::{
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
-use steward_events::{Permission, ProjectId, Timestamp};
+use steward_events::{Permission, ProjectId};
 use steward_projections::usage::{
     query::{Period, TagCounting},
     report::{
@@ -37,14 +37,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BillingGrouping {
-    #[schema(value_type = String, format = DateTime)]
-    pub start: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub end: Timestamp,
+    #[schema(value_type = String, format = Date)]
+    pub start: WireDate,
+    /// The period's last day.
+    #[schema(value_type = String, format = Date)]
+    pub end: WireDate,
     pub accessor: Option<String>,
     pub deployment: Option<String>,
     pub line_item: Option<String>,
-    pub tags: Option<String>,
+    /// The line's tag when grouped by tag (null for untagged requests); null otherwise.
+    pub tags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -57,10 +59,11 @@ pub struct BillingBreakdownResult {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BillingBreakdownResponse {
-    #[schema(value_type = String, format = DateTime)]
-    pub start: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub end: Timestamp,
+    #[schema(value_type = String, format = Date)]
+    pub start: WireDate,
+    /// The period's last day.
+    #[schema(value_type = String, format = Date)]
+    pub end: WireDate,
     pub resolution: Resolution,
     pub results: Vec<BillingBreakdownResult>,
 }
@@ -72,17 +75,17 @@ impl BillingBreakdownResponse {
         let result = |line: &BillingLine| BillingBreakdownResult {
             dollars: Usd(line.cost),
             grouping: BillingGrouping {
-                start: period.start,
-                end: period.end,
+                start: WireDate::start_of(period),
+                end: WireDate::end_of(period),
                 accessor: value(line, Grouping::Accessor),
                 deployment: value(line, Grouping::Deployment),
                 line_item: value(line, Grouping::LineItem),
-                tags: value(line, Grouping::Tags),
+                tags: value(line, Grouping::Tags).map(|tag| vec![tag]),
             },
         };
         Self {
-            start: period.start,
-            end: period.end,
+            start: WireDate::start_of(period),
+            end: WireDate::end_of(period),
             resolution: DAY_RESOLUTION,
             results: lines.iter().map(result).collect(),
         }

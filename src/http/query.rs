@@ -68,6 +68,18 @@ pub fn check_skip(page: usize, limit: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A count in a query: a whole non-negative number, also written as one (`10.0`, which the
+/// Deepgram SDKs send, since the spec types `limit` and `page` as numbers).
+pub fn parse_count(text: &str) -> Option<usize> {
+    if let Ok(count) = text.parse() {
+        return Some(count);
+    }
+    let number: f64 = text.parse().ok()?;
+    let whole = number.is_finite() && number >= 0.0 && number.fract() == 0.0;
+    // Beyond 2^53 a float is no longer an exact count.
+    (whole && number <= 9_007_199_254_740_992.0).then_some(number as usize)
+}
+
 pub fn invalid(name: &str, value: &str) -> ApiError {
     ApiError::invalid_query(format!("{name}={value:?} is not valid"))
 }
@@ -119,8 +131,8 @@ impl UsageParams {
             "endpoint" => filter.endpoint = Some(Endpoint::parse(&value).ok_or_else(bad)?),
             "deployment" => filter.deployment = Some(Deployment::parse(&value).ok_or_else(bad)?),
             "grouping" | "grouping[]" => self.grouping.push(value),
-            "limit" => self.limit = Some(value.parse().map_err(|_| bad())?),
-            "page" => self.page = Some(value.parse().map_err(|_| bad())?),
+            "limit" => self.limit = Some(parse_count(&value).ok_or_else(bad)?),
+            "page" => self.page = Some(parse_count(&value).ok_or_else(bad)?),
             "request_id" => self.request_id = Some(value.parse().map_err(|_| bad())?),
             "status" => {
                 self.succeeded = Some(match value.as_str() {

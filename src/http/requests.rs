@@ -64,6 +64,8 @@ pub struct RequestItem {
     pub response: RequestResponseView,
     pub code: u16,
     pub deployment: &'static str,
+    /// The callback URL the request named; absent when it named none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
 }
 

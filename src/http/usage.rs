@@ -31,6 +31,33 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(billing_usage::router())
 }
 
+/// A day on the wire, `YYYY-MM-DD`, as Deepgram's usage and billing answers give their periods.
+/// A period's end is shown as its last day (the instant itself is exclusive).
+#[derive(Clone, Copy, Debug)]
+pub struct WireDate(Timestamp);
+
+impl WireDate {
+    pub fn start_of(period: Period) -> Self {
+        Self(period.start)
+    }
+
+    pub fn end_of(period: Period) -> Self {
+        Self(Timestamp::from_unix_micros(
+            period
+                .end
+                .unix_micros()
+                .saturating_sub(1)
+                .max(period.start.unix_micros()),
+        ))
+    }
+}
+
+impl Serialize for WireDate {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0.to_datetime().format("%Y-%m-%d"))
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Resolution {
     pub units: &'static str,
@@ -74,10 +101,11 @@ impl From<report::UsageFigures> for UsageFigures {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageSummaryResponse {
-    #[schema(value_type = String, format = DateTime)]
-    pub start: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub end: Timestamp,
+    #[schema(value_type = String, format = Date)]
+    pub start: WireDate,
+    /// The period's last day.
+    #[schema(value_type = String, format = Date)]
+    pub end: WireDate,
     pub resolution: Resolution,
     #[serde(flatten)]
     pub figures: UsageFigures,
@@ -104,8 +132,8 @@ async fn usage_summary(
         .usage_rows(&principal, project_id, query, Permission::UsageRead)
         .await?;
     Ok(Json(UsageSummaryResponse {
-        start: period.start,
-        end: period.end,
+        start: WireDate::start_of(period),
+        end: WireDate::end_of(period),
         resolution: DAY_RESOLUTION,
         figures: report::UsageFigures::of(&rows).into(),
     }))
@@ -113,16 +141,19 @@ async fn usage_summary(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageGrouping {
-    #[schema(value_type = String, format = DateTime)]
-    pub start: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub end: Timestamp,
+    #[schema(value_type = String, format = Date)]
+    pub start: WireDate,
+    /// The group's last day.
+    #[schema(value_type = String, format = Date)]
+    pub end: WireDate,
     pub accessor: Option<String>,
     pub endpoint: Option<String>,
     pub feature_set: Option<String>,
-    pub models: Option<String>,
+    /// The group's model when grouped by model; empty otherwise.
+    pub models: Vec<String>,
     pub method: Option<String>,
-    pub tags: Option<String>,
+    /// The group's tag when grouped by tag (null for untagged requests); null otherwise.
+    pub tags: Option<Vec<String>>,
     pub deployment: Option<String>,
 }
 
@@ -131,27 +162,26 @@ impl UsageGrouping {
     fn of(period: Period, grouping: Option<report::UsageGrouping>, value: Option<String>) -> Self {
         use report::UsageGrouping as G;
         let mut view = Self {
-            start: period.start,
-            end: period.end,
+            start: WireDate::start_of(period),
+            end: WireDate::end_of(period),
             accessor: None,
             endpoint: None,
             feature_set: None,
-            models: None,
+            models: Vec::new(),
             method: None,
             tags: None,
             deployment: None,
         };
-        let slot = match grouping {
-            Some(G::Accessor) => &mut view.accessor,
-            Some(G::Endpoint) => &mut view.endpoint,
-            Some(G::FeatureSet) => &mut view.feature_set,
-            Some(G::Models) => &mut view.models,
-            Some(G::Method) => &mut view.method,
-            Some(G::Tags) => &mut view.tags,
-            Some(G::Deployment) => &mut view.deployment,
-            None => return view,
-        };
-        *slot = value;
+        match grouping {
+            Some(G::Accessor) => view.accessor = value,
+            Some(G::Endpoint) => view.endpoint = value,
+            Some(G::FeatureSet) => view.feature_set = value,
+            Some(G::Models) => view.models = value.into_iter().collect(),
+            Some(G::Method) => view.method = value,
+            Some(G::Tags) => view.tags = value.map(|tag| vec![tag]),
+            Some(G::Deployment) => view.deployment = value,
+            None => {}
+        }
         view
     }
 }
@@ -165,10 +195,11 @@ pub struct UsageBreakdownResult {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageBreakdownResponse {
-    #[schema(value_type = String, format = DateTime)]
-    pub start: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub end: Timestamp,
+    #[schema(value_type = String, format = Date)]
+    pub start: WireDate,
+    /// The period's last day.
+    #[schema(value_type = String, format = Date)]
+    pub end: WireDate,
     pub resolution: Resolution,
     pub results: Vec<UsageBreakdownResult>,
 }
@@ -184,8 +215,8 @@ impl UsageBreakdownResponse {
             grouping: UsageGrouping::of(group.period, grouping, group.value),
         };
         Self {
-            start: period.start,
-            end: period.end,
+            start: WireDate::start_of(period),
+            end: WireDate::end_of(period),
             resolution: DAY_RESOLUTION,
             results: groups.into_iter().map(result).collect(),
         }

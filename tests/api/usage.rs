@@ -84,9 +84,9 @@ async fn billing_breakdown_by_tag_bills_each_customer_and_counts_a_two_tag_reque
     assert_eq!(
         dollars_by_tag(&body),
         [
-            (json!("apple"), "0.0129".to_owned()),
-            (json!("banana"), "0.0086".to_owned()),
-            (json!("juice"), "0.0086".to_owned()),
+            (json!(["apple"]), "0.0129".to_owned()),
+            (json!(["banana"]), "0.0086".to_owned()),
+            (json!(["juice"]), "0.0086".to_owned()),
         ]
     );
     let (_, total) = app
@@ -410,6 +410,32 @@ async fn the_request_and_audit_logs_page_by_cursor_and_refuse_a_page_too_deep() 
         format!("/v1/projects/{}/requests?cursor=soon", olive.project_id),
     ] {
         let (status, body) = app.get(&path, &olive.session).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_PARAMETER",
+        );
+    }
+}
+
+#[tokio::test]
+async fn limit_and_page_may_be_whole_numbers_written_as_floats() {
+    // Given: the Deepgram SDKs send `limit=10.0`, as the spec types it a number.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let path = format!("/v1/projects/{}/requests", olive.project_id);
+    // When / Then
+    let (status, body) = app
+        .get(&format!("{path}?limit=10.0&page=0.0"), &olive.session)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["limit"].clone(), body["page"].clone()),
+        (json!(10), json!(0))
+    );
+    for odd in ["limit=10.5", "limit=-1.0", "page=NaN", "limit=1e400"] {
+        let (status, body) = app.get(&format!("{path}?{odd}"), &olive.session).await;
         assert_error(
             status,
             &body,

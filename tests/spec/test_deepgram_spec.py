@@ -1,0 +1,140 @@
+"""Steward's answers against Deepgram's own OpenAPI document (../shared/deepgram-openapi.yml,
+read from there, never copied): real data first, then every GET of the management API this
+step covers, each 200 answer validated against the operation's response schema with JSON
+Schema 2020-12 format checks (date, date-time, uuid). Run by .ci/run against a live server:
+
+    STEWARD_URL=... STEWARD_OPERATOR_TOKEN=... python tests/spec/test_deepgram_spec.py SPEC
+"""
+
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+import jsonschema
+import yaml
+
+BASE = os.environ["STEWARD_URL"]
+OPERATOR = os.environ["STEWARD_OPERATOR_TOKEN"]
+
+
+def call(method, path, auth=None, body=None):
+    request = urllib.request.Request(
+        BASE + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+    )
+    request.add_header("Content-Type", "application/json")
+    if auth:
+        request.add_header("Authorization", auth)
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def validator(spec, path, method):
+    schema_ref = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
+    document = {"$ref": schema_ref["$ref"], "components": spec["components"]}
+    return jsonschema.Draft202012Validator(
+        document, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def main(spec_path):
+    spec = yaml.safe_load(open(spec_path))
+    # Given: an owner with a key, credit of every kind, tagged usage and an invitation.
+    email = f"spec-{uuid.uuid4().hex[:8]}@fruit.example"
+    status, owner = call(
+        "POST",
+        "/v1/signup",
+        body={"email": email, "first_name": "Spec", "last_name": "Test", "password": "spec password"},
+    )
+    assert status == 200, owner
+    project = owner["project_id"]
+    session = f"Bearer {owner['session_token']}"
+    status, key = call(
+        "POST", f"/v1/projects/{project}/keys", session,
+        {"comment": "spec", "scopes": ["owner"], "tags": ["apple"]},
+    )
+    assert status == 200, key
+    key_auth = f"Token {key['key']}"
+    operator = f"Bearer {OPERATOR}"
+    for body in [
+        {"amount": "25", "units": "usd", "source": "card"},
+        {"amount": "50", "units": "usd", "source": "contract", "expires_at": "2099-01-01"},
+    ]:
+        status, grant = call("POST", f"/v1/operator/projects/{project}/credits", operator, body)
+        assert status == 200, grant
+    request_id = None
+    for n, tags in enumerate([["banana"], [], ["pear", "plum"]]):
+        request_id = str(uuid.uuid4())
+        status, recorded = call(
+            "POST", f"/v1/projects/{project}/requests", key_auth,
+            {"request_id": request_id, "endpoint": "listen", "method": "sync",
+             "model": "nova-3", "units": {"audio_seconds": 30 + n}, "code": 200, "tags": tags},
+        )
+        assert status == 200, recorded
+    status, invited = call(
+        "POST", f"/v1/projects/{project}/invites", session,
+        {"email": "guest@fruit.example", "scope": "member"},
+    )
+    assert status == 200, invited
+    status, balances = call("GET", f"/v1/projects/{project}/balances", key_auth)
+    balance = balances["balances"][0]["balance_id"]
+    member = owner["account_id"]
+
+    # When / Then: each answer conforms to the spec's response schema.
+    checks = [
+        ("/v1/projects", "/v1/projects"),
+        ("/v1/projects/{project_id}", f"/v1/projects/{project}"),
+        ("/v1/projects/{project_id}/members", f"/v1/projects/{project}/members"),
+        ("/v1/projects/{project_id}/members/{member_id}/scopes",
+         f"/v1/projects/{project}/members/{member}/scopes"),
+        ("/v1/projects/{project_id}/invites", f"/v1/projects/{project}/invites"),
+        ("/v1/projects/{project_id}/balances", f"/v1/projects/{project}/balances"),
+        ("/v1/projects/{project_id}/balances/{balance_id}",
+         f"/v1/projects/{project}/balances/{balance}"),
+        ("/v1/projects/{project_id}/purchases", f"/v1/projects/{project}/purchases"),
+        ("/v1/projects/{project_id}/usage", f"/v1/projects/{project}/usage"),
+        ("/v1/projects/{project_id}/usage",
+         f"/v1/projects/{project}/usage?start=2020-01-01&end=2099-12-31&tag=pear&tag=banana"),
+    ] + [
+        ("/v1/projects/{project_id}/usage/breakdown",
+         f"/v1/projects/{project}/usage/breakdown?grouping={grouping}")
+        for grouping in ["accessor", "endpoint", "feature_set", "models", "method", "tags",
+                         "deployment"]
+    ] + [
+        ("/v1/projects/{project_id}/usage/breakdown", f"/v1/projects/{project}/usage/breakdown"),
+        ("/v1/projects/{project_id}/billing/breakdown",
+         f"/v1/projects/{project}/billing/breakdown"),
+        ("/v1/projects/{project_id}/billing/breakdown",
+         f"/v1/projects/{project}/billing/breakdown?grouping=tags&grouping=accessor"),
+        ("/v1/projects/{project_id}/billing/fields", f"/v1/projects/{project}/billing/fields"),
+        ("/v1/projects/{project_id}/requests", f"/v1/projects/{project}/requests"),
+        ("/v1/projects/{project_id}/requests",
+         f"/v1/projects/{project}/requests?limit=10.0&page=0.0"),
+    ]
+    failures = []
+    for template, path in checks:
+        status, body = call("GET", path, key_auth)
+        if status != 200:
+            failures.append(f"GET {path}: {status} {body}")
+            continue
+        errors = list(validator(spec, template, "get").iter_errors(body))
+        for error in errors[:3]:
+            where = "/".join(str(part) for part in error.absolute_path)
+            failures.append(f"GET {path}: at {where or '(top)'}: {error.message}")
+        print(f"spec: GET {path}: {'conforms' if not errors else f'{len(errors)} violations'}")
+    if failures:
+        sys.exit("answers that break Deepgram's spec:\n" + "\n".join(failures))
+    print(f"spec: {len(checks)} answers conform to Deepgram's OpenAPI document")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
