@@ -86,6 +86,7 @@ def main(spec_path):
     )
     assert status == 200, invited
     status, balances = call("GET", f"/v1/projects/{project}/balances", key_auth)
+    assert status == 200, balances
     balance = balances["balances"][0]["balance_id"]
     member = owner["account_id"]
 
@@ -97,6 +98,9 @@ def main(spec_path):
         ("/v1/projects/{project_id}/members/{member_id}/scopes",
          f"/v1/projects/{project}/members/{member}/scopes"),
         ("/v1/projects/{project_id}/invites", f"/v1/projects/{project}/invites"),
+        ("/v1/projects/{project_id}/keys", f"/v1/projects/{project}/keys"),
+        ("/v1/projects/{project_id}/keys/{key_id}",
+         f"/v1/projects/{project}/keys/{key['api_key_id']}"),
         ("/v1/projects/{project_id}/balances", f"/v1/projects/{project}/balances"),
         ("/v1/projects/{project_id}/balances/{balance_id}",
          f"/v1/projects/{project}/balances/{balance}"),
@@ -119,6 +123,9 @@ def main(spec_path):
         ("/v1/projects/{project_id}/requests", f"/v1/projects/{project}/requests"),
         ("/v1/projects/{project_id}/requests",
          f"/v1/projects/{project}/requests?limit=10.0&page=0.0"),
+        ("/v1/projects/{project_id}/requests/{request_id}",
+         f"/v1/projects/{project}/requests/{request_id}"),
+        ("/v1/projects/{project_id}/usage/fields", f"/v1/projects/{project}/usage/fields"),
     ]
     failures = []
     for template, path in checks:
