@@ -161,14 +161,15 @@ def main():
     check(usage.resolution.units == "day", "usage.get")
     check(getattr(usage, "requests", None) == 3, "usage.get counts the requests")
     breakdown = dg.projects.usage.breakdown.get(project_id, grouping="tags")
-    tags = sorted(r.grouping.tags for r in breakdown.results if r.grouping.tags)
+    # The spec's shape: a group's tags are a list (null for the untagged requests).
+    tags = sorted(tag for r in breakdown.results if r.grouping.tags for tag in r.grouping.tags)
     check(tags == ["apple", "juice"], "usage.breakdown.get grouping=tags")
     fields = dg.projects.usage.fields.list(project_id)
     check(fields.tags == ["apple", "juice"] and fields.models[0].name == "nova-3",
           "usage.fields.list")
     billing = dg.projects.billing.breakdown.list(project_id, grouping=["tags"])
-    dollars = {r.grouping.tags: r.dollars for r in billing.results}
-    check(dollars.get("apple") == 0.01505, "billing.breakdown.list grouping=tags")
+    dollars = {tuple(r.grouping.tags or []): r.dollars for r in billing.results}
+    check(dollars.get(("apple",)) == 0.01505, "billing.breakdown.list grouping=tags")
     billing_fields = dg.projects.billing.fields.list(project_id)
     check(billing_fields.tags == ["apple", "juice"], "billing.fields.list")
 
