@@ -138,9 +138,67 @@ def main(spec_path):
             where = "/".join(str(part) for part in error.absolute_path)
             failures.append(f"GET {path}: at {where or '(top)'}: {error.message}")
         print(f"spec: GET {path}: {'conforms' if not errors else f'{len(errors)} violations'}")
+    writes = check_writes(spec, project, session, operator, failures)
     if failures:
         sys.exit("answers that break Deepgram's spec:\n" + "\n".join(failures))
-    print(f"spec: {len(checks)} answers conform to Deepgram's OpenAPI document")
+    print(f"spec: {len(checks) + writes} answers conform to Deepgram's OpenAPI document")
+
+
+def check_writes(spec, project, session, operator, failures):
+    """The commands' answers: renaming, keys, invitations, a member's role, leaving, removing,
+    and deleting the project last. Returns how many answers were checked."""
+    checked = 0
+
+    def expect(template, method, path, auth, body=None):
+        nonlocal checked
+        status, answer = call(method.upper(), path, auth, body)
+        checked += 1
+        if status != 200:
+            failures.append(f"{method.upper()} {path}: {status} {answer}")
+            return answer
+        errors = list(validator(spec, template, method).iter_errors(answer))
+        for error in errors[:3]:
+            where = "/".join(str(part) for part in error.absolute_path)
+            failures.append(f"{method.upper()} {path}: at {where or '(top)'}: {error.message}")
+        print(f"spec: {method.upper()} {template}: {'conforms' if not errors else 'violates'}")
+        return answer
+
+    def join(guest_session, guest_email):
+        expect("/v1/projects/{project_id}/invites", "post", f"/v1/projects/{project}/invites",
+               session, {"email": guest_email, "scope": "member"})
+        status, outbox = call("GET", "/v1/operator/outbox", operator)
+        token = [m for m in outbox["messages"] if m["to"] == guest_email][-1]["token"]
+        status, accepted = call("POST", "/v1/invitations/accept", guest_session, {"token": token})
+        assert status == 200, accepted
+
+    guest_email = f"guest-{uuid.uuid4().hex[:8]}@fruit.example"
+    status, guest = call(
+        "POST", "/v1/signup",
+        body={"email": guest_email, "first_name": "G", "last_name": "U", "password": "spec password"},
+    )
+    assert status == 200, guest
+    guest_session = f"Bearer {guest['session_token']}"
+    expect("/v1/projects/{project_id}", "patch", f"/v1/projects/{project}", session,
+           {"name": "Spec Company"})
+    key = expect("/v1/projects/{project_id}/keys", "post", f"/v1/projects/{project}/keys",
+                 session, {"comment": "written", "scopes": ["member"]})
+    expect("/v1/projects/{project_id}/keys/{key_id}", "delete",
+           f"/v1/projects/{project}/keys/{key['api_key_id']}", session)
+    expect("/v1/projects/{project_id}/invites", "post", f"/v1/projects/{project}/invites",
+           session, {"email": "nobody@fruit.example", "scope": "member"})
+    expect("/v1/projects/{project_id}/invites/{email}", "delete",
+           f"/v1/projects/{project}/invites/nobody@fruit.example", session)
+    join(guest_session, guest_email)
+    member = guest["account_id"]
+    expect("/v1/projects/{project_id}/members/{member_id}/scopes", "put",
+           f"/v1/projects/{project}/members/{member}/scopes", session, {"scope": "admin"})
+    expect("/v1/projects/{project_id}/leave", "delete", f"/v1/projects/{project}/leave",
+           guest_session)
+    join(guest_session, guest_email)
+    expect("/v1/projects/{project_id}/members/{member_id}", "delete",
+           f"/v1/projects/{project}/members/{member}", session)
+    expect("/v1/projects/{project_id}", "delete", f"/v1/projects/{project}", session)
+    return checked
 
 
 if __name__ == "__main__":
