@@ -183,7 +183,7 @@ fn scan_page<T>(
 /// Walks a list of log positions newest first, calling `visit` with each until it breaks.
 /// Positions are copied out of the read lock a chunk at a time, so the lock is never held while
 /// the log is read; the lists only grow at their end, so the chunks stay valid.
-fn newest_first(
+pub(super) fn newest_first(
     projections: &RwLock<Projections>,
     positions: Positions,
     before: Option<u64>,

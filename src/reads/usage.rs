@@ -1,11 +1,11 @@
 //! Usage reads: the rows a usage or billing query selects, and the request log.
 
-use super::{blocking, page_newest_first, Page, PageOf, Positions, ReadError};
+use super::{blocking, newest_first, page_newest_first, Page, PageOf, Positions, ReadError};
 use crate::{
     access::{AccessError, Principal},
     Steward,
 };
-use std::sync::Arc;
+use std::{ops::ControlFlow, sync::Arc};
 use steward_events::{EventLog, Permission, ProjectId, RequestId};
 use steward_projections::usage::{
     query::{RequestFilter, Row, Selection, UsageQuery},
@@ -15,7 +15,7 @@ use steward_projections::usage::{
 impl Steward {
     /// The rows a usage or billing query selects in a project whose `permission` the viewer
     /// has. The cells are taken under the read lock; requests to read back (several tags) are
-    /// read after it, on a blocking thread.
+    /// read after it, on a blocking thread, their positions copied out a chunk at a time.
     pub async fn usage_rows(
         &self,
         viewer: &Principal,
@@ -37,10 +37,22 @@ impl Steward {
         match selection {
             None => Ok(Vec::new()),
             Some(Selection::Rows(rows)) => Ok(rows),
-            Some(selection) => {
-                let log = Arc::clone(self.log_arc());
-                blocking(move || selection.rows(&query, |position| request_at(&log, position)))
-                    .await
+            Some(Selection::Requests) => {
+                let (log, projections) = (
+                    Arc::clone(self.log_arc()),
+                    Arc::clone(self.projections_arc()),
+                );
+                blocking(move || {
+                    // Every request, in whatever order: the answers sum and group the rows.
+                    let mut rows = Vec::new();
+                    let positions = Positions::Requests(project_id);
+                    newest_first(&projections, positions, None, |position| {
+                        rows.extend(query.rows_of(&request_at(&log, position)?));
+                        Ok(ControlFlow::Continue(()))
+                    })?;
+                    Ok(rows)
+                })
+                .await
             }
         }
     }

@@ -1,8 +1,9 @@
 //! What a usage, billing or request-log query selects: a period, filters on the dimensions and
 //! tags, and whether a request with several tags counts once or under each. Selecting reads
 //! only the per-day cells, except to filter by several tags at once, where only the requests
-//! themselves know which carry any of them: then the selection is the requests' log positions,
-//! to be read back outside the read lock (`Selection::rows`).
+//! themselves know which carry any of them: then the selection says so, and the caller reads
+//! the project's requests (`ProjectUsage::requests`) back from the log outside the read lock,
+//! turning each into rows with `UsageQuery::rows_of`.
 
 use super::{Cell, Day, Dimensions, ProjectUsage, RequestView};
 use std::collections::BTreeMap;
@@ -109,12 +110,12 @@ pub struct Row {
     pub cell: Cell,
 }
 
-/// What a usage query selects, taken under the read lock: the rows themselves, or the log
-/// positions of the requests to read (oldest first) when only the requests can tell.
+/// What a usage query selects, taken under the read lock: the rows themselves, or, when only
+/// the requests can tell, every request of the project, to be read back from the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selection {
     Rows(Vec<Row>),
-    Requests(Vec<u64>),
+    Requests,
 }
 
 /// A usage query over one project.
@@ -161,10 +162,10 @@ impl UsageQuery {
 
 impl ProjectUsage {
     /// What `query` selects: the matching cells of the period's days (each counted as the
-    /// query says), or, filtering by more than one tag, the positions of every request.
+    /// query says), or, filtering by more than one tag, every request.
     pub fn select(&self, query: &UsageQuery) -> Selection {
         if query.filter.tags.len() > 1 {
-            return Selection::Requests(self.requests.clone());
+            return Selection::Requests;
         }
         let (filter, by_tag) = (&query.filter, query.counting == TagCounting::PerTag);
         let first_day = Day::of(query.period.start);
@@ -202,27 +203,6 @@ impl ProjectUsage {
             }
         }
         Selection::Rows(rows)
-    }
-}
-
-impl Selection {
-    /// The rows selected, reading each selected request with `read` (a log read, made outside
-    /// the read lock).
-    pub fn rows<E>(
-        self,
-        query: &UsageQuery,
-        mut read: impl FnMut(u64) -> Result<RequestView, E>,
-    ) -> Result<Vec<Row>, E> {
-        match self {
-            Selection::Rows(rows) => Ok(rows),
-            Selection::Requests(positions) => {
-                let mut rows = Vec::new();
-                for position in positions {
-                    rows.extend(query.rows_of(&read(position)?));
-                }
-                Ok(rows)
-            }
-        }
     }
 }
 
