@@ -43,6 +43,10 @@ impl FromRequestParts<AppState> for Principal {
     ) -> Result<Self, Self::Rejection> {
         let address = client_address(parts);
         state.auth_failures.check(address)?;
+        // The idempotency layer authenticated this request already when it carried a key.
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(*principal);
+        }
         let principal = authenticate(parts, state).await;
         if matches!(&principal, Err(error) if error.status == StatusCode::UNAUTHORIZED) {
             state.auth_failures.record(address);

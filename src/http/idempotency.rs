@@ -218,11 +218,13 @@ async fn answer(state: AppState, request: Request, next: Next) -> Result<Respons
     let Some(key) = idempotency_key(&request)? else {
         return Ok(next.run(request).await);
     };
-    let (parts, body) = request.into_parts();
-    if authenticate(&parts, &state).await.is_err() {
+    let (mut parts, body) = request.into_parts();
+    let Ok(principal) = authenticate(&parts, &state).await else {
         // Nothing is kept for a caller who is not one: the request is answered as it is.
         return Ok(next.run(Request::from_parts(parts, body)).await);
-    }
+    };
+    // The handler's `Principal` extractor takes it from here rather than authenticate again.
+    parts.extensions.insert(principal);
     let Ok(body) = to_bytes(body, BODY_BYTES_MAX).await else {
         return Err(ApiError::new(
             Category::PayloadTooLarge,
