@@ -6,26 +6,6 @@
 use super::*;
 use http::{find_wrk, load, sign_up_with_key, wrk_load, Load, Owner, WrkBody};
 
-/// A recorded request of `key_id` in `project_id`, tagged with one of four customers.
-fn recorded(project_id: ProjectId, key_id: KeyId, n: u64) -> Event {
-    Event::UsageRecorded {
-        project_id,
-        request_id: RequestId::from_uuid(id(10_000_000 + u128::from(n))),
-        key_id,
-        tags: vec![Tag::parse(["apple", "banana", "pear", "plum"][(n % 4) as usize]).unwrap()],
-        endpoint: Endpoint::Listen,
-        method: RequestMethod::Sync,
-        model: "nova-3".into(),
-        deployment: Deployment::Hosted,
-        units: UsageUnits {
-            audio_milliseconds: 60_000,
-            ..UsageUnits::default()
-        },
-        cost: Nanodollars::ZERO,
-        status_code: 200,
-    }
-}
-
 /// Serves `data` until the returned sender is dropped or fired; the handle ends with the server.
 async fn serve(
     data: &Path,
@@ -119,7 +99,10 @@ pub(super) async fn contention(mode: &Mode) {
             let commits = (written..(written + 1000).min(requests))
                 .map(|n| {
                     let at = start.plus_seconds((n * 30 * 86_400 / requests) as i64);
-                    commit_of(vec![recorded(project_id, key_id, n)], at)
+                    commit_of(
+                        vec![usage_event_of(project_id, key_id, n, Nanodollars::ZERO)],
+                        at,
+                    )
                 })
                 .collect();
             for outcome in log.append_all(commits).unwrap() {

@@ -11,10 +11,21 @@ pub(super) fn project() -> ProjectId {
 }
 
 pub(super) fn usage_event(n: u64) -> Event {
+    let key_id = KeyId::from_uuid(id(10 + u128::from(n % 4)));
+    usage_event_of(project(), key_id, n, Nanodollars::new(4_300_000))
+}
+
+/// A minute of Nova by `key_id` in `project_id`, tagged with one of four customers.
+pub(super) fn usage_event_of(
+    project_id: ProjectId,
+    key_id: KeyId,
+    n: u64,
+    cost: Nanodollars,
+) -> Event {
     Event::UsageRecorded {
-        project_id: project(),
+        project_id,
         request_id: RequestId::from_uuid(id(1_000_000 + u128::from(n))),
-        key_id: KeyId::from_uuid(id(10 + u128::from(n % 4))),
+        key_id,
         tags: vec![Tag::parse(["apple", "banana", "pear", "plum"][(n % 4) as usize]).unwrap()],
         endpoint: Endpoint::Listen,
         method: RequestMethod::Sync,
@@ -24,7 +35,7 @@ pub(super) fn usage_event(n: u64) -> Event {
             audio_milliseconds: 60_000,
             ..UsageUnits::default()
         },
-        cost: Nanodollars::new(4_300_000),
+        cost,
         status_code: 200,
     }
 }

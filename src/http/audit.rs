@@ -5,7 +5,7 @@ use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiPath, ApiQuery},
-    query::{check_skip, instant_param},
+    query::{check_skip, instant_param, invalid},
     AppState,
 };
 use crate::limits::AUDIT_PAGE_MAX;
@@ -95,11 +95,7 @@ fn parse(query: AuditQuery) -> Result<(AuditFilter, Page), ApiError> {
     let page = query.page.unwrap_or(0);
     check_skip(page, limit)?;
     let before = match &query.cursor {
-        Some(cursor) => Some(
-            cursor
-                .parse()
-                .map_err(|_| ApiError::invalid_query(format!("cursor={cursor:?} is not valid")))?,
-        ),
+        Some(cursor) => Some(cursor.parse().map_err(|_| invalid("cursor", cursor))?),
         None => None,
     };
     Ok((
