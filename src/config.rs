@@ -31,6 +31,9 @@ pub struct ServeSettings {
     /// A JSON price table for metering (see README); Deepgram's list prices when absent.
     #[arg(long, env = "STEWARD_PRICE_TABLE")]
     pub price_table: Option<PathBuf>,
+    /// A JSON model catalog (see README); Deepgram's public models when absent.
+    #[arg(long, env = "STEWARD_MODEL_CATALOG")]
+    pub model_catalog: Option<PathBuf>,
     /// Failed authentications allowed per client address and minute before it gets 429s;
     /// 0 turns the limit off.
     #[arg(long, env = "STEWARD_AUTH_FAILURES_PER_MINUTE", default_value_t = 30)]
@@ -64,6 +67,7 @@ impl ServeSettings {
             session_ttl_hours: 168,
             invitation_ttl_hours: 168,
             price_table: None,
+            model_catalog: None,
             auth_failures_per_minute: 30,
             signups_per_minute: 10,
             idempotency_ttl_hours: 24,

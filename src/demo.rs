@@ -9,9 +9,10 @@
 use crate::{
     clock::ManualClock,
     domain::{
-        Command, CompanyName, DomainError, KeyComment, ModelName, NewKey, PersonName, ProjectName,
-        Reference, Registration, TransferAmount, UsageReport,
+        Command, CompanyName, DomainError, KeyComment, NewKey, PersonName, ProjectName, Reference,
+        Registration, TransferAmount, UsageReport,
     },
+    models::ModelCatalog,
     pricing::PriceTable,
     processor::CommandError,
     secrets::Secret,
@@ -19,9 +20,9 @@ use crate::{
 };
 use std::{path::Path, sync::Arc};
 use steward_events::{
-    AccountId, Actor, CreditSource, Deployment, Email, Endpoint, GrantId, KeyId, LogError,
-    Nanodollars, ProjectId, RequestId, RequestMethod, Role, Scope, Tag, Timestamp, TransferId,
-    UsageUnits,
+    AccountId, Actor, CreditSource, Deployment, Email, Endpoint, Feature, FeatureSet, GrantId,
+    KeyId, LogError, Nanodollars, ProjectId, RequestId, RequestMethod, Role, Scope, Tag, Timestamp,
+    TransferId, UsageUnits,
 };
 use steward_projections::ProjectionSummary;
 use uuid::Uuid;
@@ -369,6 +370,21 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
     demo.clock
         .set(Timestamp::parse_rfc3339("2026-11-01T08:00:00Z").expect("valid"));
     let prices = PriceTable::default();
+    let models = ModelCatalog::default();
+    // Support takes Whisper away from Fruit Labs, which has not signed its terms.
+    let whisper = models
+        .metered("whisper-large")
+        .expect("in the default catalog");
+    demo.run(
+        Actor::Operator,
+        Command::SetModelAccess {
+            project_id: fruit_labs,
+            model_id: whisper.id,
+            public: whisper.public,
+            allowed: false,
+        },
+    )
+    .await?;
     let mut recorded = 0;
     let mut refused = 0;
     for day in 1..=30i64 {
@@ -414,13 +430,22 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
                         characters,
                         ..UsageUnits::default()
                     };
-                    (Endpoint::Speak, "aura-2", units)
+                    (Endpoint::Speak, "aura-2-thalia-en", units)
                 } else {
                     let units = UsageUnits {
                         audio_milliseconds: audio_seconds as u64 * 1000,
                         ..UsageUnits::default()
                     };
                     (Endpoint::Listen, "nova-3", units)
+                };
+                // The first request of a day is diarized and formatted, the streaming one
+                // punctuated.
+                let features: FeatureSet = match (endpoint, request) {
+                    (Endpoint::Listen, 0) => [Feature::Diarize, Feature::SmartFormat]
+                        .into_iter()
+                        .collect(),
+                    (Endpoint::Listen, 1) => [Feature::Punctuate].into_iter().collect(),
+                    _ => FeatureSet::EMPTY,
                 };
                 let report = UsageReport {
                     request_id: RequestId::from_uuid(demo.id()),
@@ -431,11 +456,14 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
                     } else {
                         RequestMethod::Sync
                     },
-                    model: text(ModelName::parse, model),
+                    model: models
+                        .metered(model)
+                        .expect("the demo's models are in the catalog"),
                     deployment: Deployment::Hosted,
                     units,
                     status_code,
                     cost: prices.price(endpoint, model, &units),
+                    features,
                 };
                 let answer = demo
                     .steward

@@ -16,6 +16,7 @@ pub mod http;
 pub mod invitations;
 pub mod limits;
 pub mod metering;
+pub mod models;
 pub mod outbox;
 pub mod passwords;
 pub mod pricing;

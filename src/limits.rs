@@ -95,3 +95,7 @@ pub const PASSWORD_CHARS_MIN: usize = 8;
 pub const PASSWORD_CHARS_MAX: usize = 256;
 /// The shortest operator token accepted.
 pub const OPERATOR_TOKEN_CHARS_MIN: usize = 32;
+/// Models in the operator's catalog.
+pub const MODELS_IN_CATALOG_MAX: usize = 1000;
+/// Languages one model of the catalog lists.
+pub const LANGUAGES_PER_MODEL_MAX: usize = 200;

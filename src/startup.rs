@@ -6,6 +6,7 @@ use crate::{
     config::ServeSettings,
     domain::Command,
     http::{self, idempotency::IdempotencyStore, throttle, AppState, HttpSettings, Services},
+    models::ModelCatalog,
     outbox::Outbox,
     pricing::PriceTable,
     sessions::Sessions,
@@ -27,6 +28,13 @@ pub enum StartError {
     WeakOperatorToken,
     #[error("{0}")]
     PriceTable(String),
+    #[error("{0}")]
+    ModelCatalog(String),
+}
+
+/// The text of a configuration file, or why it cannot be read.
+fn read_file(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|error| format!("reading {}: {error}", path.display()))
 }
 
 pub struct Application {
@@ -46,13 +54,16 @@ impl Application {
             return Err(StartError::WeakOperatorToken);
         }
         let pricing = match &settings.price_table {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|error| {
-                    StartError::PriceTable(format!("reading {}: {error}", path.display()))
-                })?;
-                PriceTable::from_json(&text).map_err(StartError::PriceTable)?
-            }
+            Some(path) => read_file(path)
+                .and_then(|text| PriceTable::from_json(&text))
+                .map_err(StartError::PriceTable)?,
             None => PriceTable::default(),
+        };
+        let models = match &settings.model_catalog {
+            Some(path) => read_file(path)
+                .and_then(|text| ModelCatalog::from_json(&text))
+                .map_err(StartError::ModelCatalog)?,
+            None => ModelCatalog::default(),
         };
         let steward = Arc::new(Steward::open(&settings.data_dir, clock)?);
         let db = steward.log().db().clone();
@@ -68,6 +79,7 @@ impl Application {
                 i64::from(settings.invitation_ttl_hours) * 3600,
             )?),
             pricing: Arc::new(pricing),
+            models: Arc::new(models),
             idempotency: Arc::new(IdempotencyStore::open(
                 &db,
                 steward.writer(),

@@ -37,6 +37,7 @@ pub(super) fn usage_event_of(
         },
         cost,
         status_code: 200,
+        features: vec![Feature::SmartFormat],
     }
 }
 

@@ -416,18 +416,20 @@ pub(super) async fn http(mode: &Mode) {
     // show what the durable path alone carries on this machine.
     let project_id: ProjectId = project.parse().unwrap();
     let actor = Actor::Key { key_id, account_id };
+    let nova = state.models.metered("nova-3").unwrap();
     let mut rates = Vec::new();
     for _ in 0..mode.repetitions {
         let steward = Arc::clone(&state.steward);
+        let nova = nova.clone();
         let result = load(64, seconds, move |n| {
-            let steward = Arc::clone(&steward);
+            let (steward, model) = (Arc::clone(&steward), nova.clone());
             async move {
                 let report = steward::domain::UsageReport {
                     request_id: RequestId::from_uuid(Uuid::now_v7()),
                     tags: vec![Tag::parse("batch").unwrap()],
                     endpoint: Endpoint::Listen,
                     method: RequestMethod::Sync,
-                    model: steward::domain::ModelName::parse("nova-3").unwrap(),
+                    model,
                     deployment: Deployment::Hosted,
                     units: UsageUnits {
                         audio_milliseconds: 1000 * (1 + n % 120),
@@ -435,6 +437,7 @@ pub(super) async fn http(mode: &Mode) {
                     },
                     status_code: 200,
                     cost: Nanodollars::new(4_300_000),
+                    features: FeatureSet::EMPTY,
                 };
                 let command = steward::domain::Command::RecordUsage { project_id, report };
                 match steward.execute(actor, command).await {

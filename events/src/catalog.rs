@@ -5,7 +5,8 @@
 
 use crate::{
     access::{Role, Scope},
-    ids::{AccountId, GrantId, KeyId, ProjectId, RequestId, TransferId},
+    features::Feature,
+    ids::{AccountId, GrantId, KeyId, ModelId, ProjectId, RequestId, TransferId},
     money::Nanodollars,
     time::Timestamp,
     values::{Email, Sha256Digest, Tag},
@@ -311,6 +312,20 @@ pub enum Event {
         units: UsageUnits,
         cost: Nanodollars,
         status_code: u16,
+        /// The features the request used, in `Feature` order, without repeats (since schema
+        /// version 2; a version 1 record reads as none).
+        features: Vec<Feature>,
+    },
+    /// The operator let the project use a model of the catalog (a private one, or a public
+    /// one revoked before).
+    ModelAccessGranted {
+        project_id: ProjectId,
+        model_id: ModelId,
+    },
+    /// The operator took a model away from the project: metering it is refused.
+    ModelAccessRevoked {
+        project_id: ProjectId,
+        model_id: ModelId,
     },
 }
 
@@ -339,6 +354,8 @@ impl Event {
         "credits_consumed",
         "credits_expired",
         "usage_recorded",
+        "model_access_granted",
+        "model_access_revoked",
     ];
 
     /// The variant's snake-case name, used by audit filters and exports.
@@ -366,6 +383,8 @@ impl Event {
             Event::CreditsConsumed { .. } => "credits_consumed",
             Event::CreditsExpired { .. } => "credits_expired",
             Event::UsageRecorded { .. } => "usage_recorded",
+            Event::ModelAccessGranted { .. } => "model_access_granted",
+            Event::ModelAccessRevoked { .. } => "model_access_revoked",
         }
     }
 
@@ -402,7 +421,9 @@ impl Event {
             | Event::CreditsGranted { project_id, .. }
             | Event::CreditsConsumed { project_id, .. }
             | Event::CreditsExpired { project_id, .. }
-            | Event::UsageRecorded { project_id, .. } => Some(*project_id),
+            | Event::UsageRecorded { project_id, .. }
+            | Event::ModelAccessGranted { project_id, .. }
+            | Event::ModelAccessRevoked { project_id, .. } => Some(*project_id),
             Event::CreditsTransferredOut {
                 from_project_id, ..
             } => Some(*from_project_id),

@@ -3,12 +3,18 @@
 //! ```text
 //! [format: u8 = 0x01][schema_version: u16 LE][body: bincode 2, serde, standard config][crc32c: u32 LE]
 //! ```
-//! The checksum covers every byte before it and is checked on every read.
+//! The checksum covers every byte before it and is checked on every read. The body is the
+//! envelope's fields in order, then the event: bincode writes an enum as its variant index (a
+//! varint) followed by the variant's fields.
 //!
-//! Upcasting: when an event's stored shape must change, copy today's `Event` into a frozen
-//! `v1` module, bump `SCHEMA_VERSION`, and add a `decode_v1` arm that decodes the frozen type and
-//! converts it to the current one. The golden fixtures (`tests/golden.rs`) keep every version
+//! Upcasting: when an event's stored shape must change, freeze its old shape in `v1` (or the
+//! next module), bump `SCHEMA_VERSION`, and make the old version's decoder read the frozen shape
+//! and convert it to the current one. The golden fixtures (`tests/golden.rs`) keep every version
 //! decodable.
+//!
+//! - Version 1: the catalog up to `UsageRecorded`, which had no `features`.
+//! - Version 2: `UsageRecorded` carries `features`; `ModelAccessGranted` and
+//!   `ModelAccessRevoked` are new. Every other variant is stored as in version 1.
 
 use crate::{
     catalog::Event,
@@ -23,7 +29,7 @@ use uuid::Uuid;
 /// The record layout this module writes and reads.
 pub const FORMAT_BYTE: u8 = 0x01;
 /// The event catalog's schema version that new records are written with.
-pub const SCHEMA_VERSION: u16 = 1;
+pub const SCHEMA_VERSION: u16 = 2;
 
 const HEADER_BYTES: usize = 3;
 const CHECKSUM_BYTES: usize = 4;
@@ -45,9 +51,9 @@ struct BodyRef<'a> {
     event: &'a Event,
 }
 
-/// The body as read at schema version 1.
+/// The envelope's fields as read, at every schema version so far; the event follows them.
 #[derive(Deserialize)]
-struct BodyV1 {
+struct Head {
     position: u64,
     stream: StreamId,
     stream_version: u64,
@@ -55,7 +61,6 @@ struct BodyV1 {
     recorded_at: Timestamp,
     actor: Actor,
     correlation_id: Uuid,
-    event: Event,
 }
 
 /// Encodes an envelope as a stored record at the current schema version.
@@ -117,10 +122,10 @@ pub fn decode(position: u64, record: &[u8]) -> Result<Envelope, LogError> {
     }
     let schema_version = u16::from_le_bytes([covered[1], covered[2]]);
     let body = &covered[HEADER_BYTES..];
-    let envelope = match schema_version {
-        1 => decode_v1(body).map_err(corrupt)?,
-        other => return Err(corrupt(format!("unknown schema version {other}"))),
-    };
+    if !(1..=SCHEMA_VERSION).contains(&schema_version) {
+        return Err(corrupt(format!("unknown schema version {schema_version}")));
+    }
+    let envelope = decode_body(body, schema_version).map_err(corrupt)?;
     if envelope.position != position {
         return Err(corrupt(format!(
             "record names position {}, stored under {position}",
@@ -130,24 +135,95 @@ pub fn decode(position: u64, record: &[u8]) -> Result<Envelope, LogError> {
     Ok(envelope)
 }
 
-fn decode_v1(body: &[u8]) -> Result<Envelope, String> {
-    let (decoded, read): (BodyV1, usize) =
-        bincode::serde::decode_from_slice(body, bincode_config())
-            .map_err(|error| format!("undecodable: {error}"))?;
-    if read != body.len() {
-        return Err(format!("{} trailing bytes", body.len() - read));
+/// Decodes `bytes` as exactly one `T`.
+fn decode_whole<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let (decoded, read): (T, usize) = bincode::serde::decode_from_slice(bytes, bincode_config())
+        .map_err(|error| format!("undecodable: {error}"))?;
+    if read != bytes.len() {
+        return Err(format!("{} trailing bytes", bytes.len() - read));
     }
+    Ok(decoded)
+}
+
+fn decode_body(body: &[u8], schema_version: u16) -> Result<Envelope, String> {
+    let (head, read): (Head, usize) = bincode::serde::decode_from_slice(body, bincode_config())
+        .map_err(|error| format!("undecodable: {error}"))?;
+    let event = &body[read..];
+    let event = match schema_version {
+        1 => v1::decode_event(event)?,
+        _ => decode_whole(event)?,
+    };
     Ok(Envelope {
-        position: decoded.position,
-        stream: decoded.stream,
-        stream_version: decoded.stream_version,
-        event_id: decoded.event_id,
-        recorded_at: decoded.recorded_at,
-        actor: decoded.actor,
-        correlation_id: decoded.correlation_id,
-        schema_version: 1,
-        event: decoded.event,
+        position: head.position,
+        stream: head.stream,
+        stream_version: head.stream_version,
+        event_id: head.event_id,
+        recorded_at: head.recorded_at,
+        actor: head.actor,
+        correlation_id: head.correlation_id,
+        schema_version,
+        event,
     })
+}
+
+/// Schema version 1, frozen: only `UsageRecorded` differs from today's shape.
+mod v1 {
+    use super::decode_whole;
+    use crate::{
+        catalog::{Deployment, Endpoint, Event, RequestMethod, UsageUnits},
+        ids::{KeyId, ProjectId, RequestId},
+        money::Nanodollars,
+        values::Tag,
+    };
+    use serde::Deserialize;
+
+    /// `UsageRecorded`'s variant index, the last of version 1.
+    pub const USAGE_RECORDED: u32 = 21;
+
+    /// `UsageRecorded`'s fields at version 1.
+    #[derive(Deserialize)]
+    struct UsageRecorded {
+        project_id: ProjectId,
+        request_id: RequestId,
+        key_id: KeyId,
+        tags: Vec<Tag>,
+        endpoint: Endpoint,
+        method: RequestMethod,
+        model: String,
+        deployment: Deployment,
+        units: UsageUnits,
+        cost: Nanodollars,
+        status_code: u16,
+    }
+
+    /// A version 1 event: a request recorded then used no feature Steward knew of; every other
+    /// variant (all of them before it) reads as today's. Version 1 knew no later variant.
+    pub fn decode_event(bytes: &[u8]) -> Result<Event, String> {
+        let (index, read): (u32, usize) =
+            bincode::serde::decode_from_slice(bytes, super::bincode_config())
+                .map_err(|error| format!("undecodable: {error}"))?;
+        match index {
+            USAGE_RECORDED => {
+                let old: UsageRecorded = decode_whole(&bytes[read..])?;
+                Ok(Event::UsageRecorded {
+                    project_id: old.project_id,
+                    request_id: old.request_id,
+                    key_id: old.key_id,
+                    tags: old.tags,
+                    endpoint: old.endpoint,
+                    method: old.method,
+                    model: old.model,
+                    deployment: old.deployment,
+                    units: old.units,
+                    cost: old.cost,
+                    status_code: old.status_code,
+                    features: Vec::new(),
+                })
+            }
+            index if index < USAGE_RECORDED => decode_whole(bytes),
+            index => Err(format!("variant {index} is unknown at schema version 1")),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -76,3 +76,7 @@ uuid_id!(
     /// The unique id of one stored event (UUID v7, so it sorts by time).
     EventId
 );
+uuid_id!(
+    /// A model of the operator's catalog, as Deepgram's `/v1/models` names it.
+    ModelId
+);

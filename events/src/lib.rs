@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod codec;
 pub mod envelope;
 pub mod error;
+pub mod features;
 pub mod ids;
 pub mod limits;
 pub mod log;
@@ -23,7 +24,8 @@ pub use catalog::{
 };
 pub use envelope::{Actor, Envelope, StreamId};
 pub use error::LogError;
-pub use ids::{AccountId, EventId, GrantId, KeyId, ProjectId, RequestId, TransferId};
+pub use features::{Feature, FeatureSet};
+pub use ids::{AccountId, EventId, GrantId, KeyId, ModelId, ProjectId, RequestId, TransferId};
 pub use log::{
     AppendOutcome, BesideWrites, Commit, EventLog, ExpectedVersion, ProposedEvent, VerifyReport,
 };

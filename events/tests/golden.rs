@@ -1,18 +1,20 @@
-//! Golden byte fixtures: the stored form of every event variant, frozen.
+//! Golden byte fixtures: the stored form of every event variant at every schema version, frozen.
 //!
 //! A failure here means a stored shape changed. Do not re-bless the fixture: old records in
 //! every deployed log have the old shape. Add a new variant or schema version and an upcaster
-//! (see `codec.rs`). Set `STEWARD_BLESS_GOLDEN=1` only to write the fixture of a *new* variant.
+//! (see `codec.rs`). Set `STEWARD_BLESS_GOLDEN=1` only to write the fixture of a *new* variant
+//! at the current version (`tests/golden/v{SCHEMA_VERSION}`); older versions' fixtures are
+//! only ever read.
 
 mod support;
 
 use std::{collections::BTreeSet, fs, path::PathBuf};
-use steward_events::{codec, Event};
-use support::{sample_envelope, samples};
+use steward_events::{codec, Event, Feature};
+use support::{as_version_1, sample_envelope, samples};
 
-fn fixture_path(kind: &str) -> PathBuf {
+fn fixture_path(version: u16, kind: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden/v1")
+        .join(format!("tests/golden/v{version}"))
         .join(format!("{kind}.hex"))
 }
 
@@ -44,7 +46,7 @@ fn every_variant_matches_its_golden_bytes() {
         let kind = event.kind();
         let envelope = sample_envelope(index as u64 + 1, event);
         let encoded = hex::encode(codec::encode(&envelope).unwrap());
-        let path = fixture_path(kind);
+        let path = fixture_path(codec::SCHEMA_VERSION, kind);
         let golden = match fs::read_to_string(&path) {
             Ok(text) => text.trim().to_owned(),
             Err(_) if bless => {
@@ -66,4 +68,68 @@ fn every_variant_matches_its_golden_bytes() {
             "{kind}'s golden bytes no longer decode to the sample"
         );
     }
+}
+
+/// Every record a version 1 log holds still decodes, upcast to today's events: the fixtures
+/// written before version 2, read as they are.
+#[test]
+fn version_1_records_decode_upcast() {
+    let mut read = 0;
+    for (index, event) in samples().into_iter().enumerate() {
+        let kind = event.kind();
+        let Some(expected) = as_version_1(event) else {
+            assert!(
+                !fixture_path(1, kind).exists(),
+                "{kind} is newer than version 1"
+            );
+            continue;
+        };
+        let path = fixture_path(1, kind);
+        let golden = fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("no version 1 fixture for {kind}: {error}"));
+        let position = index as u64 + 1;
+        let decoded = codec::decode(position, &hex::decode(golden.trim()).unwrap()).unwrap();
+        let mut envelope = sample_envelope(position, expected);
+        envelope.schema_version = 1;
+        assert_eq!(
+            decoded, envelope,
+            "{kind}'s version 1 record decodes otherwise"
+        );
+        read += 1;
+    }
+    assert_eq!(read, 22, "the version 1 catalog had 22 variants");
+}
+
+/// A version 1 record naming a variant version 1 did not know is corrupt, not a new event.
+#[test]
+fn a_version_1_record_of_a_later_variant_is_refused() {
+    let envelope = sample_envelope(1, samples().pop().unwrap());
+    let mut record = codec::encode(&envelope).unwrap();
+    record[1..3].copy_from_slice(&1u16.to_le_bytes());
+    let checksum_at = record.len() - 4;
+    let checksum = crc32c::crc32c(&record[..checksum_at]);
+    record[checksum_at..].copy_from_slice(&checksum.to_le_bytes());
+    let error = codec::decode(1, &record).unwrap_err();
+    assert!(
+        error.to_string().contains("unknown at schema version 1"),
+        "{error}"
+    );
+}
+
+/// An event stores a feature as its index: the list only ever grows at its end.
+#[test]
+fn features_keep_their_stored_order() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/features.txt");
+    let frozen = fs::read_to_string(path).unwrap();
+    let frozen: Vec<&str> = frozen.lines().collect();
+    let names: Vec<&str> = Feature::ALL.iter().map(|feature| feature.name()).collect();
+    assert!(
+        names.starts_with(&frozen),
+        "a feature moved: add new ones at the end"
+    );
+    assert_eq!(
+        names.len(),
+        frozen.len(),
+        "a new feature: add it to features.txt"
+    );
 }

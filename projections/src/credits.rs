@@ -218,7 +218,9 @@ impl Projection for Credits {
             | Event::MemberLeft { .. }
             | Event::ApiKeyCreated { .. }
             | Event::ApiKeyDeleted { .. }
-            | Event::UsageRecorded { .. } => {}
+            | Event::UsageRecorded { .. }
+            | Event::ModelAccessGranted { .. }
+            | Event::ModelAccessRevoked { .. } => {}
         }
     }
 }

@@ -300,7 +300,9 @@ impl Projection for Keys {
             | Event::CreditsTransferredIn { .. }
             | Event::CreditsConsumed { .. }
             | Event::CreditsExpired { .. }
-            | Event::UsageRecorded { .. } => {}
+            | Event::UsageRecorded { .. }
+            | Event::ModelAccessGranted { .. }
+            | Event::ModelAccessRevoked { .. } => {}
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod credits;
 pub mod keys;
 pub mod membership;
+pub mod models;
 pub mod usage;
 
 use serde::{Deserialize, Serialize};
@@ -68,6 +69,7 @@ pub struct Projections {
     pub credits: credits::Credits,
     pub usage: usage::Usage,
     pub audit: audit::Audit,
+    pub model_access: models::ModelAccess,
 }
 
 impl Projections {
@@ -92,6 +94,7 @@ impl Projections {
         self.credits.apply(envelope);
         self.usage.apply(envelope);
         self.audit.apply(envelope);
+        self.model_access.apply(envelope);
         self.position = envelope.position;
     }
 
@@ -131,6 +134,7 @@ impl Projections {
             summary(&self.credits, self.position),
             summary(&self.usage, self.position),
             summary(&self.audit, self.position),
+            summary(&self.model_access, self.position),
         ]
     }
 }

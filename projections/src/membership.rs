@@ -266,7 +266,9 @@ impl Projection for Membership {
             | Event::CreditsTransferredIn { .. }
             | Event::CreditsConsumed { .. }
             | Event::CreditsExpired { .. }
-            | Event::UsageRecorded { .. } => {}
+            | Event::UsageRecorded { .. }
+            | Event::ModelAccessGranted { .. }
+            | Event::ModelAccessRevoked { .. } => {}
         }
     }
 }

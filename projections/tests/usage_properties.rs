@@ -3,12 +3,16 @@
 use proptest::prelude::*;
 use steward_events::*;
 use steward_projections::{
-    usage::{Day, Usage},
+    usage::{
+        query::{Period, Selection, TagCounting, UsageFilter, UsageQuery},
+        Day, Usage,
+    },
     Projection,
 };
 use uuid::Uuid;
 
 const TAGS: [&str; 3] = ["apple", "banana", "pear"];
+const FEATURES: [Feature; 3] = [Feature::Diarize, Feature::Punctuate, Feature::SmartFormat];
 const FIRST_DAY: i64 = 20_400;
 
 #[derive(Clone, Debug)]
@@ -16,6 +20,12 @@ struct Request {
     day: i64,
     tags: Vec<usize>,
     cost: i64,
+    features: FeatureSet,
+}
+
+fn features() -> impl Strategy<Value = FeatureSet> {
+    prop::collection::btree_set(0..FEATURES.len(), 0..=FEATURES.len())
+        .prop_map(|indexes| indexes.into_iter().map(|index| FEATURES[index]).collect())
 }
 
 fn request(max_tags: usize) -> impl Strategy<Value = Request> {
@@ -23,11 +33,13 @@ fn request(max_tags: usize) -> impl Strategy<Value = Request> {
         0i64..60,
         prop::collection::btree_set(0..TAGS.len(), 0..=max_tags),
         0i64..5_000_000_000,
+        features(),
     )
-        .prop_map(|(day, tags, cost)| Request {
+        .prop_map(|(day, tags, cost, features)| Request {
             day,
             tags: tags.into_iter().collect(),
             cost,
+            features,
         })
 }
 
@@ -58,6 +70,7 @@ fn usage_of(requests: &[Request]) -> Usage {
             },
             cost: Nanodollars::new(request.cost),
             status_code: 200,
+            features: request.features.iter().collect(),
         };
         usage.apply(&Envelope {
             position,
@@ -67,7 +80,7 @@ fn usage_of(requests: &[Request]) -> Usage {
             recorded_at: Day(FIRST_DAY + request.day).start().plus_seconds(3600),
             actor: Actor::System,
             correlation_id: Uuid::nil(),
-            schema_version: 1,
+            schema_version: codec::SCHEMA_VERSION,
             event,
         });
     }
@@ -122,5 +135,43 @@ proptest! {
         let total: Nanodollars = requests.iter().map(|request| Nanodollars::new(request.cost)).sum();
         prop_assert_eq!(breakdown.total.cost, total);
         prop_assert_eq!(breakdown.total.requests, requests.len() as u64);
+    }
+
+    /// `feature=true` keeps the requests that used any of the trues; `feature=false` drops
+    /// those that used any of the falses.
+    #[test]
+    fn feature_filters_keep_any_true_and_drop_every_false(
+        requests in prop::collection::vec(request(1), 0..200),
+        used in features(),
+        unused in features(),
+    ) {
+        let usage = usage_of(&requests);
+        let query = UsageQuery {
+            period: Period {
+                start: Day(FIRST_DAY).start(),
+                end: Day(FIRST_DAY + 60).start(),
+            },
+            filter: UsageFilter {
+                features_used: used,
+                features_unused: unused,
+                ..UsageFilter::default()
+            },
+            counting: TagCounting::Once,
+        };
+        let Some(project) = usage.project(project()) else {
+            prop_assert!(requests.is_empty());
+            return Ok(());
+        };
+        let Selection::Rows(rows) = project.select(&query) else {
+            panic!("no tag filter: the cells answer");
+        };
+        let got: Nanodollars = rows.iter().map(|row| row.cell.cost).sum();
+        let expected: Nanodollars = requests
+            .iter()
+            .filter(|request| used.is_empty() || request.features.intersects(used))
+            .filter(|request| !request.features.intersects(unused))
+            .map(|request| Nanodollars::new(request.cost))
+            .sum();
+        prop_assert_eq!(got, expected);
     }
 }

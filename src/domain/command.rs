@@ -5,8 +5,9 @@
 
 use super::values::{CompanyName, KeyComment, ModelName, PersonName, ProjectName, Reference};
 use steward_events::{
-    AccountId, CreditSource, Deployment, Email, Endpoint, GrantId, KeyId, Nanodollars, ProjectId,
-    RequestId, RequestMethod, Role, Scope, Sha256Digest, Tag, Timestamp, TransferId, UsageUnits,
+    AccountId, CreditSource, Deployment, Email, Endpoint, FeatureSet, GrantId, KeyId, ModelId,
+    Nanodollars, ProjectId, RequestId, RequestMethod, Role, Scope, Sha256Digest, Tag, Timestamp,
+    TransferId, UsageUnits,
 };
 
 /// How much a transfer moves.
@@ -28,12 +29,36 @@ pub struct UsageReport {
     pub tags: Vec<Tag>,
     pub endpoint: Endpoint,
     pub method: RequestMethod,
-    pub model: ModelName,
+    pub model: MeteredModel,
     pub deployment: Deployment,
     pub units: UsageUnits,
     pub status_code: u16,
     /// The price of the units; a failed request (status ≥ 400) costs nothing whatever this is.
     pub cost: Nanodollars,
+    pub features: FeatureSet,
+}
+
+/// The catalog's model a metered request used, as the edge looked it up (the catalog is
+/// configuration, like the price table).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeteredModel {
+    /// Its canonical name, as the request named it.
+    pub name: ModelName,
+    pub id: ModelId,
+    /// Every project may use it unless the operator revoked it there.
+    pub public: bool,
+}
+
+/// A model of the default catalog, by canonical name.
+#[cfg(test)]
+impl From<&str> for MeteredModel {
+    fn from(name: &str) -> Self {
+        static CATALOG: std::sync::OnceLock<crate::models::ModelCatalog> =
+            std::sync::OnceLock::new();
+        (CATALOG.get_or_init(Default::default))
+            .metered(name)
+            .expect("a model of the default catalog")
+    }
 }
 
 /// An account to register, with its first project.
@@ -139,4 +164,12 @@ pub enum Command {
     },
     /// The sweeper: records `CreditsExpired` for every grant past its expiry with credit left.
     ExpireCredits,
+    /// The operator lets the project use a model (`allowed`) or takes it away. The edge checks
+    /// the model is in the catalog and says whether it is public.
+    SetModelAccess {
+        project_id: ProjectId,
+        model_id: ModelId,
+        public: bool,
+        allowed: bool,
+    },
 }

@@ -21,6 +21,9 @@ pub enum DomainError {
     /// 404.
     #[error("balance not found")]
     GrantNotFound,
+    /// 404: not in the model catalog.
+    #[error("model not found")]
+    ModelNotFound,
     /// 401 `INVALID_AUTH`: the acting key is deleted, expired, or its creator is gone.
     #[error("invalid credentials")]
     InvalidCredentials,
@@ -54,6 +57,9 @@ pub enum DomainError {
     /// 403: an invitation is accepted only with the address it was sent to.
     #[error("invitation was sent to another email address")]
     InvitationEmailMismatch,
+    /// 403 `INSUFFICIENT_PERMISSIONS`: the operator has not let the project use the model.
+    #[error("project does not have access to the requested model")]
+    ModelNotAllowed,
     /// 402 `ASR_PAYMENT_REQUIRED`.
     #[error("insufficient credit")]
     InsufficientCredit,

@@ -10,7 +10,7 @@ mod error;
 mod state;
 mod values;
 
-pub use command::{Command, NewKey, Registration, TransferAmount, UsageReport};
+pub use command::{Command, MeteredModel, NewKey, Registration, TransferAmount, UsageReport};
 pub use credit::{is_expired, spend_order};
 pub use decide::{decide, Known};
 pub use error::DomainError;

@@ -379,6 +379,7 @@ impl World {
                                 endpoint: Endpoint::Listen,
                                 method: RequestMethod::Sync,
                                 model: "nova-3".into(),
+                                features: steward_events::FeatureSet::EMPTY,
                                 deployment: Deployment::Hosted,
                                 units: UsageUnits::default(),
                                 status_code: if failed { 500 } else { 200 },

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use steward_events::{
-    AccountId, CreditSource, Email, Event, GrantId, KeyId, Nanodollars, Permissions, ProjectId,
-    Role, Scope, Sha256Digest, StreamId, Tag, Timestamp,
+    AccountId, CreditSource, Email, Event, GrantId, KeyId, ModelId, Nanodollars, Permissions,
+    ProjectId, Role, Scope, Sha256Digest, StreamId, Tag, Timestamp,
 };
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -37,6 +37,8 @@ pub struct ProjectState {
     pub invitations: BTreeMap<Email, InvitationState>,
     pub keys: HashMap<KeyId, KeyState>,
     pub grants: BTreeMap<GrantId, GrantState>,
+    /// The operator's changes to the default model access: granted (`true`) or revoked.
+    pub model_access: BTreeMap<ModelId, bool>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -333,5 +335,21 @@ pub fn evolve(state: &mut State, event: &Event) {
         // Which request ids were recorded is the log's request index's to say (see the
         // processor); spending is recorded by `CreditsConsumed`.
         Event::UsageRecorded { .. } => {}
+        Event::ModelAccessGranted {
+            project_id,
+            model_id,
+        } => {
+            project_mut(state, *project_id)
+                .model_access
+                .insert(*model_id, true);
+        }
+        Event::ModelAccessRevoked {
+            project_id,
+            model_id,
+        } => {
+            project_mut(state, *project_id)
+                .model_access
+                .insert(*model_id, false);
+        }
     }
 }

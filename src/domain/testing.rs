@@ -248,6 +248,7 @@ pub(crate) fn usage(request: u128, cost: Nanodollars, status_code: u16, tags: &[
             endpoint: Endpoint::Listen,
             method: RequestMethod::Sync,
             model: "nova-3".into(),
+            features: steward_events::FeatureSet::EMPTY,
             deployment: Deployment::Hosted,
             units: UsageUnits {
                 audio_milliseconds: 60_000,

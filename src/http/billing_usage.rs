@@ -122,7 +122,7 @@ async fn billing_breakdown(
     headers: HeaderMap,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
-    let params = UsageParams::parse(pairs)?;
+    let params = UsageParams::parse(pairs, &state.models)?;
     let groupings = params.groupings(Grouping::parse)?;
     let counting = TagCounting::per_tag_if(groupings.contains(&Grouping::Tags));
     let now = state.steward.now();
@@ -192,7 +192,8 @@ async fn billing_fields(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<BillingFieldsResponse>> {
-    let query = UsageParams::parse(pairs)?.usage_query(state.steward.now(), TagCounting::PerTag);
+    let query = UsageParams::parse(pairs, &state.models)?
+        .usage_query(state.steward.now(), TagCounting::PerTag);
     let rows = (state.steward)
         .usage_rows(&principal, project_id, query, Permission::BillingRead)
         .await?;

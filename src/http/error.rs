@@ -243,14 +243,14 @@ impl From<DomainError> for ApiError {
         let category = match error {
             ProjectNotFound => return Self::project_not_found(),
             InvalidCredentials => return Self::invalid_auth(),
-            AccountNotFound | MemberNotFound | KeyNotFound | InvitationNotFound | GrantNotFound => {
-                Category::NotFound
-            }
+            AccountNotFound | MemberNotFound | KeyNotFound | InvitationNotFound | GrantNotFound
+            | ModelNotFound => Category::NotFound,
             InsufficientPermissions
             | AccountRequired
             | ScopeBeyondOwn
             | InvitationEmailMismatch
-            | PromotionalCreditBySupportOnly => Category::InsufficientPermissions,
+            | PromotionalCreditBySupportOnly
+            | ModelNotAllowed => Category::InsufficientPermissions,
             SoleOwner | EmailTaken | AlreadyMember | AlreadyInvited | AlreadyExists
             | DuplicateRequest | TooManyKeys | TooManyInvitations | TooManyMembers
             | TooManyProjects | TooManyBalances => Category::Conflict,
@@ -287,6 +287,7 @@ impl From<ReadError> for ApiError {
         match error {
             ReadError::Access(error) => error.into(),
             ReadError::NotFound(what) => Self::not_found(what),
+            ReadError::ModelNotAllowed => Self::from(DomainError::ModelNotAllowed),
             ReadError::Storage(cause) => Self::internal(cause),
         }
     }

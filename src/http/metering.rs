@@ -9,13 +9,13 @@ use super::{
     usd::{decimal_text, Usd},
     AppState,
 };
-use crate::domain::{ModelName, UsageReport};
+use crate::domain::{DomainError, UsageReport};
 use crate::limits::{METERING_BATCH_MAX, UNITS_PER_REQUEST_MAX};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{
-    parse_fixed_decimal, Deployment, Endpoint, Permission, ProjectId, RequestId, RequestMethod,
-    UsageUnits,
+    parse_fixed_decimal, Deployment, Endpoint, Feature, FeatureSet, Permission, ProjectId,
+    RequestId, RequestMethod, UsageUnits,
 };
 use steward_projections::usage::RequestView;
 use utoipa::ToSchema;
@@ -73,6 +73,10 @@ pub struct RecordRequestBody {
     /// The request's own tags; the key's tags are added.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The features the request used, by Deepgram's names (`diarize`, `smart_format`, …: the
+    /// boolean filters of `/usage`).
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -133,17 +137,48 @@ fn parse_report(body: RecordRequestBody, state: &AppState) -> Result<UsageReport
         )));
     }
     let cost = state.pricing.price(endpoint, &body.model, &units);
+    let model = state
+        .models
+        .metered(&body.model)
+        .map_err(|error| match error {
+            DomainError::ModelNotFound => ApiError::invalid_request(format!(
+                "model {:?} is not in the model catalog (GET /v1/models lists it).",
+                body.model
+            )),
+            other => other.into(),
+        })?;
     Ok(UsageReport {
         request_id: body.request_id,
         tags: parse_tags(&body.tags)?,
         endpoint,
         method,
-        model: ModelName::parse(body.model)?,
+        model,
         deployment,
         units,
         status_code: body.code,
         cost,
+        features: parse_features(&body.features)?,
     })
+}
+
+/// Features by name; an unknown one is refused.
+fn parse_features(names: &[String]) -> Result<FeatureSet, ApiError> {
+    if names.len() > Feature::ALL.len() {
+        return Err(ApiError::invalid_request(format!(
+            "A request names at most {} features.",
+            Feature::ALL.len()
+        )));
+    }
+    names
+        .iter()
+        .map(|name| {
+            Feature::parse(name).ok_or_else(|| {
+                ApiError::invalid_request(format!(
+                    "{name:?} is not a feature (they are the boolean filters of /usage, such as \"diarize\")."
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Records one request the paid API served, priced from the price table and paid from the

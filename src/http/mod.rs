@@ -18,6 +18,7 @@ mod invites;
 mod keys;
 mod members;
 mod metering;
+mod models;
 mod operator;
 mod projects;
 mod query;
@@ -27,7 +28,9 @@ mod transfers;
 mod usage;
 
 use crate::limits::BODY_BYTES_MAX;
-use crate::{outbox::Outbox, pricing::PriceTable, sessions::Sessions, Steward};
+use crate::{
+    models::ModelCatalog, outbox::Outbox, pricing::PriceTable, sessions::Sessions, Steward,
+};
 use axum::{
     extract::{DefaultBodyLimit, Request},
     http::{header, HeaderName, HeaderValue, Method},
@@ -87,6 +90,7 @@ pub struct Services {
     pub sessions: Arc<Sessions>,
     pub outbox: Arc<Outbox>,
     pub pricing: Arc<PriceTable>,
+    pub models: Arc<ModelCatalog>,
     pub idempotency: Arc<IdempotencyStore>,
     pub auth_failures: Arc<throttle::PerAddressLimit>,
     pub signups: Arc<throttle::PerAddressLimit>,
@@ -208,6 +212,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(billing::router())
         .merge(usage::router())
         .merge(metering::router())
+        .merge(models::router())
         .merge(transfers::router())
         .merge(audit::router())
         .merge(operator::router())

@@ -3,8 +3,11 @@
 
 use super::error::ApiError;
 use crate::limits::PAGE_SKIP_MAX;
+use crate::models::ModelCatalog;
 use chrono::{NaiveDate, NaiveDateTime, TimeZone, Utc};
-use steward_events::{Deployment, Endpoint, KeyId, RequestId, RequestMethod, Tag, Timestamp};
+use steward_events::{
+    Deployment, Endpoint, Feature, KeyId, RequestId, RequestMethod, Tag, Timestamp,
+};
 use steward_projections::usage::query::{
     Period, RequestFilter, TagCounting, UsageFilter, UsageQuery,
 };
@@ -105,10 +108,11 @@ pub struct UsageParams {
 }
 
 impl UsageParams {
-    pub fn parse(pairs: Vec<(String, String)>) -> Result<Self, ApiError> {
+    /// Parses the pairs of a query string; a `model` is looked up in `models` by uuid or name.
+    pub fn parse(pairs: Vec<(String, String)>, models: &ModelCatalog) -> Result<Self, ApiError> {
         let mut params = Self::default();
         for (name, value) in pairs {
-            params.set(&name, value)?;
+            params.set(&name, value, models)?;
         }
         if let (Some(start), Some(end)) = (params.start, params.end) {
             if start >= end {
@@ -118,16 +122,30 @@ impl UsageParams {
         Ok(params)
     }
 
-    fn set(&mut self, name: &str, value: String) -> Result<(), ApiError> {
+    fn set(&mut self, name: &str, value: String, models: &ModelCatalog) -> Result<(), ApiError> {
         let bad = || invalid(name, &value);
         let filter = &mut self.filter;
+        if let Some(feature) = Feature::parse(name) {
+            // `diarize=true` keeps the requests that used it (several ORed), `false` drops them.
+            let used = match value.as_str() {
+                "true" | "1" => &mut filter.features_used,
+                "false" | "0" => &mut filter.features_unused,
+                _ => return Err(bad()),
+            };
+            used.insert(feature);
+            return Ok(());
+        }
         match name {
             "start" => self.start = Some(parse_instant(&value, false).ok_or_else(bad)?),
             "end" => self.end = Some(parse_instant(&value, true).ok_or_else(bad)?),
             "accessor" => filter.accessor = Some(value.parse::<KeyId>().map_err(|_| bad())?),
             "tag" => filter.tags.push(Tag::parse(&value).map_err(|_| bad())?),
             "method" => filter.method = Some(RequestMethod::parse(&value).ok_or_else(bad)?),
-            "model" => filter.model = Some(value),
+            "model" => {
+                let entry = models.resolve(&value);
+                let name = entry.map(|entry| entry.model.canonical_name().to_owned());
+                filter.model = Some(name.unwrap_or(value));
+            }
             "endpoint" => filter.endpoint = Some(Endpoint::parse(&value).ok_or_else(bad)?),
             "deployment" => filter.deployment = Some(Deployment::parse(&value).ok_or_else(bad)?),
             "grouping" | "grouping[]" => self.grouping.push(value),

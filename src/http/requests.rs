@@ -146,7 +146,7 @@ async fn list_requests(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<ListRequestsResponse>> {
-    let params = UsageParams::parse(pairs)?;
+    let params = UsageParams::parse(pairs, &state.models)?;
     let page = page_of(&params)?;
     let requests = (state.steward)
         .requests(&principal, project_id, params.request_filter(), page)

@@ -11,6 +11,7 @@ use super::{
     query::UsageParams,
     requests, AppState,
 };
+use crate::models::ModelCatalog;
 use axum::{extract::State, Json};
 use serde::Serialize;
 use steward_events::{Permission, ProjectId, Timestamp};
@@ -20,6 +21,7 @@ use steward_projections::usage::{
 };
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 /// The usage routes, the request log's and the billing breakdown's, in the order the OpenAPI
 /// document lists them.
@@ -126,7 +128,8 @@ async fn usage_summary(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<UsageSummaryResponse>> {
-    let query = UsageParams::parse(pairs)?.usage_query(state.steward.now(), TagCounting::Once);
+    let query = UsageParams::parse(pairs, &state.models)?
+        .usage_query(state.steward.now(), TagCounting::Once);
     let period = query.period;
     let rows = (state.steward)
         .usage_rows(&principal, project_id, query, Permission::UsageRead)
@@ -239,7 +242,7 @@ async fn usage_breakdown(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<UsageBreakdownResponse>> {
-    let params = UsageParams::parse(pairs)?;
+    let params = UsageParams::parse(pairs, &state.models)?;
     let grouping = params.single_grouping(report::UsageGrouping::parse)?;
     let counting = TagCounting::per_tag_if(grouping == Some(report::UsageGrouping::Tags));
     let query = params.usage_query(state.steward.now(), counting);
@@ -267,19 +270,38 @@ pub struct UsageFieldsResponse {
     pub features: Vec<String>,
 }
 
-impl From<UsageFields> for UsageFieldsResponse {
-    fn from(fields: UsageFields) -> Self {
-        let model = |name: String| ModelField {
-            model_id: name.clone(),
-            language: String::new(),
-            version: String::new(),
-            name,
-        };
+impl ModelField {
+    /// A model requests used, as the catalog describes it. A model no longer in the catalog
+    /// keeps its name, with an id derived from it (a UUID, as typed clients expect).
+    fn of(name: String, models: &ModelCatalog) -> Self {
+        match models.by_canonical_name(&name) {
+            Some(entry) => Self {
+                language: entry.model.languages().first().cloned().unwrap_or_default(),
+                version: entry.model.version().to_owned(),
+                model_id: entry.model.uuid().to_string(),
+                name,
+            },
+            None => Self {
+                model_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()).to_string(),
+                language: String::new(),
+                version: String::new(),
+                name,
+            },
+        }
+    }
+}
+
+impl UsageFieldsResponse {
+    fn of(fields: UsageFields, models: &ModelCatalog) -> Self {
         Self {
             tags: fields.tags.into_iter().collect(),
-            models: fields.models.into_iter().map(model).collect(),
+            models: (fields.models.into_iter())
+                .map(|name| ModelField::of(name, models))
+                .collect(),
             processing_methods: fields.methods.into_iter().map(str::to_owned).collect(),
-            features: Vec::new(),
+            features: (fields.features.iter())
+                .map(|feature| feature.name().to_owned())
+                .collect(),
         }
     }
 }
@@ -296,9 +318,13 @@ async fn usage_fields(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Json<UsageFieldsResponse>> {
-    let query = UsageParams::parse(pairs)?.usage_query(state.steward.now(), TagCounting::PerTag);
+    let query = UsageParams::parse(pairs, &state.models)?
+        .usage_query(state.steward.now(), TagCounting::PerTag);
     let rows = (state.steward)
         .usage_rows(&principal, project_id, query, Permission::UsageRead)
         .await?;
-    Ok(Json(UsageFields::of(&rows).into()))
+    Ok(Json(UsageFieldsResponse::of(
+        UsageFields::of(&rows),
+        &state.models,
+    )))
 }

@@ -4,12 +4,13 @@
 //! read never makes the command processor (which takes the write lock) or authentication wait.
 //!
 //! One file per concern: `projects` (projects, members, invitations), `keys`, `credits`,
-//! `usage` (usage rows and the request log) and `audit`. Each query answers plain values from
+//! `usage` (usage rows and the request log), `audit` and `models`. Each query answers plain values from
 //! the read models; the faces put them in their own shapes.
 
 mod audit;
 mod credits;
 mod keys;
+mod models;
 mod projects;
 mod usage;
 
@@ -37,6 +38,9 @@ pub enum ReadError {
     /// What was asked for is not there, or not visible to the caller (`what`: "API key").
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The operator took the model away from the project.
+    #[error("project does not have access to the requested model")]
+    ModelNotAllowed,
     /// The log could not be read; the cause is for the operator's logs, not the client.
     #[error("storage: {0}")]
     Storage(String),

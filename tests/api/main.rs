@@ -11,6 +11,7 @@ mod hostile;
 mod idempotency;
 mod keys;
 mod members;
+mod models;
 mod openapi;
 mod transfers;
 mod usage;

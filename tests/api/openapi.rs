@@ -54,6 +54,18 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/operator/accounts"),
     ("delete", "/v1/operator/accounts/{account_id}"),
     ("post", "/v1/operator/projects/{project_id}/credits"),
+    ("get", "/v1/models"),
+    ("get", "/v1/models/{model_id}"),
+    ("get", "/v1/projects/{project_id}/models"),
+    ("get", "/v1/projects/{project_id}/models/{model_id}"),
+    (
+        "put",
+        "/v1/operator/projects/{project_id}/models/{model_id}",
+    ),
+    (
+        "delete",
+        "/v1/operator/projects/{project_id}/models/{model_id}",
+    ),
     ("get", "/healthz"),
 ];
 

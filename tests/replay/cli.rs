@@ -29,7 +29,17 @@ async fn rebuild_prints_one_line_per_projection_and_the_same_lines_twice() {
         .lines()
         .map(|line| line.split(' ').next().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["membership", "keys", "credits", "usage", "audit"]);
+    assert_eq!(
+        names,
+        [
+            "membership",
+            "keys",
+            "credits",
+            "usage",
+            "audit",
+            "model_access"
+        ]
+    );
     let expected: Vec<String> = data
         .report
         .live_summaries
@@ -70,6 +80,7 @@ async fn audit_filters_by_project_and_shows_a_transfer_on_both_sides() {
             "member_joined",
             "credits_transferred_out",
             "credits_transferred_in",
+            "model_access_revoked",
             "credits_expired"
         ]
     );

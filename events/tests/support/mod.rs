@@ -160,11 +160,56 @@ pub fn samples() -> Vec<Event> {
             },
             cost: Nanodollars::new(4_300_000),
             status_code: 200,
+            features: vec![Feature::Diarize, Feature::SmartFormat],
+        },
+        Event::ModelAccessGranted {
+            project_id,
+            model_id: ModelId::from_uuid(id(14)),
+        },
+        Event::ModelAccessRevoked {
+            project_id,
+            model_id: ModelId::from_uuid(id(15)),
         },
     ]
 }
 
-/// The sample event wrapped in a fixed envelope at `position`.
+/// The sample as a schema version 1 record held it: a version 1 `UsageRecorded` used no
+/// features; `None` for the variants version 1 did not know.
+pub fn as_version_1(event: Event) -> Option<Event> {
+    match event {
+        Event::UsageRecorded {
+            project_id,
+            request_id,
+            key_id,
+            tags,
+            endpoint,
+            method,
+            model,
+            deployment,
+            units,
+            cost,
+            status_code,
+            features: _,
+        } => Some(Event::UsageRecorded {
+            project_id,
+            request_id,
+            key_id,
+            tags,
+            endpoint,
+            method,
+            model,
+            deployment,
+            units,
+            cost,
+            status_code,
+            features: Vec::new(),
+        }),
+        Event::ModelAccessGranted { .. } | Event::ModelAccessRevoked { .. } => None,
+        other => Some(other),
+    }
+}
+
+/// The sample event wrapped in a fixed envelope at `position`, at the current schema version.
 pub fn sample_envelope(position: u64, event: Event) -> Envelope {
     Envelope {
         position,
@@ -177,7 +222,7 @@ pub fn sample_envelope(position: u64, event: Event) -> Envelope {
             account_id: AccountId::from_uuid(id(1)),
         },
         correlation_id: id(200),
-        schema_version: 1,
+        schema_version: codec::SCHEMA_VERSION,
         event,
     }
 }

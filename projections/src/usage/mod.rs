@@ -12,8 +12,8 @@ use crate::Projection;
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use steward_events::{
-    Deployment, Endpoint, Envelope, Event, KeyId, Nanodollars, ProjectId, RequestId, RequestMethod,
-    Tag, Timestamp, UsageUnits,
+    Deployment, Endpoint, Envelope, Event, FeatureSet, KeyId, Nanodollars, ProjectId, RequestId,
+    RequestMethod, Tag, Timestamp, UsageUnits,
 };
 
 /// A UTC calendar day, as days since the Unix epoch; shown as `YYYY-MM-DD`.
@@ -91,6 +91,8 @@ pub struct Dimensions {
     pub method: RequestMethod,
     pub model: String,
     pub deployment: Deployment,
+    /// The features the requests used.
+    pub features: FeatureSet,
 }
 
 impl Dimensions {
@@ -101,10 +103,16 @@ impl Dimensions {
 }
 
 impl Serialize for Dimensions {
-    /// As a map key: `key_id/endpoint/method/model/deployment`.
+    /// As a map key: `key_id/endpoint/method/model/deployment`, then `/features,…` when the
+    /// requests used any.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let features = if self.features.is_empty() {
+            String::new()
+        } else {
+            format!("/{}", self.features.names())
+        };
         serializer.collect_str(&format_args!(
-            "{}/{}/{}/{}/{}",
+            "{}/{}/{}/{}/{}{features}",
             self.key_id,
             self.endpoint.name(),
             self.method.name(),
@@ -115,11 +123,20 @@ impl Serialize for Dimensions {
 }
 
 impl<'de> Deserialize<'de> for Dimensions {
-    /// From `key_id/endpoint/method/model/deployment`; the model may itself hold slashes.
+    /// From `key_id/endpoint/method/model/deployment[/features]`; the model may itself hold
+    /// slashes, and no feature is named like a deployment.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         let bad = || de::Error::custom(format!("not usage dimensions: {text}"));
-        let parts: Vec<&str> = text.split('/').collect();
+        let mut parts: Vec<&str> = text.split('/').collect();
+        let last = *parts.last().ok_or_else(bad)?;
+        let features = match Deployment::parse(last) {
+            Some(_) => FeatureSet::EMPTY,
+            None => {
+                parts.pop();
+                FeatureSet::parse_names(last).ok_or_else(bad)?
+            }
+        };
         if parts.len() < 5 {
             return Err(bad());
         }
@@ -129,6 +146,7 @@ impl<'de> Deserialize<'de> for Dimensions {
             method: RequestMethod::parse(parts[2]).ok_or_else(bad)?,
             model: parts[3..parts.len() - 1].join("/"),
             deployment: Deployment::parse(parts[parts.len() - 1]).ok_or_else(bad)?,
+            features,
         })
     }
 }
@@ -193,6 +211,7 @@ pub struct RequestView {
     pub units: UsageUnits,
     pub cost: Nanodollars,
     pub status_code: u16,
+    pub features: FeatureSet,
 }
 
 impl RequestView {
@@ -204,6 +223,7 @@ impl RequestView {
             method: self.method,
             model: self.model.clone(),
             deployment: self.deployment,
+            features: self.features,
         }
     }
 
@@ -227,6 +247,7 @@ impl RequestView {
             units,
             cost,
             status_code,
+            features,
             ..
         } = &envelope.event
         else {
@@ -244,6 +265,7 @@ impl RequestView {
             units: *units,
             cost: *cost,
             status_code: *status_code,
+            features: features.iter().collect(),
         })
     }
 }
@@ -308,6 +330,7 @@ impl Projection for Usage {
             deployment,
             units,
             cost,
+            features,
             ..
         } = &envelope.event
         else {
@@ -324,6 +347,7 @@ impl Projection for Usage {
             method: *method,
             model: model.clone(),
             deployment: *deployment,
+            features: features.iter().collect(),
         };
         if tags.is_empty() {
             day.untagged

@@ -7,7 +7,9 @@
 
 use super::{Cell, Day, Dimensions, ProjectUsage, RequestView};
 use std::collections::BTreeMap;
-use steward_events::{Deployment, Endpoint, KeyId, RequestId, RequestMethod, Tag, Timestamp};
+use steward_events::{
+    Deployment, Endpoint, FeatureSet, KeyId, RequestId, RequestMethod, Tag, Timestamp,
+};
 
 /// The period a query covers when it names none: the last 30 days.
 pub const DEFAULT_PERIOD_DAYS: i64 = 30;
@@ -54,6 +56,10 @@ pub struct UsageFilter {
     pub deployment: Option<Deployment>,
     /// A billing line item, `endpoint::model`.
     pub line_item: Option<String>,
+    /// Requests that used any of these features (every request when empty).
+    pub features_used: FeatureSet,
+    /// Requests that used none of these features.
+    pub features_unused: FeatureSet,
 }
 
 impl UsageFilter {
@@ -76,6 +82,8 @@ impl UsageFilter {
                 .line_item
                 .as_deref()
                 .is_none_or(|line_item| line_item == dimensions.line_item())
+            && (self.features_used.is_empty() || dimensions.features.intersects(self.features_used))
+            && !dimensions.features.intersects(self.features_unused)
     }
 }
 

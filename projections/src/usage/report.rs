@@ -8,7 +8,7 @@ use super::{
     Cell, Day, Dimensions,
 };
 use std::collections::{BTreeMap, BTreeSet};
-use steward_events::{Endpoint, Nanodollars};
+use steward_events::{Endpoint, FeatureSet, Nanodollars};
 
 /// Sums in Deepgram's usage units. Hours are computed from whole milliseconds, so they do not
 /// drift with the number of cells summed.
@@ -116,8 +116,9 @@ impl UsageGrouping {
             Self::Method => Some(dimensions.method.name().to_owned()),
             Self::Tags => row.tag.as_ref().map(|tag| tag.as_str().to_owned()),
             Self::Deployment => Some(dimensions.deployment.name().to_owned()),
-            // Steward records no feature sets; every request has the plain one.
-            Self::FeatureSet => Some("default".to_owned()),
+            // The features' names joined by commas; `default` for a request that used none.
+            Self::FeatureSet if dimensions.features.is_empty() => Some("default".to_owned()),
+            Self::FeatureSet => Some(dimensions.features.names()),
         }
     }
 }
@@ -155,12 +156,14 @@ pub fn usage_breakdown(
         .collect()
 }
 
-/// The tags, models and processing methods of the selected rows (counted per tag).
+/// The tags, models, processing methods and features of the selected rows (counted per tag).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UsageFields {
     pub tags: BTreeSet<String>,
     pub models: BTreeSet<String>,
     pub methods: BTreeSet<&'static str>,
+    /// In stored order.
+    pub features: FeatureSet,
 }
 
 impl UsageFields {
@@ -172,6 +175,7 @@ impl UsageFields {
             }
             fields.models.insert(row.dimensions.model.clone());
             fields.methods.insert(row.dimensions.method.name());
+            fields.features = fields.features.union(row.dimensions.features);
         }
         fields
     }

@@ -121,6 +121,12 @@ fn recorded() -> Recorded {
             },
             cost: Nanodollars::new(cost),
             status_code: if position == 5 { 500 } else { 200 },
+            // Every other request was diarized.
+            features: if position % 2 == 0 {
+                vec![Feature::Diarize]
+            } else {
+                Vec::new()
+            },
         };
         let envelope = Envelope {
             position,

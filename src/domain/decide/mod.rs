@@ -122,6 +122,12 @@ fn dispatch(cx: &Context, command: &Command) -> Result<Vec<Event>, DomainError> 
         } => credits::transfer(cx, *transfer_id, *from_project_id, *to_project_id, amount),
         Command::RecordUsage { project_id, report } => usage::record(cx, *project_id, report),
         Command::ExpireCredits => credits::expire(cx),
+        Command::SetModelAccess {
+            project_id,
+            model_id,
+            public,
+            allowed,
+        } => usage::set_model_access(cx, *project_id, *model_id, *public, *allowed),
     }
 }
 

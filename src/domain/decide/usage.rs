@@ -1,12 +1,15 @@
-//! Usage: recording one metered request, once per request id and project, paid from the
-//! soonest-expiring credit; a failed request costs nothing.
+//! Usage: recording one metered request, once per request id and project, for a model the
+//! project may use, paid from the soonest-expiring credit; a failed request costs nothing. And
+//! the operator's changes to which models a project may use.
 
-use super::{access, dedup, Context};
+use super::{access, dedup, project, require_operator, Context};
 use crate::{
     domain::{command::UsageReport, credit::spend_order, error::DomainError, state::ProjectState},
     limits,
 };
-use steward_events::{Actor, ConsumedPortion, Event, Nanodollars, Permission, ProjectId, Tag};
+use steward_events::{
+    Actor, ConsumedPortion, Event, ModelId, Nanodollars, Permission, ProjectId, Tag,
+};
 
 pub(super) fn record(
     cx: &Context,
@@ -22,6 +25,11 @@ pub(super) fn record(
         return Err(DomainError::DuplicateRequest);
     }
     check_report(report)?;
+    let model = &report.model;
+    let may_use = (project.model_access.get(&model.id).copied()).unwrap_or(model.public);
+    if !may_use {
+        return Err(DomainError::ModelNotAllowed);
+    }
     let cost = if report.status_code >= 400 {
         Nanodollars::ZERO
     } else {
@@ -36,11 +44,12 @@ pub(super) fn record(
         tags,
         endpoint: report.endpoint,
         method: report.method,
-        model: report.model.to_string(),
+        model: report.model.name.to_string(),
         deployment: report.deployment,
         units: report.units,
         cost,
         status_code: report.status_code,
+        features: report.features.iter().collect(),
     }];
     if cost.is_positive() {
         events.push(pay(cx, project, project_id, report, cost)?);
@@ -91,5 +100,29 @@ fn pay(
         project_id,
         request_id: report.request_id,
         portions,
+    })
+}
+
+/// The operator's change to a project's model access; nothing when it is already so.
+pub(super) fn set_model_access(
+    cx: &Context,
+    project_id: ProjectId,
+    model_id: ModelId,
+    public: bool,
+    allowed: bool,
+) -> Result<Vec<Event>, DomainError> {
+    require_operator(cx)?;
+    let project = project(cx.state, project_id)?;
+    let current = (project.model_access.get(&model_id).copied()).unwrap_or(public);
+    Ok(match (current, allowed) {
+        (false, true) => vec![Event::ModelAccessGranted {
+            project_id,
+            model_id,
+        }],
+        (true, false) => vec![Event::ModelAccessRevoked {
+            project_id,
+            model_id,
+        }],
+        _ => Vec::new(),
     })
 }
