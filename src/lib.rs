@@ -12,6 +12,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod expiring;
+pub mod grants;
 pub mod http;
 pub mod invitations;
 pub mod limits;

@@ -99,3 +99,9 @@ pub const OPERATOR_TOKEN_CHARS_MIN: usize = 32;
 pub const MODELS_IN_CATALOG_MAX: usize = 1000;
 /// Languages one model of the catalog lists.
 pub const LANGUAGES_PER_MODEL_MAX: usize = 200;
+/// The longest a grant token lives, in seconds.
+pub const GRANT_TTL_SECONDS_MAX: i64 = 3600;
+/// How long a grant token lives when the request names no TTL, in seconds.
+pub const GRANT_TTL_SECONDS_DEFAULT: i64 = 30;
+/// Grant signing keys kept (the current one and the retired ones still verifying).
+pub const GRANT_KEYS_KEPT_MAX: usize = 10;

@@ -5,6 +5,7 @@ use crate::{
     clock::Clock,
     config::ServeSettings,
     domain::Command,
+    grants::GrantKeys,
     http::{self, idempotency::IdempotencyStore, throttle, AppState, HttpSettings, Services},
     models::ModelCatalog,
     outbox::Outbox,
@@ -30,6 +31,8 @@ pub enum StartError {
     PriceTable(String),
     #[error("{0}")]
     ModelCatalog(String),
+    #[error("grant signing keys: {0}")]
+    GrantKeys(String),
 }
 
 /// The text of a configuration file, or why it cannot be read.
@@ -66,6 +69,8 @@ impl Application {
             None => ModelCatalog::default(),
         };
         let steward = Arc::new(Steward::open(&settings.data_dir, clock)?);
+        let grants =
+            GrantKeys::open(&settings.data_dir, steward.now()).map_err(StartError::GrantKeys)?;
         let db = steward.log().db().clone();
         let state = AppState::new(Services {
             sessions: Arc::new(Sessions::open(
@@ -80,6 +85,7 @@ impl Application {
             )?),
             pricing: Arc::new(pricing),
             models: Arc::new(models),
+            grants: Arc::new(grants),
             idempotency: Arc::new(IdempotencyStore::open(
                 &db,
                 steward.writer(),

@@ -73,6 +73,12 @@ pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Prin
                         return Ok(Principal::Operator);
                     }
                 }
+                if token.split('.').count() == 3 {
+                    // A JWT: a grant token, which only the core voice APIs take.
+                    return Err(ApiError::invalid_auth().with_details(
+                        "Grant tokens are not accepted by the management API; use an API key.",
+                    ));
+                }
                 let account_id = state
                     .sessions
                     .account(token, now)

@@ -14,6 +14,7 @@ mod accounts;
 mod audit;
 mod billing;
 mod billing_usage;
+mod grants;
 mod invites;
 mod keys;
 mod members;
@@ -29,7 +30,8 @@ mod usage;
 
 use crate::limits::BODY_BYTES_MAX;
 use crate::{
-    models::ModelCatalog, outbox::Outbox, pricing::PriceTable, sessions::Sessions, Steward,
+    grants::GrantKeys, models::ModelCatalog, outbox::Outbox, pricing::PriceTable,
+    sessions::Sessions, Steward,
 };
 use axum::{
     extract::{DefaultBodyLimit, Request},
@@ -91,6 +93,7 @@ pub struct Services {
     pub outbox: Arc<Outbox>,
     pub pricing: Arc<PriceTable>,
     pub models: Arc<ModelCatalog>,
+    pub grants: Arc<GrantKeys>,
     pub idempotency: Arc<IdempotencyStore>,
     pub auth_failures: Arc<throttle::PerAddressLimit>,
     pub signups: Arc<throttle::PerAddressLimit>,
@@ -213,6 +216,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(usage::router())
         .merge(metering::router())
         .merge(models::router())
+        .merge(grants::router())
         .merge(transfers::router())
         .merge(audit::router())
         .merge(operator::router())

@@ -6,6 +6,7 @@ mod billing;
 mod concurrency;
 mod demo;
 mod errors;
+mod grants;
 mod helpers;
 mod hostile;
 mod idempotency;

@@ -66,6 +66,9 @@ const ROUTES: &[(&str, &str)] = &[
         "delete",
         "/v1/operator/projects/{project_id}/models/{model_id}",
     ),
+    ("post", "/v1/auth/grant"),
+    ("get", "/.well-known/jwks.json"),
+    ("post", "/v1/operator/grant-keys/rotate"),
     ("get", "/healthz"),
 ];
 
