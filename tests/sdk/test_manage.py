@@ -10,6 +10,7 @@ client. Run by `.ci/run` after `cargo test`:
 import json
 import os
 import sys
+import urllib.error
 import urllib.request
 import uuid
 
@@ -172,6 +173,27 @@ def main():
     check(dollars.get(("apple",)) == 0.01505, "billing.breakdown.list grouping=tags")
     billing_fields = dg.projects.billing.fields.list(project_id)
     check(billing_fields.tags == ["apple", "juice"], "billing.fields.list")
+
+    # Models: the public catalog and the project's.
+    catalog = dg.models.list()
+    nova = [m for m in catalog.stt if m.canonical_name == "nova-3"][0]
+    check(len(catalog.tts) > 0, "models.list")
+    outdated = dg.models.list(include_outdated=True)
+    check(len(outdated.stt) > len(catalog.stt), "models.list include_outdated")
+    check(dg.models.get(nova.uuid_).canonical_name == "nova-3", "models.get")
+    mine = dg.projects.models.list(project_id)
+    check(any(m.canonical_name == "nova-3" for m in mine.stt), "projects.models.list")
+    check(dg.projects.models.get(project_id, nova.uuid_).canonical_name == "nova-3",
+          "projects.models.get")
+
+    # A grant token, made with a member's key.
+    grant = client(created.key).auth.v1.tokens.grant(ttl_seconds=60)
+    check(grant.access_token.count(".") == 2 and grant.expires_in == 60, "auth.v1.tokens.grant")
+    try:
+        http("GET", "/v1/projects", auth=f"Bearer {grant.access_token}")
+        check(False, "the management API refuses a grant")
+    except urllib.error.HTTPError as error:
+        check(error.code == 401, "the management API refuses a grant")
 
     # Keys again: deletion.
     dg.projects.keys.delete(project_id, created.api_key_id)

@@ -1,7 +1,7 @@
 """Steward's answers against Deepgram's own OpenAPI document (../shared/deepgram-openapi.yml,
-read from there, never copied): real data first, then every GET of the management API this
-step covers, each 200 answer validated against the operation's response schema with JSON
-Schema 2020-12 format checks (date, date-time, uuid). Run by .ci/run against a live server:
+read from there, never copied): real data first, then every operation of the management API,
+the model catalog and auth grants included, each 200 answer validated against the operation's
+response schema with JSON Schema 2020-12 format checks (date, date-time, uuid, uri). Run by .ci/run against a live server:
 
     STEWARD_URL=... STEWARD_OPERATOR_TOKEN=... python tests/spec/test_deepgram_spec.py SPEC
 """
@@ -36,11 +36,31 @@ def call(method, path, auth=None, body=None):
         return error.code, json.load(error)
 
 
+def patched_components(spec):
+    """The spec's components with its one defect on these answers mended: `GetModelV1Response`
+    is a `oneOf` of the speech-to-text and the text-to-speech shapes, neither with a required
+    property nor closed to others, so every model matches both and `oneOf` refuses it. It is
+    an `anyOf` here; `check_model_kind` then checks which shape each model has."""
+    components = json.loads(json.dumps(spec["components"]))
+    model = components["schemas"]["GetModelV1Response"]
+    model["anyOf"] = model.pop("oneOf")
+    return components
+
+
+def check_model_kind(model, failures, where):
+    """A speech-to-text model has its batch/streaming/formatted_output flags, a voice its
+    metadata: the branch of GetModelV1Response it answers."""
+    stt = all(isinstance(model.get(flag), bool) for flag in ["batch", "streaming", "formatted_output"])
+    tts = isinstance(model.get("metadata"), dict)
+    if stt == tts:
+        failures.append(f"{where}: neither clearly a speech-to-text model nor a voice: {model}")
+
+
 def validator(spec, path, method):
     schema_ref = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"][
         "schema"
     ]
-    document = {"$ref": schema_ref["$ref"], "components": spec["components"]}
+    document = {"$ref": schema_ref["$ref"], "components": patched_components(spec)}
     return jsonschema.Draft202012Validator(
         document, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
@@ -72,14 +92,26 @@ def main(spec_path):
         status, grant = call("POST", f"/v1/operator/projects/{project}/credits", operator, body)
         assert status == 200, grant
     request_id = None
-    for n, tags in enumerate([["banana"], [], ["pear", "plum"]]):
+    for n, (tags, features) in enumerate([(["banana"], ["diarize", "smart_format"]), ([], []),
+                                          (["pear", "plum"], ["punctuate"])]):
         request_id = str(uuid.uuid4())
         status, recorded = call(
             "POST", f"/v1/projects/{project}/requests", key_auth,
             {"request_id": request_id, "endpoint": "listen", "method": "sync",
-             "model": "nova-3", "units": {"audio_seconds": 30 + n}, "code": 200, "tags": tags},
+             "model": "nova-3", "units": {"audio_seconds": 30 + n}, "code": 200, "tags": tags,
+             "features": features},
         )
         assert status == 200, recorded
+    status, voice = call(
+        "POST", f"/v1/projects/{project}/requests", key_auth,
+        {"request_id": str(uuid.uuid4()), "endpoint": "speak", "method": "sync",
+         "model": "aura-2-thalia-en", "units": {"characters": 120}, "code": 200},
+    )
+    assert status == 200, voice
+    status, models = call("GET", "/v1/models", key_auth)
+    assert status == 200, models
+    stt_model = models["stt"][0]["uuid"]
+    tts_model = models["tts"][0]["uuid"]
     status, invited = call(
         "POST", f"/v1/projects/{project}/invites", session,
         {"email": "guest@fruit.example", "scope": "member"},
@@ -126,6 +158,22 @@ def main(spec_path):
         ("/v1/projects/{project_id}/requests/{request_id}",
          f"/v1/projects/{project}/requests/{request_id}"),
         ("/v1/projects/{project_id}/usage/fields", f"/v1/projects/{project}/usage/fields"),
+        ("/v1/projects/{project_id}/usage", f"/v1/projects/{project}/usage?diarize=true"),
+        ("/v1/projects/{project_id}/usage/breakdown",
+         f"/v1/projects/{project}/usage/breakdown?grouping=feature_set&punctuate=false"),
+        ("/v1/projects/{project_id}/usage/breakdown",
+         f"/v1/projects/{project}/usage/breakdown?grouping=models&model={stt_model}"),
+        ("/v1/models", "/v1/models"),
+        ("/v1/models", "/v1/models?include_outdated=true"),
+        ("/v1/models/{model_id}", f"/v1/models/{stt_model}"),
+        ("/v1/models/{model_id}", f"/v1/models/{tts_model}"),
+        ("/v1/projects/{project_id}/models", f"/v1/projects/{project}/models"),
+        ("/v1/projects/{project_id}/models",
+         f"/v1/projects/{project}/models?include_outdated=true"),
+        ("/v1/projects/{project_id}/models/{model_id}",
+         f"/v1/projects/{project}/models/{stt_model}"),
+        ("/v1/projects/{project_id}/models/{model_id}",
+         f"/v1/projects/{project}/models/{tts_model}"),
     ]
     failures = []
     for template, path in checks:
@@ -134,6 +182,9 @@ def main(spec_path):
             failures.append(f"GET {path}: {status} {body}")
             continue
         errors = list(validator(spec, template, "get").iter_errors(body))
+        if "models" in template and "usage" not in template:
+            for model in body.get("stt", []) + body.get("tts", []) if "stt" in body else [body]:
+                check_model_kind(model, failures, f"GET {path}")
         for error in errors[:3]:
             where = "/".join(str(part) for part in error.absolute_path)
             failures.append(f"GET {path}: at {where or '(top)'}: {error.message}")
@@ -171,6 +222,13 @@ def check_writes(spec, project, session, operator, failures):
         status, accepted = call("POST", "/v1/invitations/accept", guest_session, {"token": token})
         assert status == 200, accepted
 
+    status, member_key = call("POST", f"/v1/projects/{project}/keys", session,
+                              {"comment": "grants", "scopes": ["member"]})
+    assert status == 200, member_key
+    grant = expect("/v1/auth/grant", "post", "/v1/auth/grant", f"Token {member_key['key']}",
+                   {"ttl_seconds": 60})
+    if grant.get("expires_in") != 60:
+        failures.append(f"POST /v1/auth/grant: expires_in {grant.get('expires_in')}, not 60")
     guest_email = f"guest-{uuid.uuid4().hex[:8]}@fruit.example"
     status, guest = call(
         "POST", "/v1/signup",
