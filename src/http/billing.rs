@@ -30,8 +30,12 @@ pub struct BalanceView {
     #[schema(value_type = f64)]
     pub amount: Usd,
     pub units: &'static str,
-    /// The grant's reference (purchase order, contract, card charge), or its id.
-    pub purchase_order_id: String,
+    /// The purchase the credit came from: its `order_id` in `/purchases` (a UUID).
+    #[schema(value_type = String, format = Uuid)]
+    pub purchase_order_id: GrantId,
+    /// The operator's reference (purchase order, contract, card charge), when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
     /// Where the credit came from: `promotional`, `contract` or `card`.
     pub source: &'static str,
     /// When it expires; absent for card credit, which never does.
@@ -45,10 +49,8 @@ fn balance_view(grant_id: GrantId, grant: &GrantView) -> BalanceView {
         balance_id: grant_id,
         amount: Usd(grant.remaining),
         units: "usd",
-        purchase_order_id: grant
-            .reference
-            .clone()
-            .unwrap_or_else(|| grant_id.to_string()),
+        purchase_order_id: grant_id,
+        reference: grant.reference.clone(),
         source: grant.source.name(),
         expiration: grant.expires_at,
     }

@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_key, delete_key))
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct KeyMember {
     #[schema(value_type = String, format = Uuid)]
     pub member_id: steward_events::AccountId,
@@ -36,7 +36,7 @@ pub struct KeyMember {
     pub last_name: String,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ApiKeyView {
     #[schema(value_type = String, format = Uuid)]
     pub api_key_id: KeyId,
@@ -289,6 +289,9 @@ pub struct KeyItem {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GetKeyResponse {
     pub item: KeyItem,
+    /// The same member and key at the top, as older Deepgram clients read them.
+    #[serde(flatten)]
+    pub listed: ListedKey,
 }
 
 /// One live key: any of the project's for callers who see all keys, else only one's own.
@@ -303,16 +306,18 @@ async fn get_key(
 ) -> ApiResult<Json<GetKeyResponse>> {
     let listing = state.steward.key(&principal, project_id, key_id)?;
     let member = KeyMember::from(&listing);
+    let api_key = key_view(key_id, &listing.key);
     Ok(Json(GetKeyResponse {
         item: KeyItem {
             member: KeyItemMember {
                 member_id: member.member_id,
-                email: member.email,
-                first_name: member.first_name,
-                last_name: member.last_name,
-                api_key: key_view(key_id, &listing.key),
+                email: member.email.clone(),
+                first_name: member.first_name.clone(),
+                last_name: member.last_name.clone(),
+                api_key: api_key.clone(),
             },
         },
+        listed: ListedKey { member, api_key },
     }))
 }
 

@@ -175,7 +175,7 @@ pub struct GrantCreditsRequest {
     pub source: String,
     /// Required for contract and promotional credit; card credit never expires.
     pub expires_at: Option<String>,
-    /// A purchase order or contract number, shown as the balance's `purchase_order_id`.
+    /// A purchase order or contract number, shown as the balance's `reference`.
     pub reference: Option<String>,
 }
 

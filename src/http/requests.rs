@@ -10,10 +10,11 @@ use super::{
     AppState,
 };
 use crate::limits::REQUESTS_PAGE_MAX;
+use crate::models::ModelCatalog;
 use crate::reads::Page;
 use axum::{extract::State, Json};
 use serde::Serialize;
-use steward_events::{KeyId, ProjectId, RequestId, Timestamp};
+use steward_events::{Feature, KeyId, ProjectId, RequestId, Timestamp};
 use steward_projections::usage::RequestView;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -40,6 +41,18 @@ pub struct RequestDetails {
     pub characters: u64,
     pub tokens_in: u64,
     pub tokens_out: u64,
+    /// The model's uuid in the catalog (derived from its name if it left the catalog).
+    #[schema(value_type = Vec<String>)]
+    pub models: Vec<String>,
+    /// The features the request used, by Deepgram's names.
+    pub features: Vec<&'static str>,
+    /// The request's options as far as Steward knows them: its model.
+    pub config: RequestConfig,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct RequestConfig {
+    pub model: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,7 +83,7 @@ pub struct RequestItem {
 }
 
 impl RequestItem {
-    pub fn of(project_id: ProjectId, request: &RequestView) -> Self {
+    pub fn of(project_id: ProjectId, request: &RequestView, models: &ModelCatalog) -> Self {
         Self {
             request_id: request.request_id,
             project_uuid: project_id,
@@ -90,6 +103,11 @@ impl RequestItem {
                     characters: request.units.characters,
                     tokens_in: request.units.tokens_in,
                     tokens_out: request.units.tokens_out,
+                    models: vec![models.model_id_of(&request.model).to_string()],
+                    features: request.features.iter().map(Feature::name).collect(),
+                    config: RequestConfig {
+                        model: request.model.clone(),
+                    },
                 },
             },
             code: request.status_code,
@@ -157,7 +175,7 @@ async fn list_requests(
         requests: requests
             .items
             .iter()
-            .map(|request| RequestItem::of(project_id, request))
+            .map(|request| RequestItem::of(project_id, request, &state.models))
             .collect(),
         next_cursor: requests.next.map(|position| position.to_string()),
     }))
@@ -166,6 +184,9 @@ async fn list_requests(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct GetRequestResponse {
     pub request: RequestItem,
+    /// The same request's fields at the top, as older Deepgram clients read them.
+    #[serde(flatten)]
+    pub top: RequestItem,
 }
 
 /// One recorded request; its cost in USD is at `response.details.usd`.
@@ -182,6 +203,7 @@ async fn get_request(
         .request(&principal, project_id, request_id)?
         .ok_or_else(|| ApiError::not_found("Request"))?;
     Ok(Json(GetRequestResponse {
-        request: RequestItem::of(project_id, &request),
+        request: RequestItem::of(project_id, &request, &state.models),
+        top: RequestItem::of(project_id, &request, &state.models),
     }))
 }

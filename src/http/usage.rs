@@ -21,7 +21,6 @@ use steward_projections::usage::{
 };
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 /// The usage routes, the request log's and the billing breakdown's, in the order the OpenAPI
 /// document lists them.
@@ -111,6 +110,19 @@ pub struct UsageSummaryResponse {
     pub resolution: Resolution,
     #[serde(flatten)]
     pub figures: UsageFigures,
+    /// The same sums per day with usage, as older Deepgram clients read them.
+    pub results: Vec<UsageDay>,
+}
+
+/// One day of a usage summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageDay {
+    #[schema(value_type = String, format = Date)]
+    pub start: WireDate,
+    #[schema(value_type = String, format = Date)]
+    pub end: WireDate,
+    #[serde(flatten)]
+    pub figures: UsageFigures,
 }
 
 /// Usage totals over a period, filtered by accessor, tag, method, model, endpoint, deployment.
@@ -139,6 +151,13 @@ async fn usage_summary(
         end: WireDate::end_of(period),
         resolution: DAY_RESOLUTION,
         figures: report::UsageFigures::of(&rows).into(),
+        results: (report::usage_breakdown(&rows, None, period).into_iter())
+            .map(|day| UsageDay {
+                start: WireDate::start_of(day.period),
+                end: WireDate::end_of(day.period),
+                figures: day.figures.into(),
+            })
+            .collect(),
     }))
 }
 
@@ -282,7 +301,7 @@ impl ModelField {
                 name,
             },
             None => Self {
-                model_id: Uuid::new_v5(&Uuid::NAMESPACE_OID, name.as_bytes()).to_string(),
+                model_id: models.model_id_of(&name).to_string(),
                 language: String::new(),
                 version: String::new(),
                 name,

@@ -267,6 +267,18 @@ impl ModelCatalog {
         })
     }
 
+    /// The id requests of the model `name` are shown with: the latest version's in the catalog,
+    /// or one derived from the name (a UUID v5) for a model no longer in it.
+    pub fn model_id_of(&self, name: &str) -> ModelId {
+        match self.by_canonical_name(name) {
+            Some(entry) => entry.model.uuid(),
+            None => ModelId::from_uuid(uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                name.as_bytes(),
+            )),
+        }
+    }
+
     /// The model a usage filter names: by id, or by canonical name.
     pub fn resolve(&self, id_or_name: &str) -> Option<&Entry> {
         (id_or_name.parse().ok())

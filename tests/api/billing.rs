@@ -43,7 +43,10 @@ async fn the_operator_grants_exact_decimal_credit_shown_as_balances_and_orders()
         .map(|b| b["amount"].to_string())
         .collect();
     assert_eq!(amounts, ["1000.000000001", "200", "0.1"]);
-    assert_eq!(balances["balances"][0]["purchase_order_id"], "PO-117");
+    // The purchase's order id (a UUID, as typed clients read it), with the reference beside it.
+    let first = &balances["balances"][0];
+    assert_eq!(first["reference"], "PO-117");
+    assert_eq!(first["purchase_order_id"], first["balance_id"]);
     let (_, one) = app
         .get(
             &format!(

@@ -131,7 +131,7 @@ async function main() {
 
   // Billing.
   const balances = await dg.projects.billing.balances.list(projectId);
-  const card = balances.balances.find((b) => b.purchase_order_id === "card-4242");
+  const card = balances.balances.find((b) => b.reference === "card-4242" && b.purchase_order_id === b.balance_id);
   check(Boolean(card), "billing.balances.list");
   check((await dg.projects.billing.balances.get(projectId, card.balance_id)).balance_id === card.balance_id,
     "billing.balances.get");

@@ -145,7 +145,9 @@ def main():
     balances = dg.projects.billing.balances.list(project_id)
     amounts = sorted(b.amount for b in balances.balances)
     check(len(amounts) == 2, "billing.balances.list")
-    card = [b for b in balances.balances if b.purchase_order_id == "card-4242"][0]
+    # purchase_order_id is the purchase's order id (a UUID); the operator's reference is beside it.
+    card = [b for b in balances.balances if getattr(b, "reference", None) == "card-4242"][0]
+    check(card.purchase_order_id == card.balance_id, "billing.balances.list purchase_order_id")
     one = dg.projects.billing.balances.get(project_id, card.balance_id)
     check(one.balance_id == card.balance_id and one.units == "usd", "billing.balances.get")
     purchases = dg.projects.billing.purchases.list(project_id)
