@@ -221,3 +221,88 @@ fn usage_is_recorded_only_with_a_key_holding_usage_write() {
     .when(key_of(MEMBER, 2), usage(1, usd(1), 200, &[]))
     .then_err(DomainError::InsufficientPermissions);
 }
+
+/// The model the test requests use, and a command changing the Fruit Company's access to it.
+fn nova() -> MeteredModel {
+    "nova-3".into()
+}
+
+fn set_access(allowed: bool, public: bool) -> Command {
+    Command::SetModelAccess {
+        project_id: project(FRUIT),
+        model_id: nova().id,
+        public,
+        allowed,
+    }
+}
+
+#[test]
+fn a_model_the_operator_took_away_is_refused_and_records_nothing() {
+    let revoked = given(funded())
+        .when(Actor::Operator, set_access(false, true))
+        .events();
+    assert_eq!(
+        revoked,
+        [Event::ModelAccessRevoked {
+            project_id: project(FRUIT),
+            model_id: nova().id,
+        }]
+    );
+    given(with(funded(), revoked.clone()))
+        .when(key_of(MEMBER, 1), usage(1, usd(1), 200, &[]))
+        .then_err(DomainError::ModelNotAllowed);
+    // Revoking again records nothing; granting gives it back.
+    given(with(funded(), revoked.clone()))
+        .when(Actor::Operator, set_access(false, true))
+        .then(vec![]);
+    let granted = given(with(funded(), revoked.clone()))
+        .when(Actor::Operator, set_access(true, true))
+        .events();
+    let history = with(with(funded(), revoked), granted);
+    assert_eq!(
+        given(history)
+            .when(key_of(MEMBER, 1), usage(1, usd(1), 200, &[]))
+            .events()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_private_model_is_metered_only_once_granted_and_only_the_operator_grants() {
+    let mut private = usage(1, usd(1), 200, &[]);
+    if let Command::RecordUsage { report, .. } = &mut private {
+        report.model.public = false;
+    }
+    given(funded())
+        .when(key_of(MEMBER, 1), private.clone())
+        .then_err(DomainError::ModelNotAllowed);
+    for actor in [person(OWNER), key_of(MEMBER, 1)] {
+        given(funded())
+            .when(actor, set_access(true, false))
+            .then_err(DomainError::InsufficientPermissions);
+    }
+    let granted = given(funded())
+        .when(Actor::Operator, set_access(true, false))
+        .events();
+    assert!(given(with(funded(), granted))
+        .when(key_of(MEMBER, 1), private)
+        .events()
+        .iter()
+        .any(|event| matches!(event, Event::UsageRecorded { .. })));
+}
+
+#[test]
+fn usage_records_the_features_used_once_each_in_stored_order() {
+    let mut command = usage(1, usd(1), 200, &[]);
+    if let Command::RecordUsage { report, .. } = &mut command {
+        report.features = [Feature::SmartFormat, Feature::Diarize, Feature::SmartFormat]
+            .into_iter()
+            .collect();
+    }
+    let events = given(funded()).when(key_of(MEMBER, 1), command).events();
+    let Event::UsageRecorded { features, .. } = &events[0] else {
+        panic!("expected usage, got {events:?}");
+    };
+    assert_eq!(features, &[Feature::Diarize, Feature::SmartFormat]);
+}
