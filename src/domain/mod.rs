@@ -14,7 +14,9 @@ pub use command::{Command, MeteredModel, NewKey, Registration, TransferAmount, U
 pub use credit::{is_expired, spend_order};
 pub use decide::{decide, Known};
 pub use error::DomainError;
-pub use state::{evolve, AccountState, GrantState, InvitationState, KeyState, ProjectState, State};
+pub use state::{
+    evolve, may_use_model, AccountState, GrantState, InvitationState, KeyState, ProjectState, State,
+};
 pub use values::{CompanyName, KeyComment, ModelName, PersonName, ProjectName, Reference};
 
 #[cfg(test)]

@@ -41,6 +41,13 @@ pub struct ProjectState {
     pub model_access: BTreeMap<ModelId, bool>,
 }
 
+/// Whether a project with these access `overrides` (model → granted or revoked) may use the
+/// model `model_id`: its override, else whether the model is public. The one rule, for the
+/// write model and the reads alike.
+pub fn may_use_model(overrides: &BTreeMap<ModelId, bool>, model_id: ModelId, public: bool) -> bool {
+    overrides.get(&model_id).copied().unwrap_or(public)
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InvitationState {
     pub role: Role,

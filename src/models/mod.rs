@@ -20,11 +20,11 @@
 //! operator's `ModelAccessGranted` / `ModelAccessRevoked` events.
 
 use crate::{
-    domain::{DomainError, MeteredModel, ModelName},
+    domain::{may_use_model, DomainError, MeteredModel, ModelName},
     limits::{LANGUAGES_PER_MODEL_MAX, MODELS_IN_CATALOG_MAX, NAME_CHARS_MAX},
 };
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use steward_events::ModelId;
 use utoipa::ToSchema;
 
@@ -170,12 +170,9 @@ pub struct ModelList {
 /// A project's changes to the default access: model id → granted (`true`) or revoked.
 pub type AccessOverrides = BTreeMap<ModelId, bool>;
 
-/// Whether a project with `overrides` may use `model`.
+/// Whether a project with `overrides` may use `model` (`domain::may_use_model`).
 pub fn may_use(overrides: &AccessOverrides, model: &Model) -> bool {
-    overrides
-        .get(&model.uuid())
-        .copied()
-        .unwrap_or(model.public())
+    may_use_model(overrides, model.uuid(), model.public())
 }
 
 /// The operator's catalog, looked up by id and by canonical name.
@@ -231,7 +228,7 @@ impl ModelCatalog {
                 }
             }
         }
-        let latest: Vec<usize> = by_name.values().copied().collect();
+        let latest: HashSet<usize> = by_name.values().copied().collect();
         let entries = (models.into_iter().enumerate())
             .map(|(index, model)| Entry {
                 model,

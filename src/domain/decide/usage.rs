@@ -4,7 +4,12 @@
 
 use super::{access, dedup, project, require_operator, Context};
 use crate::{
-    domain::{command::UsageReport, credit::spend_order, error::DomainError, state::ProjectState},
+    domain::{
+        command::UsageReport,
+        credit::spend_order,
+        error::DomainError,
+        state::{may_use_model, ProjectState},
+    },
     limits,
 };
 use steward_events::{
@@ -26,8 +31,7 @@ pub(super) fn record(
     }
     check_report(report)?;
     let model = &report.model;
-    let may_use = (project.model_access.get(&model.id).copied()).unwrap_or(model.public);
-    if !may_use {
+    if !may_use_model(&project.model_access, model.id, model.public) {
         return Err(DomainError::ModelNotAllowed);
     }
     let cost = if report.status_code >= 400 {
@@ -113,7 +117,7 @@ pub(super) fn set_model_access(
 ) -> Result<Vec<Event>, DomainError> {
     require_operator(cx)?;
     let project = project(cx.state, project_id)?;
-    let current = (project.model_access.get(&model_id).copied()).unwrap_or(public);
+    let current = may_use_model(&project.model_access, model_id, public);
     Ok(match (current, allowed) {
         (false, true) => vec![Event::ModelAccessGranted {
             project_id,
