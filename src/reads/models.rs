@@ -4,12 +4,28 @@
 use super::ReadError;
 use crate::{
     access::Principal,
-    models::{may_use, Model, ModelCatalog, ModelList},
+    models::{may_use, AccessOverrides, Model, ModelCatalog, ModelList},
     Steward,
 };
 use steward_events::{ModelId, Permission, ProjectId, Timestamp};
 
 impl Steward {
+    /// The operator's changes to the project's model access in force at `as_of`, for a viewer
+    /// with project:read.
+    fn model_overrides(
+        &self,
+        viewer: &Principal,
+        project_id: ProjectId,
+        as_of: Timestamp,
+    ) -> Result<AccessOverrides, ReadError> {
+        self.read(|projections| {
+            viewer
+                .access(projections, project_id)?
+                .require(Permission::ProjectRead)?;
+            Ok(projections.model_access.overrides(project_id, as_of))
+        })
+    }
+
     /// The models of `catalog` the project may use at `as_of` (latest versions only unless
     /// `include_outdated`), private ones granted to it included.
     pub fn project_models(
@@ -20,12 +36,7 @@ impl Steward {
         as_of: Timestamp,
         include_outdated: bool,
     ) -> Result<ModelList, ReadError> {
-        let overrides = self.read(|projections| -> Result<_, ReadError> {
-            viewer
-                .access(projections, project_id)?
-                .require(Permission::ProjectRead)?;
-            Ok(projections.model_access.overrides(project_id, as_of))
-        })?;
+        let overrides = self.model_overrides(viewer, project_id, as_of)?;
         Ok(catalog.list(include_outdated, |entry| may_use(&overrides, &entry.model)))
     }
 
@@ -39,12 +50,7 @@ impl Steward {
         model_id: ModelId,
         as_of: Timestamp,
     ) -> Result<Model, ReadError> {
-        let overrides = self.read(|projections| -> Result<_, ReadError> {
-            viewer
-                .access(projections, project_id)?
-                .require(Permission::ProjectRead)?;
-            Ok(projections.model_access.overrides(project_id, as_of))
-        })?;
+        let overrides = self.model_overrides(viewer, project_id, as_of)?;
         let entry = catalog.get(model_id).ok_or(ReadError::NotFound("Model"))?;
         match (may_use(&overrides, &entry.model), entry.model.public()) {
             (true, _) => Ok(entry.model.clone()),

@@ -175,38 +175,13 @@ pub fn samples() -> Vec<Event> {
 
 /// The sample as a schema version 1 record held it: a version 1 `UsageRecorded` used no
 /// features; `None` for the variants version 1 did not know.
-pub fn as_version_1(event: Event) -> Option<Event> {
-    match event {
-        Event::UsageRecorded {
-            project_id,
-            request_id,
-            key_id,
-            tags,
-            endpoint,
-            method,
-            model,
-            deployment,
-            units,
-            cost,
-            status_code,
-            features: _,
-        } => Some(Event::UsageRecorded {
-            project_id,
-            request_id,
-            key_id,
-            tags,
-            endpoint,
-            method,
-            model,
-            deployment,
-            units,
-            cost,
-            status_code,
-            features: Vec::new(),
-        }),
-        Event::ModelAccessGranted { .. } | Event::ModelAccessRevoked { .. } => None,
-        other => Some(other),
+pub fn as_version_1(mut event: Event) -> Option<Event> {
+    match &mut event {
+        Event::UsageRecorded { features, .. } => features.clear(),
+        Event::ModelAccessGranted { .. } | Event::ModelAccessRevoked { .. } => return None,
+        _ => {}
     }
+    Some(event)
 }
 
 /// The sample event wrapped in a fixed envelope at `position`, at the current schema version.

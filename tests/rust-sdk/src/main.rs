@@ -45,6 +45,31 @@ impl Setup {
         self.call(reqwest::Method::GET, path, auth, Value::Null)
             .await
     }
+
+    /// A new key's secret.
+    async fn key(&self, project_id: &str, auth: &str, comment: &str, role: &str) -> String {
+        let body = json!({"comment": comment, "scopes": [role]});
+        let key = self
+            .post(&format!("/v1/projects/{project_id}/keys"), auth, body)
+            .await;
+        key["key"].as_str().unwrap().to_owned()
+    }
+
+    /// Invites `address` as a member (by the owner's `session`) and accepts it as `guest`.
+    async fn join(&self, project_id: &str, session: &str, address: &str, guest: &str) {
+        let invite = json!({"email": address, "scope": "member"});
+        self.post(
+            &format!("/v1/projects/{project_id}/invites"),
+            session,
+            invite,
+        )
+        .await;
+        let outbox = self.get("/v1/operator/outbox", &self.operator).await;
+        let messages = outbox["messages"].as_array().unwrap();
+        let message = messages.iter().rev().find(|m| m["to"] == address).unwrap();
+        let token = json!({"token": message["token"]});
+        self.post("/v1/invitations/accept", guest, token).await;
+    }
 }
 
 fn check(condition: bool, what: &str) {
@@ -76,15 +101,8 @@ async fn main() {
     let card = json!({"amount": "50", "units": "usd", "source": "card", "reference": "card-4242"});
     setup.post(&credits, &setup.operator, card).await;
     let owner_key = setup
-        .post(
-            &format!("/v1/projects/{project_id}/keys"),
-            &session,
-            json!({"comment": "rust owner", "scopes": ["owner"]}),
-        )
-        .await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .key(&project_id, &session, "rust owner", "owner")
+        .await;
     let base = format!("{}/", setup.base.trim_end_matches('/'));
     let dg = Deepgram::with_base_url_and_api_key(base.as_str(), &owner_key).unwrap();
 
@@ -143,30 +161,9 @@ async fn main() {
     }
 
     // Members and scopes (the crate has no invitation methods beyond leaving).
-    let invite = json!({"email": mia_address, "scope": "member"});
-    setup
-        .post(
-            &format!("/v1/projects/{project_id}/invites"),
-            &session,
-            invite,
-        )
-        .await;
-    let outbox = setup.get("/v1/operator/outbox", &setup.operator).await;
-    let token = outbox["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["to"] == mia_address.as_str())
-        .unwrap()["token"]
-        .clone();
     let mia_session = format!("Bearer {}", mia["session_token"].as_str().unwrap());
     setup
-        .post(
-            "/v1/invitations/accept",
-            &mia_session,
-            json!({"token": token}),
-        )
+        .join(&project_id, &session, &mia_address, &mia_session)
         .await;
     let members = dg
         .members()
@@ -328,40 +325,10 @@ async fn main() {
         .post("/v1/projects", &session, json!({"name": "Scratch"}))
         .await;
     let scratch_id = scratch["project_id"].as_str().unwrap().to_owned();
-    let invite = json!({"email": mia_address, "scope": "member"});
     setup
-        .post(
-            &format!("/v1/projects/{scratch_id}/invites"),
-            &session,
-            invite,
-        )
+        .join(&scratch_id, &session, &mia_address, &mia_session)
         .await;
-    let outbox = setup.get("/v1/operator/outbox", &setup.operator).await;
-    let token = outbox["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|m| m["to"] == mia_address.as_str())
-        .unwrap()["token"]
-        .clone();
-    setup
-        .post(
-            "/v1/invitations/accept",
-            &mia_session,
-            json!({"token": token}),
-        )
-        .await;
-    let mia_key = setup
-        .post(
-            &format!("/v1/projects/{scratch_id}/keys"),
-            &mia_session,
-            json!({"comment": "mia", "scopes": ["member"]}),
-        )
-        .await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mia_key = setup.key(&scratch_id, &mia_session, "mia", "member").await;
     let as_mia = Deepgram::with_base_url_and_api_key(base.as_str(), &mia_key).unwrap();
     as_mia
         .invitations()
@@ -376,16 +343,7 @@ async fn main() {
         .delete(&scratch_id)
         .await
         .expect_err("another project's key");
-    let scratch_key = setup
-        .post(
-            &format!("/v1/projects/{scratch_id}/keys"),
-            &session,
-            json!({"comment": "scratch", "scopes": ["owner"]}),
-        )
-        .await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let scratch_key = setup.key(&scratch_id, &session, "scratch", "owner").await;
     let as_scratch = Deepgram::with_base_url_and_api_key(base.as_str(), &scratch_key).unwrap();
     as_scratch
         .projects()
