@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{Arc, RwLock, RwLockReadGuard},
 };
-use steward_events::{Actor, Envelope, EventLog, LogError, Timestamp};
+use steward_events::{Actor, BesideWrites, Envelope, EventLog, LogError, Timestamp};
 use steward_projections::Projections;
 
 pub struct Steward {
@@ -90,6 +90,17 @@ impl Steward {
         command: Command,
     ) -> Result<Vec<Envelope>, CommandError> {
         self.processor.execute(actor, command).await
+    }
+
+    /// Decides and records `command`, with `beside` written in the same group commit if it
+    /// records anything (`CommandProcessor::execute_with`).
+    pub async fn execute_with(
+        &self,
+        actor: Actor,
+        command: Command,
+        beside: BesideWrites,
+    ) -> Result<Vec<Envelope>, CommandError> {
+        self.processor.execute_with(actor, command, beside).await
     }
 
     /// Runs `read` against the read models, which reflect every answered command.

@@ -45,6 +45,25 @@ pub struct ServeSettings {
     /// How long an answer kept for an `Idempotency-Key` is replayed; then it is swept.
     #[arg(long, env = "STEWARD_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
     pub idempotency_ttl_hours: u32,
+    /// Where invitation emails are sent through: `smtp://host:port` (plain),
+    /// `smtp://host:port?tls=required` (STARTTLS), `smtps://host:port` (implicit TLS), with
+    /// optional `user:password@`. Without it nothing is sent; the outbox keeps the messages.
+    #[arg(long, env = "STEWARD_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of invitation emails.
+    #[arg(
+        long,
+        env = "STEWARD_SMTP_FROM",
+        default_value = "Steward <steward@localhost>"
+    )]
+    pub smtp_from: String,
+    /// Attempts per invitation email before it is marked failed.
+    #[arg(long, env = "STEWARD_SMTP_MAX_ATTEMPTS", default_value_t = 8)]
+    pub smtp_max_attempts: u32,
+    /// The address people reach the console at, for the links in emails; `http://` and the
+    /// listen address when absent.
+    #[arg(long, env = "STEWARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// How often the sweeper records expired credit.
     #[arg(long, env = "STEWARD_SWEEP_INTERVAL_SECONDS", default_value_t = 3600)]
     pub sweep_interval_seconds: u64,
@@ -56,6 +75,22 @@ fn parse_usd(text: &str) -> Result<Nanodollars, String> {
 }
 
 impl ServeSettings {
+    /// The console's address for links: `--public-url` without a trailing slash, or
+    /// `http://` and the listen address. Refused unless an absolute http(s) URL.
+    pub fn public_url(&self) -> Result<String, String> {
+        let Some(text) = &self.public_url else {
+            return Ok(format!("http://{}", self.listen));
+        };
+        let url =
+            url::Url::parse(text).map_err(|error| format!("--public-url {text:?}: {error}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!(
+                "--public-url {text:?}: must be an http or https address"
+            ));
+        }
+        Ok(text.trim_end_matches('/').to_owned())
+    }
+
     /// The embedded default: `./data`, port 8080 on loopback, open signup, $200 promotional.
     pub fn embedded_default() -> Self {
         Self {
@@ -72,6 +107,10 @@ impl ServeSettings {
             signups_per_minute: 10,
             idempotency_ttl_hours: 24,
             sweep_interval_seconds: 3600,
+            smtp_url: None,
+            smtp_from: "Steward <steward@localhost>".into(),
+            smtp_max_attempts: 8,
+            public_url: None,
         }
     }
 }

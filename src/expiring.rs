@@ -103,6 +103,12 @@ impl ExpiringTree {
         value: Vec<u8>,
         expiry: Expiry,
     ) -> Result<(), CommandError> {
+        self.writer.write(self.insertion(key, value, expiry)).await
+    }
+
+    /// The writes that keep `value` at `key` until `expiry`, to be made durable with a
+    /// command (`Steward::execute_with`).
+    pub fn insertion(&self, key: &[u8], value: Vec<u8>, expiry: Expiry) -> BesideWrites {
         let mut values = sled::Batch::default();
         values.insert(key, value);
         let mut expiries = sled::Batch::default();
@@ -110,7 +116,7 @@ impl ExpiringTree {
         let mut writes = BesideWrites::default();
         writes.push(&self.values, values);
         writes.push(&self.expiries, expiries);
-        self.writer.write(writes).await
+        writes
     }
 
     /// Removes the value at `key` now (its index entry goes with the sweep); returns once

@@ -105,3 +105,9 @@ pub const GRANT_TTL_SECONDS_MAX: i64 = 3600;
 pub const GRANT_TTL_SECONDS_DEFAULT: i64 = 30;
 /// Grant signing keys kept (the current one and the retired ones still verifying).
 pub const GRANT_KEYS_KEPT_MAX: usize = 10;
+/// Pending outbox messages the mail worker looks at in one round.
+pub const OUTBOX_WALKED_MAX: usize = 10_000;
+/// Messages the mail worker sends in one round.
+pub const DELIVERIES_PER_ROUND_MAX: usize = 100;
+/// Messages the operator's outbox view and a person's invitation list look through.
+pub const OUTBOX_SCANNED_MAX: usize = 10_000;

@@ -1,16 +1,59 @@
-//! The outbox: invitation emails waiting for delivery, readable by the operator until real mail
-//! delivery exists. Kept in the sled tree `outbox`, never in the log, because a message holds the
-//! invitation token and secrets never enter the log; swept once its invitation has expired.
+//! The outbox: invitation emails and how their delivery goes. Kept in the sled tree `outbox`,
+//! never in the log, because a message holds the invitation token and secrets never enter the
+//! log; swept once its invitation has expired.
+//!
+//! A message is written in the same group commit as the command that invites (or invites
+//! again), before its events (`Steward::execute_with`), so an answered invitation always has
+//! its email: the mail worker (`delivery`) sends it at least once. A message whose invitation
+//! is no longer pending with its token (revoked, accepted, sent again) is not sent.
 
-use crate::limits::OUTBOX_LISTED_MAX;
+use crate::limits::{
+    DELIVERIES_PER_ROUND_MAX, OUTBOX_LISTED_MAX, OUTBOX_SCANNED_MAX, OUTBOX_WALKED_MAX,
+};
 use crate::{
     expiring::{ExpiringTree, Expiry},
     processor::{CommandError, DurableWriter},
 };
 use serde::{Deserialize, Serialize};
-use steward_events::Timestamp;
+use steward_events::{BesideWrites, Email, ProjectId, Timestamp};
 use utoipa::ToSchema;
 use uuid::Uuid;
+
+/// Where a message's delivery stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Not sent yet (waiting for its next attempt, or for an SMTP server to be configured).
+    #[default]
+    Pending,
+    /// The SMTP server accepted it.
+    Sent,
+    /// Given up: refused permanently, or out of attempts.
+    Failed,
+    /// Not sent, because its invitation was revoked, accepted or sent again first.
+    Cancelled,
+}
+
+/// How a message's delivery went.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Delivery {
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the worker tries next (pending messages only).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Timestamp>,
+    /// The last error (a failed attempt's), or why it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The SMTP server's answer to the accepted message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_answer: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<Timestamp>,
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OutboxMessage {
@@ -18,46 +61,104 @@ pub struct OutboxMessage {
     pub message_id: Uuid,
     pub to: String,
     pub subject: String,
+    /// The plain-text part.
     pub body: String,
+    /// The HTML part.
+    #[serde(default)]
+    pub html: String,
     /// The invitation token the email carries; accept it at `POST /v1/invitations/accept`.
     pub token: String,
     #[schema(value_type = String, format = DateTime)]
     pub created: Timestamp,
+    /// The invitation's project (absent in messages written before delivery existed).
+    #[schema(value_type = Option<String>, format = Uuid)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<ProjectId>,
+    /// When the invitation (and the message with it) expires.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default)]
+    pub delivery: Delivery,
+}
+
+impl OutboxMessage {
+    /// The invitee's address, if the message names a valid one.
+    pub fn recipient(&self) -> Option<Email> {
+        Email::parse(&self.to).ok()
+    }
 }
 
 pub struct Outbox {
     tree: ExpiringTree,
+    /// The ids of the pending messages (tree `outbox_pending`), so that the worker reads only
+    /// those, however many sent ones the outbox still shows.
+    pending: sled::Tree,
+    writer: DurableWriter,
+    invitation_ttl_seconds: i64,
+    /// Wakes the mail worker when a message was written.
+    written: tokio::sync::Notify,
 }
 
 impl Outbox {
-    /// Messages expire with their invitation, `invitation_ttl_seconds` after they were written.
+    /// Messages expire with their invitation (`invitation_ttl_seconds` after they were written,
+    /// for messages that do not say).
     pub fn open(
         db: &sled::Db,
         writer: DurableWriter,
         invitation_ttl_seconds: i64,
     ) -> sled::Result<Self> {
-        let expiry_of = move |value: &[u8]| {
-            let created = serde_json::from_slice::<OutboxMessage>(value)
-                .map_or(Timestamp::from_unix_micros(i64::MIN / 2), |message| {
-                    message.created
-                });
-            Expiry(created.plus_seconds(invitation_ttl_seconds))
+        let expiry_of = move |value: &[u8]| match serde_json::from_slice::<OutboxMessage>(value) {
+            Ok(message) => Expiry(expiry(&message, invitation_ttl_seconds)),
+            Err(_) => Expiry(Timestamp::from_unix_micros(i64::MIN / 2)),
         };
         Ok(Self {
-            tree: ExpiringTree::open(db, "outbox", writer, expiry_of)?,
+            tree: ExpiringTree::open(db, "outbox", writer.clone(), expiry_of)?,
+            pending: db.open_tree("outbox_pending")?,
+            writer,
+            invitation_ttl_seconds,
+            written: tokio::sync::Notify::new(),
         })
     }
 
-    /// Keeps `message` until its invitation expires; returns once it is durable.
-    pub async fn push(
-        &self,
-        message: &OutboxMessage,
-        expires_at: Timestamp,
-    ) -> Result<(), CommandError> {
+    /// Tells the mail worker a message was written.
+    pub fn wake(&self) {
+        self.written.notify_one();
+    }
+
+    /// Resolves once a message was written (since the last time).
+    pub async fn woken(&self) {
+        self.written.notified().await
+    }
+
+    /// The writes that keep `message` until its invitation expires, and mark it pending or
+    /// not, to be made durable with the invitation's command (or on their own, `update`).
+    pub fn insertion(&self, message: &OutboxMessage) -> BesideWrites {
+        let key = message.message_id.as_bytes();
         let value = serde_json::to_vec(message).expect("messages serialize");
-        (self.tree)
-            .insert(message.message_id.as_bytes(), value, Expiry(expires_at))
-            .await
+        let expires = Expiry(expiry(message, self.invitation_ttl_seconds));
+        let mut writes = self.tree.insertion(key, value, expires);
+        let mut pending = sled::Batch::default();
+        match message.delivery.state {
+            DeliveryState::Pending => pending.insert(key, &[][..]),
+            _ => pending.remove(key),
+        }
+        writes.push(&self.pending, pending);
+        writes
+    }
+
+    /// Writes `message` again (its delivery changed); returns once durable.
+    pub async fn update(&self, message: &OutboxMessage) -> Result<(), CommandError> {
+        self.writer.write(self.insertion(message)).await
+    }
+
+    /// Forgets a pending id whose message is gone (swept with its expired invitation).
+    async fn forget(&self, message_id: &[u8]) -> Result<(), CommandError> {
+        let mut pending = sled::Batch::default();
+        pending.remove(message_id);
+        let mut writes = BesideWrites::default();
+        writes.push(&self.pending, pending);
+        self.writer.write(writes).await
     }
 
     /// The newest `OUTBOX_LISTED_MAX` messages whose invitations can still be accepted at
@@ -71,8 +172,57 @@ impl Outbox {
             .collect())
     }
 
+    /// The pending messages due at `now` (their next attempt has come), oldest first: at most
+    /// `DELIVERIES_PER_ROUND_MAX` of them, of the first `OUTBOX_WALKED_MAX` pending ones.
+    pub async fn due(&self, now: Timestamp) -> Result<Vec<OutboxMessage>, CommandError> {
+        let mut due = Vec::new();
+        for entry in self.pending.iter().take(OUTBOX_WALKED_MAX) {
+            let (key, _) = entry.map_err(storage)?;
+            let message = (self.tree.get(&key, now).map_err(storage)?)
+                .and_then(|value| serde_json::from_slice::<OutboxMessage>(&value).ok());
+            let Some(message) = message else {
+                self.forget(&key).await?;
+                continue;
+            };
+            let ready = (message.delivery.next_attempt_at).is_none_or(|next| next <= now);
+            if message.delivery.state == DeliveryState::Pending && ready {
+                due.push(message);
+                if due.len() == DELIVERIES_PER_ROUND_MAX {
+                    break;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// The newest message to `email` for `project_id`, if it is kept.
+    pub fn latest_for(
+        &self,
+        project_id: ProjectId,
+        email: &Email,
+        now: Timestamp,
+    ) -> sled::Result<Option<OutboxMessage>> {
+        let newest = self.tree.newest_live(now, OUTBOX_SCANNED_MAX)?;
+        Ok(newest
+            .iter()
+            .filter_map(|value| serde_json::from_slice::<OutboxMessage>(value).ok())
+            .find(|message| {
+                message.project_id == Some(project_id)
+                    && message.recipient().as_ref() == Some(email)
+            }))
+    }
+
     /// Removes the messages whose invitations expired by `now`; returns how many.
     pub async fn sweep(&self, now: Timestamp) -> Result<usize, CommandError> {
         self.tree.sweep(now).await
     }
+}
+
+fn storage(error: sled::Error) -> CommandError {
+    CommandError::Storage(std::sync::Arc::new(steward_events::LogError::from(error)))
+}
+
+/// When `message` expires: with its invitation.
+fn expiry(message: &OutboxMessage, invitation_ttl_seconds: i64) -> Timestamp {
+    (message.expires_at).unwrap_or_else(|| message.created.plus_seconds(invitation_ttl_seconds))
 }

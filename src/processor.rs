@@ -46,10 +46,15 @@ pub enum CommandError {
     Busy(#[from] crate::passwords::Busy),
 }
 
+// A command is most of what is submitted; boxing it would cost an allocation per command.
+#[allow(clippy::large_enum_variant)]
 enum Submission {
     Command {
         actor: Actor,
         command: Command,
+        /// Writes beside the log that land with the command's events, and only if it records
+        /// some (the outbox message of an invitation).
+        beside: BesideWrites,
         reply: oneshot::Sender<Result<Vec<Envelope>, CommandError>>,
     },
     /// Writes beside the log, answered once the batch's flush has made them durable.
@@ -132,12 +137,26 @@ impl CommandProcessor {
         actor: Actor,
         command: Command,
     ) -> Result<Vec<Envelope>, CommandError> {
+        self.execute_with(actor, command, BesideWrites::default())
+            .await
+    }
+
+    /// Like `execute`, and applies `beside` in the same group commit if the command records
+    /// events: before them, so that a crash may keep the writes without the events (whoever
+    /// reads them checks the log) but never the events without the writes.
+    pub async fn execute_with(
+        &self,
+        actor: Actor,
+        command: Command,
+        beside: BesideWrites,
+    ) -> Result<Vec<Envelope>, CommandError> {
         let (reply, answer) = oneshot::channel();
         let sender = self.sender.as_ref().ok_or(CommandError::Unavailable)?;
         sender
             .send(Submission::Command {
                 actor,
                 command,
+                beside,
                 reply,
             })
             .await
@@ -223,12 +242,13 @@ impl Worker {
         let mut beside = BesideWrites::default();
         let mut beside_replies = Vec::new();
         for submission in batch {
-            let (actor, command, reply) = match submission {
+            let (actor, command, command_beside, reply) = match submission {
                 Submission::Command {
                     actor,
                     command,
+                    beside,
                     reply,
-                } => (actor, command, reply),
+                } => (actor, command, beside, reply),
                 Submission::Beside { writes, reply } => {
                     beside.extend(writes);
                     beside_replies.push(reply);
@@ -270,6 +290,7 @@ impl Worker {
                 Ok(events) if events.is_empty() => Pending::Answered(Ok(Vec::new())),
                 Ok(events) => {
                     batch_requests.extend(request);
+                    beside.extend(command_beside);
                     let mut expected_versions: BTreeMap<StreamId, ExpectedVersion> =
                         BTreeMap::new();
                     for event in &events {

@@ -4,6 +4,7 @@ use crate::limits::OPERATOR_TOKEN_CHARS_MIN;
 use crate::{
     clock::Clock,
     config::ServeSettings,
+    delivery::{Mailer, SmtpSettings},
     domain::Command,
     grants::GrantKeys,
     http::{self, idempotency::IdempotencyStore, throttle, AppState, HttpSettings, Services},
@@ -33,6 +34,9 @@ pub enum StartError {
     ModelCatalog(String),
     #[error("grant signing keys: {0}")]
     GrantKeys(String),
+    /// A mail setting (`--smtp-url`, `--smtp-from`, `--public-url`) that cannot be used.
+    #[error("{0}")]
+    Mail(String),
 }
 
 /// The text of a configuration file, or why it cannot be read.
@@ -44,6 +48,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     sweep_interval: Duration,
+    /// Where invitation emails go; none without `--smtp-url`.
+    smtp: Option<SmtpSettings>,
 }
 
 impl Application {
@@ -68,6 +74,11 @@ impl Application {
                 .map_err(StartError::ModelCatalog)?,
             None => ModelCatalog::default(),
         };
+        let public_url = settings.public_url().map_err(StartError::Mail)?;
+        let smtp = (settings.smtp_url.as_deref())
+            .map(|url| SmtpSettings::parse(url, &settings.smtp_from, settings.smtp_max_attempts))
+            .transpose()
+            .map_err(StartError::Mail)?;
         let steward = Arc::new(Steward::open(&settings.data_dir, clock)?);
         let grants =
             GrantKeys::open(&settings.data_dir, steward.now()).map_err(StartError::GrantKeys)?;
@@ -98,6 +109,7 @@ impl Application {
                 open_signup: settings.open_signup,
                 promotional_credit: Some(settings.promotional_credit_usd),
                 invitation_ttl_seconds: i64::from(settings.invitation_ttl_hours) * 3600,
+                public_url,
             }),
             steward,
         });
@@ -106,6 +118,7 @@ impl Application {
             listener,
             state,
             sweep_interval: Duration::from_secs(settings.sweep_interval_seconds.max(1)),
+            smtp,
         })
     }
 
@@ -131,9 +144,27 @@ impl Application {
             listener,
             state,
             sweep_interval,
+            smtp,
         } = self;
         let sweeper = tokio::spawn(sweep(Arc::clone(&state.steward), sweep_interval));
         let store_sweeper = tokio::spawn(sweep_stores(state.clone()));
+        let mailer = match smtp {
+            Some(smtp) => Some(tokio::spawn(
+                Mailer {
+                    steward: Arc::clone(&state.steward),
+                    outbox: Arc::clone(&state.outbox),
+                    smtp,
+                }
+                .run(),
+            )),
+            None => {
+                tracing::info!(
+                    "no --smtp-url: invitation emails are not sent; they wait in the outbox \
+                     (GET /v1/operator/outbox)"
+                );
+                None
+            }
+        };
         let steward = Arc::clone(&state.steward);
         tracing::info!(address = %listener.local_addr()?, "serving");
         let service =
@@ -145,6 +176,10 @@ impl Application {
         store_sweeper.abort();
         let _ = sweeper.await;
         let _ = store_sweeper.await;
+        if let Some(mailer) = mailer {
+            mailer.abort();
+            let _ = mailer.await;
+        }
         match Arc::try_unwrap(steward) {
             Ok(steward) => steward.shutdown()?,
             Err(steward) => steward.log().db().flush().map(drop)?,

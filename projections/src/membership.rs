@@ -3,7 +3,7 @@
 use crate::Projection;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use steward_events::{AccountId, Email, Envelope, Event, ProjectId, Role, Timestamp};
+use steward_events::{AccountId, Email, Envelope, Event, ProjectId, Role, Sha256Digest, Timestamp};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AccountView {
@@ -32,6 +32,10 @@ pub struct InvitationView {
     pub invited_by: AccountId,
     pub sent_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The hash of the token that accepts it now (a resend replaces it): what the mail worker
+    /// checks before sending an email. Kept in checkpoints, not shown in JSON.
+    #[serde(with = "crate::binary_only")]
+    pub token_hash: Option<Sha256Digest>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -198,7 +202,7 @@ impl Projection for Membership {
                 role,
                 invited_by,
                 expires_at,
-                ..
+                token_hash,
             } => {
                 self.project_mut(*project_id).invitations.insert(
                     email.clone(),
@@ -207,6 +211,7 @@ impl Projection for Membership {
                         invited_by: *invited_by,
                         sent_at: at,
                         expires_at: *expires_at,
+                        token_hash: Some(*token_hash),
                     },
                 );
             }
@@ -214,11 +219,12 @@ impl Projection for Membership {
                 project_id,
                 email,
                 expires_at,
-                ..
+                token_hash,
             } => {
                 if let Some(invitation) = self.project_mut(*project_id).invitations.get_mut(email) {
                     invitation.sent_at = at;
                     invitation.expires_at = *expires_at;
+                    invitation.token_hash = Some(*token_hash);
                 }
             }
             Event::InvitationRevoked { project_id, email }

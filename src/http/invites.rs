@@ -71,6 +71,7 @@ fn invitations(state: &AppState) -> Invitations<'_> {
         steward: &state.steward,
         outbox: &state.outbox,
         ttl_seconds: state.settings.invitation_ttl_seconds,
+        public_url: &state.settings.public_url,
     }
 }
 

@@ -63,6 +63,8 @@ pub struct HttpSettings {
     pub promotional_credit: Option<Nanodollars>,
     /// How long an invitation stays acceptable.
     pub invitation_ttl_seconds: i64,
+    /// Where people reach the console, for links in emails (no trailing slash).
+    pub public_url: String,
 }
 
 /// Everything a handler may use: one `Arc`, so that the clone axum makes for every request is
