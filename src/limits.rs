@@ -109,5 +109,3 @@ pub const GRANT_KEYS_KEPT_MAX: usize = 10;
 pub const OUTBOX_WALKED_MAX: usize = 10_000;
 /// Messages the mail worker sends in one round.
 pub const DELIVERIES_PER_ROUND_MAX: usize = 100;
-/// Messages the operator's outbox view and a person's invitation list look through.
-pub const OUTBOX_SCANNED_MAX: usize = 10_000;

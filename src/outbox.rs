@@ -7,9 +7,7 @@
 //! its email: the mail worker (`delivery`) sends it at least once. A message whose invitation
 //! is no longer pending with its token (revoked, accepted, sent again) is not sent.
 
-use crate::limits::{
-    DELIVERIES_PER_ROUND_MAX, OUTBOX_LISTED_MAX, OUTBOX_SCANNED_MAX, OUTBOX_WALKED_MAX,
-};
+use crate::limits::{DELIVERIES_PER_ROUND_MAX, OUTBOX_LISTED_MAX, OUTBOX_WALKED_MAX};
 use crate::{
     expiring::{ExpiringTree, Expiry},
     processor::{CommandError, DurableWriter},
@@ -193,23 +191,6 @@ impl Outbox {
             }
         }
         Ok(due)
-    }
-
-    /// The newest message to `email` for `project_id`, if it is kept.
-    pub fn latest_for(
-        &self,
-        project_id: ProjectId,
-        email: &Email,
-        now: Timestamp,
-    ) -> sled::Result<Option<OutboxMessage>> {
-        let newest = self.tree.newest_live(now, OUTBOX_SCANNED_MAX)?;
-        Ok(newest
-            .iter()
-            .filter_map(|value| serde_json::from_slice::<OutboxMessage>(value).ok())
-            .find(|message| {
-                message.project_id == Some(project_id)
-                    && message.recipient().as_ref() == Some(email)
-            }))
     }
 
     /// Removes the messages whose invitations expired by `now`; returns how many.

@@ -14,5 +14,6 @@ mod keys;
 mod members;
 mod models;
 mod openapi;
+mod outbox;
 mod transfers;
 mod usage;
