@@ -56,6 +56,10 @@ pub struct Membership {
     /// Live accounts by email, for login and invitations; derived, so not serialized.
     #[serde(skip)]
     account_by_email: HashMap<Email, AccountId>,
+    /// Pending invitations by the hash of the token that accepts them; derived, so not
+    /// serialized.
+    #[serde(skip)]
+    invitation_by_token: HashMap<Sha256Digest, (ProjectId, Email)>,
 }
 
 impl Membership {
@@ -67,6 +71,25 @@ impl Membership {
             .filter(|(_, account)| !account.deleted)
             .map(|(account_id, account)| (account.email.clone(), *account_id))
             .collect();
+        self.invitation_by_token = (self.projects.iter())
+            .flat_map(|(project_id, project)| {
+                (project.invitations.iter()).filter_map(move |(email, invitation)| {
+                    Some((invitation.token_hash?, (*project_id, email.clone())))
+                })
+            })
+            .collect();
+    }
+
+    /// The pending invitation `token_hash` accepts, with its live project: what the console's
+    /// accept page shows.
+    pub fn invitation_by_token(
+        &self,
+        token_hash: &Sha256Digest,
+    ) -> Option<(ProjectId, &ProjectView, &Email, &InvitationView)> {
+        let (project_id, email) = self.invitation_by_token.get(token_hash)?;
+        let project = self.project(*project_id)?;
+        let invitation = project.invitations.get(email)?;
+        Some((*project_id, project, email, invitation))
     }
 
     pub fn account_by_email(&self, email: &Email) -> Option<(AccountId, &AccountView)> {
@@ -204,6 +227,7 @@ impl Projection for Membership {
                 expires_at,
                 token_hash,
             } => {
+                (self.invitation_by_token).insert(*token_hash, (*project_id, email.clone()));
                 self.project_mut(*project_id).invitations.insert(
                     email.clone(),
                     InvitationView {
@@ -221,17 +245,24 @@ impl Projection for Membership {
                 expires_at,
                 token_hash,
             } => {
-                if let Some(invitation) = self.project_mut(*project_id).invitations.get_mut(email) {
+                let project = self.project_mut(*project_id);
+                if let Some(invitation) = project.invitations.get_mut(email) {
                     invitation.sent_at = at;
                     invitation.expires_at = *expires_at;
-                    invitation.token_hash = Some(*token_hash);
+                    if let Some(old) = invitation.token_hash.replace(*token_hash) {
+                        self.invitation_by_token.remove(&old);
+                    }
+                    (self.invitation_by_token).insert(*token_hash, (*project_id, email.clone()));
                 }
             }
             Event::InvitationRevoked { project_id, email }
             | Event::InvitationAccepted {
                 project_id, email, ..
             } => {
-                self.project_mut(*project_id).invitations.remove(email);
+                let removed = self.project_mut(*project_id).invitations.remove(email);
+                if let Some(token_hash) = removed.and_then(|invitation| invitation.token_hash) {
+                    self.invitation_by_token.remove(&token_hash);
+                }
             }
             Event::MemberJoined {
                 project_id,

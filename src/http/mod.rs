@@ -246,6 +246,7 @@ fn router(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
+        .merge(crate::console::router(state.clone()))
         .fallback(|| async { ApiError::not_found("Route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

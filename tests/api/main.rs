@@ -4,6 +4,7 @@ mod accounts;
 mod authorization;
 mod billing;
 mod concurrency;
+mod console;
 mod demo;
 mod errors;
 mod grants;

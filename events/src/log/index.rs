@@ -115,7 +115,7 @@ impl Runs {
 
 /// How many positions a `streams` value holds: a whole, non-zero number of eight-byte ones.
 pub(super) fn run_len(stream: StreamId, value: &[u8]) -> Result<u64, LogError> {
-    if value.is_empty() || value.len() % 8 != 0 {
+    if value.is_empty() || !value.len().is_multiple_of(8) {
         return Err(LogError::Corrupt {
             position: 0,
             reason: format!("a streams index value of {stream} is malformed"),

@@ -122,7 +122,7 @@ fn recorded() -> Recorded {
             cost: Nanodollars::new(cost),
             status_code: if position == 5 { 500 } else { 200 },
             // Every other request was diarized.
-            features: if position % 2 == 0 {
+            features: if position.is_multiple_of(2) {
                 vec![Feature::Diarize]
             } else {
                 Vec::new()

@@ -1,0 +1,202 @@
+//! The Console at `/console`: server-rendered pages (askama) over the same read API and the same
+//! commands as the JSON API, so it adds no rule of its own. Every page works without JavaScript;
+//! the vendored htmx (2.0.x) only boosts links and forms.
+//!
+//! Sessions are the API's sessions, in an `HttpOnly`, `SameSite=Lax` cookie (`Secure` when the
+//! public URL is https). Every form carries a CSRF token that must equal the visitor's CSRF
+//! cookie (double submit), and the pages forbid inline script (`Content-Security-Policy`).
+
+mod auth;
+mod invitations;
+mod projects;
+mod visitor;
+
+use crate::http::AppState;
+use askama::Template;
+use axum::{
+    extract::Path,
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+    Router,
+};
+use steward_events::ProjectId;
+use steward_projections::membership::ProjectView;
+use tower_http::set_header::SetResponseHeaderLayer;
+pub use visitor::{User, Visitor};
+
+/// The console's pages allow only their own scripts, styles and forms.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/console", get(home))
+        .route("/console/login", get(auth::login_page).post(auth::login))
+        .route("/console/signup", get(auth::signup_page).post(auth::signup))
+        .route("/console/logout", post(auth::logout))
+        .route(
+            "/console/projects/new",
+            get(projects::new_page).post(projects::create),
+        )
+        .route("/console/projects/{project_id}", get(open_project))
+        .route(
+            "/console/projects/{project_id}/settings",
+            get(projects::settings_page).post(projects::rename),
+        )
+        .route(
+            "/console/projects/{project_id}/leave",
+            post(projects::leave),
+        )
+        .route(
+            "/console/projects/{project_id}/delete",
+            post(projects::delete),
+        )
+        .route(
+            "/console/invitations/accept",
+            get(invitations::show).post(invitations::accept),
+        )
+        .route("/console/assets/{file}", get(asset))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            visitor::ensure_csrf_cookie,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+}
+
+/// What every page's frame shows: who is signed in, their projects, the one open.
+pub struct Chrome {
+    pub csrf: String,
+    pub user: Option<UserChrome>,
+}
+
+pub struct UserChrome {
+    pub email: String,
+    pub projects: Vec<crate::reads::ProjectListing>,
+    pub current: Option<crate::reads::ProjectListing>,
+}
+
+impl Chrome {
+    /// The frame for `visitor`, with `current` open.
+    pub fn of(state: &AppState, visitor: &Visitor, current: Option<ProjectId>) -> Self {
+        let user = visitor.user.as_ref().map(|user| {
+            let projects = state.steward.projects(&user.principal());
+            let current = current.and_then(|project_id| {
+                (projects.iter())
+                    .find(|project| project.project_id == project_id)
+                    .cloned()
+            });
+            UserChrome {
+                email: user.email.clone(),
+                projects,
+                current,
+            }
+        });
+        Self {
+            csrf: visitor.csrf.clone(),
+            user,
+        }
+    }
+}
+
+/// A page with a status other than 200.
+pub fn page(status: StatusCode, template: impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (
+            status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "a console page did not render");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage {
+    pub chrome: Chrome,
+    pub heading: String,
+    pub text: String,
+}
+
+/// A page that only says something (not found, refused).
+pub fn message(
+    state: &AppState,
+    visitor: &Visitor,
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+) -> Response {
+    let template = MessagePage {
+        chrome: Chrome::of(state, visitor, None),
+        heading: heading.to_owned(),
+        text: text.to_owned(),
+    };
+    page(status, template)
+}
+
+/// A project the person does not belong to (or that does not exist) looks the same.
+pub fn project_not_found(state: &AppState, visitor: &Visitor) -> Response {
+    message(
+        state,
+        visitor,
+        StatusCode::NOT_FOUND,
+        "Project not found",
+        "There is no such project, or you are not a member of it.",
+    )
+}
+
+/// The project if `user` may see it (else show `project_not_found`).
+pub fn visible_project(
+    state: &AppState,
+    user: &User,
+    project_id: ProjectId,
+) -> Option<ProjectView> {
+    state.steward.project(&user.principal(), project_id).ok()
+}
+
+/// `/console`: the person's first project, or creating one; signing in first.
+async fn home(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    visitor: Visitor,
+) -> Response {
+    let Some(user) = &visitor.user else {
+        return Redirect::to("/console/login").into_response();
+    };
+    match state.steward.projects(&user.principal()).first() {
+        Some(project) => Redirect::to(&format!(
+            "/console/projects/{}/settings",
+            project.project_id
+        ))
+        .into_response(),
+        None => Redirect::to("/console/projects/new").into_response(),
+    }
+}
+
+/// Choosing a project opens its settings.
+async fn open_project(Path(project_id): Path<ProjectId>) -> Redirect {
+    Redirect::to(&format!("/console/projects/{project_id}/settings"))
+}
+
+/// The embedded stylesheet and htmx.
+async fn asset(Path(file): Path<String>) -> Response {
+    let (content_type, body): (&str, &'static [u8]) = match file.as_str() {
+        "console.css" => (
+            "text/css; charset=utf-8",
+            include_bytes!("assets/console.css"),
+        ),
+        "htmx-2.0.11.min.js" => (
+            "text/javascript; charset=utf-8",
+            include_bytes!("assets/htmx-2.0.11.min.js"),
+        ),
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}

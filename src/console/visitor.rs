@@ -1,0 +1,229 @@
+//! Who is visiting the console: their session (the API's sessions, in a cookie) and their CSRF
+//! token (a random cookie every form must repeat).
+
+use crate::{access::Principal, http::AppState};
+use axum::{
+    extract::{FromRequestParts, Request},
+    http::{header, request::Parts, HeaderMap, HeaderValue},
+    middleware::Next,
+    response::{Redirect, Response},
+};
+use cookie::{Cookie, SameSite};
+use steward_events::AccountId;
+use subtle::ConstantTimeEq;
+
+pub const SESSION_COOKIE: &str = "steward_session";
+pub const CSRF_COOKIE: &str = "steward_csrf";
+
+/// A signed-in person.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub account_id: AccountId,
+    pub email: String,
+    /// The session token of the cookie.
+    pub token: String,
+}
+
+impl User {
+    pub fn principal(&self) -> Principal {
+        Principal::Account(self.account_id)
+    }
+}
+
+/// The visitor of a console page: a person or nobody, and the CSRF token their forms carry.
+#[derive(Clone, Debug)]
+pub struct Visitor {
+    pub user: Option<User>,
+    pub csrf: String,
+}
+
+impl Visitor {
+    /// Whether `submitted` is the visitor's CSRF token.
+    pub fn csrf_matches(&self, submitted: &str) -> bool {
+        bool::from(self.csrf.as_bytes().ct_eq(submitted.as_bytes()))
+    }
+
+    /// The signed-in person, or a redirect to signing in that comes back to `here`.
+    pub fn require_user(&self, here: &str) -> Result<&User, Redirect> {
+        self.user
+            .as_ref()
+            .ok_or_else(|| Redirect::to(&login_path(here)))
+    }
+}
+
+/// The login page that comes back to `next` afterwards.
+pub fn login_path(next: &str) -> String {
+    format!(
+        "/console/login?next={}",
+        url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+    )
+}
+
+/// `next` if it is a console path (never another site), else the console's start.
+pub fn safe_next(next: &str) -> &str {
+    let console =
+        next == "/console" || next.starts_with("/console/") || next.starts_with("/console?");
+    if console && !next.contains("//") && !next.contains('\\') {
+        next
+    } else {
+        "/console"
+    }
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The CSRF token of the request, set by `ensure_csrf_cookie`.
+#[derive(Clone)]
+struct CsrfToken(String);
+
+/// Gives every visitor a CSRF cookie: a request without one gets a fresh token, which the
+/// answer sets.
+pub async fn ensure_csrf_cookie(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let existing = cookie_value(request.headers(), CSRF_COOKIE)
+        .filter(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned);
+    let fresh = existing.is_none();
+    let token = existing.unwrap_or_else(|| hex::encode(rand::random::<[u8; 32]>()));
+    request.extensions_mut().insert(CsrfToken(token.clone()));
+    let secure = secure_cookies(&state);
+    let mut response = next.run(request).await;
+    if fresh {
+        let cookie = Cookie::build((CSRF_COOKIE, token))
+            .path("/console")
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(secure)
+            .build();
+        append_cookie(&mut response, &cookie);
+    }
+    response
+}
+
+/// Whether the console's cookies are `Secure`: when its public URL is https.
+pub fn secure_cookies(state: &AppState) -> bool {
+    state.settings.public_url.starts_with("https://")
+}
+
+pub fn append_cookie(response: &mut Response, cookie: &Cookie<'_>) {
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// The session cookie for `token` (or, with `None`, the one that clears it).
+pub fn session_cookie(token: Option<&str>, secure: bool) -> Cookie<'static> {
+    let mut cookie = Cookie::build((SESSION_COOKIE, token.unwrap_or_default().to_owned()))
+        .path("/console")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .build();
+    if token.is_none() {
+        cookie.make_removal();
+    }
+    cookie
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let csrf = (parts.extensions.get::<CsrfToken>())
+            .map(|token| token.0.clone())
+            .unwrap_or_default();
+        let user = match cookie_value(&parts.headers, SESSION_COOKIE) {
+            Some(token) if !token.is_empty() => user_of(state, token),
+            _ => None,
+        };
+        Ok(Self { user, csrf })
+    }
+}
+
+/// The live person whose session `token` is.
+fn user_of(state: &AppState, token: &str) -> Option<User> {
+    let now = state.steward.now();
+    let account_id = state.sessions.account(token, now).ok().flatten()?;
+    let email = state.steward.read(|projections| {
+        let account = projections.membership.accounts.get(&account_id)?;
+        (!account.deleted).then(|| account.email.to_string())
+    })?;
+    Some(User {
+        account_id,
+        email,
+        token: token.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_console_paths_are_followed_after_signing_in() {
+        assert_eq!(
+            safe_next("/console/projects/1/settings"),
+            "/console/projects/1/settings"
+        );
+        assert_eq!(
+            safe_next("/console/invitations/accept?token=x"),
+            "/console/invitations/accept?token=x"
+        );
+        for hostile in [
+            "https://evil.example",
+            "//evil.example",
+            "/console//evil.example",
+            "/v1/projects",
+            "/console\\@evil",
+            "/consolex",
+        ] {
+            assert_eq!(safe_next(hostile), "/console", "{hostile}");
+        }
+    }
+
+    #[test]
+    fn cookies_are_read_by_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; steward_session=tok; b=2"),
+        );
+        assert_eq!(cookie_value(&headers, SESSION_COOKIE), Some("tok"));
+        assert_eq!(cookie_value(&headers, CSRF_COOKIE), None);
+    }
+
+    #[test]
+    fn the_session_cookie_is_http_only_lax_and_secure_when_asked() {
+        let cookie = session_cookie(Some("tok"), true).to_string();
+        for part in [
+            "steward_session=tok",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/console",
+        ] {
+            assert!(cookie.contains(part), "{part} in {cookie}");
+        }
+        assert!(!session_cookie(Some("tok"), false)
+            .to_string()
+            .contains("Secure"));
+        assert!(session_cookie(None, false)
+            .to_string()
+            .contains("Max-Age=0"));
+    }
+}
