@@ -92,6 +92,9 @@ pub struct Outbox {
     /// The ids of the pending messages (tree `outbox_pending`), so that the worker reads only
     /// those, however many sent ones the outbox still shows.
     pending: sled::Tree,
+    /// Project id + invited address → the id of the newest message to it (tree
+    /// `outbox_latest`), for showing an invitation's delivery.
+    latest: sled::Tree,
     writer: DurableWriter,
     invitation_ttl_seconds: i64,
     /// Wakes the mail worker when a message was written.
@@ -113,6 +116,7 @@ impl Outbox {
         Ok(Self {
             tree: ExpiringTree::open(db, "outbox", writer.clone(), expiry_of)?,
             pending: db.open_tree("outbox_pending")?,
+            latest: db.open_tree("outbox_latest")?,
             writer,
             invitation_ttl_seconds,
             written: tokio::sync::Notify::new(),
@@ -129,9 +133,38 @@ impl Outbox {
         self.written.notified().await
     }
 
-    /// The writes that keep `message` until its invitation expires, and mark it pending or
-    /// not, to be made durable with the invitation's command (or on their own, `update`).
+    /// The writes that keep a new `message` until its invitation expires, pending, and as the
+    /// newest to its invitee: to be made durable with the invitation's command.
     pub fn insertion(&self, message: &OutboxMessage) -> BesideWrites {
+        let mut writes = self.writes(message);
+        if let (Some(project_id), Some(email)) = (message.project_id, message.recipient()) {
+            let mut latest = sled::Batch::default();
+            latest.insert(
+                latest_key(project_id, &email),
+                &message.message_id.as_bytes()[..],
+            );
+            writes.push(&self.latest, latest);
+        }
+        writes
+    }
+
+    /// How the newest email of the invitation of `email` to `project_id` went, if it is kept.
+    pub fn delivery_of(
+        &self,
+        project_id: ProjectId,
+        email: &Email,
+        now: Timestamp,
+    ) -> sled::Result<Option<Delivery>> {
+        let Some(message_id) = self.latest.get(latest_key(project_id, email))? else {
+            return Ok(None);
+        };
+        Ok((self.tree.get(&message_id, now)?)
+            .and_then(|value| serde_json::from_slice::<OutboxMessage>(&value).ok())
+            .map(|message| message.delivery))
+    }
+
+    /// The writes that keep `message` (as it stands now) and mark it pending or not.
+    fn writes(&self, message: &OutboxMessage) -> BesideWrites {
         let key = message.message_id.as_bytes();
         let value = serde_json::to_vec(message).expect("messages serialize");
         let expires = Expiry(expiry(message, self.invitation_ttl_seconds));
@@ -147,7 +180,7 @@ impl Outbox {
 
     /// Writes `message` again (its delivery changed); returns once durable.
     pub async fn update(&self, message: &OutboxMessage) -> Result<(), CommandError> {
-        self.writer.write(self.insertion(message)).await
+        self.writer.write(self.writes(message)).await
     }
 
     /// Forgets a pending id whose message is gone (swept with its expired invitation).
@@ -197,6 +230,13 @@ impl Outbox {
     pub async fn sweep(&self, now: Timestamp) -> Result<usize, CommandError> {
         self.tree.sweep(now).await
     }
+}
+
+/// The key of an invitation in `outbox_latest`: the project's id, then the address.
+fn latest_key(project_id: ProjectId, email: &Email) -> Vec<u8> {
+    let mut key = project_id.as_bytes().to_vec();
+    key.extend_from_slice(email.as_str().as_bytes());
+    key
 }
 
 fn storage(error: sled::Error) -> CommandError {

@@ -9,7 +9,7 @@ use super::{
     extract::{ApiJson, ApiPath},
     AppState, MessageResponse,
 };
-use crate::{domain::Command, invitations::Invitations};
+use crate::{domain::Command, invitations::Invitations, outbox::DeliveryState};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{ProjectId, Role};
@@ -28,6 +28,9 @@ pub struct InviteView {
     pub email: String,
     /// The role the invitee will hold.
     pub scope: String,
+    /// How the invitation's newest email went: `pending`, `sent`, `failed` or `cancelled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryState>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -49,11 +52,17 @@ async fn list_invites(
     let invitations = state.steward.invitations(&principal, project_id, now)?;
     let invites = invitations
         .into_iter()
-        .map(|(email, role)| InviteView {
-            email: email.to_string(),
-            scope: role.name().to_owned(),
+        .map(|(email, role)| {
+            let delivery = (state.outbox.delivery_of(project_id, &email, now))
+                .map_err(ApiError::internal)?
+                .map(|delivery| delivery.state);
+            Ok(InviteView {
+                email: email.to_string(),
+                scope: role.name().to_owned(),
+                delivery,
+            })
         })
-        .collect();
+        .collect::<ApiResult<Vec<_>>>()?;
     Ok(Json(ListInvitesResponse { invites }))
 }
 

@@ -36,6 +36,9 @@ async fn an_invitation_writes_its_email_and_a_refused_one_writes_none() {
         "{message}"
     );
     assert!(message["body"].as_str().unwrap().contains("as admin"));
+    // The pending invitation shows its email's delivery.
+    let (_, listed) = app.get(&invites, &olive.session).await;
+    assert_eq!(listed["invites"][0]["delivery"], "pending", "{listed}");
     // Refused (already invited; not a role): nothing recorded, no email.
     let head = app.log_head();
     for body in [

@@ -242,6 +242,11 @@ def main(binary):
                                  if m["delivery"]["state"] == "failed"], "the refusal")[0]
     check(failed["delivery"]["attempts"] == 1 and "550" in failed["delivery"]["last_error"],
           "an address refused with 550 fails at once")
+    status, invites = steward.call("GET", f"/v1/projects/{project}/invites", owner)
+    delivery = {i["email"]: i.get("delivery") for i in invites["invites"]}
+    check(delivery.get("nobody@fruit.example") == "failed"
+          and delivery.get("quinn@fruit.example") == "sent",
+          "the pending invitations show their emails' delivery (failed, sent)")
 
     # Revoked before it goes out: not sent.
     smtp.stop()
