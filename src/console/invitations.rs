@@ -1,7 +1,7 @@
 //! Accepting an invitation: the page an invitation email links to. A signed-out person signs
 //! in (or up) first and comes back; one signed in with another address is told so.
 
-use super::{auth::expired_form, page, Chrome, Visitor};
+use super::{page, Chrome, Visitor};
 use crate::{domain::Command, http::AppState, processor::CommandError, secrets::hash_secret};
 use askama::Template;
 use axum::{
@@ -115,13 +115,10 @@ pub async fn accept(
     visitor: Visitor,
     Form(form): Form<AcceptForm>,
 ) -> Response {
-    let user = match visitor.require_user(&here(&form.token)) {
+    let user = match super::form_user(&state, &visitor, &here(&form.token), &form.csrf) {
         Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
+        Err(answer) => return *answer,
     };
-    if !visitor.csrf_matches(&form.csrf) {
-        return expired_form(&state, &visitor);
-    }
     let command = Command::AcceptInvitation {
         token_hash: hash_secret(&form.token),
     };

@@ -153,6 +153,22 @@ pub fn project_not_found(state: &AppState, visitor: &Visitor) -> Response {
     )
 }
 
+/// The person who submitted a form (with the visitor's CSRF token), or the answer for a
+/// signed-out visitor (log in, then come back to `here`) or a forged or stale form.
+pub fn form_user<'v>(
+    state: &AppState,
+    visitor: &'v Visitor,
+    here: &str,
+    csrf: &str,
+) -> Result<&'v User, Box<Response>> {
+    let user =
+        (visitor.require_user(here)).map_err(|redirect| Box::new(redirect.into_response()))?;
+    if !visitor.csrf_matches(csrf) {
+        return Err(Box::new(auth::expired_form(state, visitor)));
+    }
+    Ok(user)
+}
+
 /// The project if `user` may see it (else show `project_not_found`).
 pub fn visible_project(
     state: &AppState,

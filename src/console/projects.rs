@@ -1,7 +1,7 @@
 //! Projects: "Create Project", and a project's Settings ("Project Name" and "Update"), leaving
 //! and deleting it. The commands are the JSON API's; their refusals are shown beside the field.
 
-use super::{auth::expired_form, page, visible_project, Chrome, Visitor};
+use super::{page, visible_project, Chrome, Visitor};
 use crate::{
     domain::{Command, DomainError, ProjectName},
     http::AppState,
@@ -52,13 +52,10 @@ pub async fn create(
     visitor: Visitor,
     Form(form): Form<NameForm>,
 ) -> Response {
-    let user = match visitor.require_user("/console/projects/new") {
+    let user = match super::form_user(&state, &visitor, "/console/projects/new", &form.csrf) {
         Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
+        Err(answer) => return *answer,
     };
-    if !visitor.csrf_matches(&form.csrf) {
-        return expired_form(&state, &visitor);
-    }
     let project_id = ProjectId::from_uuid(Uuid::now_v7());
     let outcome = match ProjectName::parse(form.name.clone()) {
         Ok(name) => {
@@ -171,13 +168,10 @@ pub async fn rename(
     Path(project_id): Path<ProjectId>,
     Form(form): Form<NameForm>,
 ) -> Response {
-    let user = match visitor.require_user(&here(project_id)) {
+    let user = match super::form_user(&state, &visitor, &here(project_id), &form.csrf) {
         Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
+        Err(answer) => return *answer,
     };
-    if !visitor.csrf_matches(&form.csrf) {
-        return expired_form(&state, &visitor);
-    }
     let outcome = match ProjectName::parse(form.name.clone()) {
         Ok(name) => {
             let command = Command::UpdateProject {
@@ -235,13 +229,10 @@ pub async fn leave(
     Path(project_id): Path<ProjectId>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let user = match visitor.require_user(&here(project_id)) {
+    let user = match super::form_user(&state, &visitor, &here(project_id), &form.csrf) {
         Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
+        Err(answer) => return *answer,
     };
-    if !visitor.csrf_matches(&form.csrf) {
-        return expired_form(&state, &visitor);
-    }
     let command = Command::LeaveProject { project_id };
     match state
         .steward
@@ -282,13 +273,10 @@ pub async fn delete(
     Path(project_id): Path<ProjectId>,
     Form(form): Form<DeleteForm>,
 ) -> Response {
-    let user = match visitor.require_user(&here(project_id)) {
+    let user = match super::form_user(&state, &visitor, &here(project_id), &form.csrf) {
         Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
+        Err(answer) => return *answer,
     };
-    if !visitor.csrf_matches(&form.csrf) {
-        return expired_form(&state, &visitor);
-    }
     let project = match visible_project(&state, user, project_id) {
         Some(project) => project,
         None => return super::project_not_found(&state, &visitor),
