@@ -142,6 +142,12 @@ async fn a_signed_out_visitor_is_sent_to_log_in_and_the_pages_forbid_inline_scri
         "{csp}"
     );
     assert!(!login.html.contains("<script>"), "no inline script");
+    // htmx is told not to add inline styles or evaluate script, which the policy forbids.
+    assert!(
+        login.html.contains("\"allowEval\": false"),
+        "{}",
+        login.html
+    );
     assert!(browser.cookies.contains_key("steward_csrf"));
     let settings = browser
         .get("/console/projects/01a0f6b1-2680-7000-8000-000000000001/settings")
