@@ -109,3 +109,5 @@ pub const GRANT_KEYS_KEPT_MAX: usize = 10;
 pub const OUTBOX_WALKED_MAX: usize = 10_000;
 /// Messages the mail worker sends in one round.
 pub const DELIVERIES_PER_ROUND_MAX: usize = 100;
+/// Addresses one "Invite New Member" form of the console sends invitations to.
+pub const INVITES_PER_FORM_MAX: usize = 50;

@@ -8,6 +8,7 @@
 
 mod auth;
 mod invitations;
+mod members;
 mod projects;
 mod visitor;
 
@@ -51,6 +52,27 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/console/projects/{project_id}/delete",
             post(projects::delete),
+        )
+        .route("/console/projects/{project_id}/members", get(members::show))
+        .route(
+            "/console/projects/{project_id}/members/invite",
+            post(members::invite),
+        )
+        .route(
+            "/console/projects/{project_id}/members/{member_id}/role",
+            post(members::change_role),
+        )
+        .route(
+            "/console/projects/{project_id}/members/{member_id}/remove",
+            get(members::confirm_removal).post(members::remove),
+        )
+        .route(
+            "/console/projects/{project_id}/invitations/resend",
+            post(members::resend),
+        )
+        .route(
+            "/console/projects/{project_id}/invitations/revoke",
+            post(members::revoke),
         )
         .route(
             "/console/invitations/accept",

@@ -313,7 +313,7 @@ pub async fn delete(
 }
 
 /// A refused command as a sentence beside its field: the same rule, in words.
-fn refusal(error: &CommandError) -> String {
+pub(super) fn refusal(error: &CommandError) -> String {
     match error {
         CommandError::Domain(DomainError::InsufficientPermissions) => {
             "Your role in this project may not do this.".into()
@@ -334,6 +334,6 @@ fn refusal(error: &CommandError) -> String {
 }
 
 /// The status a refused form answers with: the API's for the same refusal.
-fn status_of(error: &CommandError) -> StatusCode {
+pub(super) fn status_of(error: &CommandError) -> StatusCode {
     crate::http::error::ApiError::from(error.clone()).status
 }

@@ -358,3 +358,153 @@ async fn an_invitation_link_is_accepted_after_signing_in_with_the_invited_addres
         .await;
     assert_eq!(stranger.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_owner_invites_a_team_changes_a_role_and_removes_a_member_whose_key_dies() {
+    let app = spawn_app().await;
+    let mut olive = signed_up(&app, "olive@fruit.example", "Olive").await;
+    let session = Auth::Bearer(olive.cookies["steward_session"].clone());
+    let (_, projects) = app.get("/v1/projects", &session).await;
+    let project_id = projects["projects"][0]["project_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let team = format!("/console/projects/{project_id}/members");
+    let view = olive.get(&team).await;
+    for label in [
+        "Team Members",
+        "Invite New Member",
+        "Email Address(es)",
+        "Role",
+        "Send Invites",
+    ] {
+        assert!(view.html.contains(label), "{label}");
+    }
+    // Several addresses at once: each its own invitation, the bad one refused with its reason.
+    let sent = olive
+        .post(
+            &format!("{team}/invite"),
+            &[
+                (
+                    "emails",
+                    "mia@fruit.example,\nnot an address\npat@fruit.example",
+                ),
+                ("role", "member"),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.html);
+    assert!(
+        sent.html.contains("mia@fruit.example: sent"),
+        "{}",
+        sent.html
+    );
+    assert!(
+        sent.html
+            .contains("not an address: <span class=\"error\">not sent"),
+        "{}",
+        sent.html
+    );
+    for label in [
+        "Resend Invitation",
+        "aria-label=\"Revoke pat@fruit.example\"",
+        "email waiting to be sent",
+    ] {
+        assert!(sent.html.contains(label), "{label}");
+    }
+    // Resend pat's, then revoke it.
+    let first = app.invitation_token("pat@fruit.example").await;
+    let resent = olive
+        .post(
+            &format!("/console/projects/{project_id}/invitations/resend"),
+            &[("email", "pat@fruit.example")],
+        )
+        .await;
+    assert!(resent.html.contains("was sent again"), "{}", resent.html);
+    assert_ne!(app.invitation_token("pat@fruit.example").await, first);
+    let revoked = olive
+        .post(
+            &format!("/console/projects/{project_id}/invitations/revoke"),
+            &[("email", "pat@fruit.example")],
+        )
+        .await;
+    assert!(revoked.html.contains("was revoked") && !revoked.html.contains("Revoke pat@"));
+    // Mia joins through her link, makes a key; Olive makes her an admin, then removes her.
+    let mut mia = signed_up(&app, "mia@fruit.example", "Mia").await;
+    let token = app.invitation_token("mia@fruit.example").await;
+    let joined = mia
+        .post("/console/invitations/accept", &[("token", &token)])
+        .await;
+    assert_eq!(joined.status, StatusCode::SEE_OTHER);
+    let mia_session = Auth::Bearer(mia.cookies["steward_session"].clone());
+    let key = app
+        .create_key(&mia_session, &project_id, &["member"], &[])
+        .await;
+    // A member (who may not see the team) is not offered the view's forms, and a forced invite
+    // is refused and records nothing.
+    let as_member = mia.get(&team).await;
+    assert_eq!(as_member.status, StatusCode::FORBIDDEN);
+    assert!(!as_member.html.contains("Send Invites") && !as_member.html.contains("Remove olive"));
+    let head = app.log_head();
+    let forced = mia
+        .post(
+            &format!("{team}/invite"),
+            &[("emails", "eve@fruit.example"), ("role", "member")],
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::FORBIDDEN, "{}", forced.html);
+    assert_eq!(app.log_head(), head);
+    let (_, members) = app
+        .get(&format!("/v1/projects/{project_id}/members"), &session)
+        .await;
+    let mia_id = members["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "mia@fruit.example")
+        .unwrap()["member_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let changed = olive
+        .post(&format!("{team}/{mia_id}/role"), &[("role", "admin")])
+        .await;
+    assert!(
+        changed.html.contains("The role was changed"),
+        "{}",
+        changed.html
+    );
+    let (_, scopes) = app
+        .get(
+            &format!("/v1/projects/{project_id}/members/{mia_id}/scopes"),
+            &session,
+        )
+        .await;
+    assert_eq!(scopes["scopes"], json!(["admin"]));
+    // Removing first shows the keys that will stop working.
+    let confirm = olive.get(&format!("{team}/{mia_id}/remove")).await;
+    assert!(
+        confirm.html.contains("will stop working") && confirm.html.contains("<li>test key</li>"),
+        "{}",
+        confirm.html
+    );
+    assert!(confirm.html.contains("Remove mia@fruit.example"));
+    let listed = olive.get(&team).await;
+    assert!(
+        listed
+            .html
+            .contains("aria-label=\"Remove mia@fruit.example\""),
+        "{}",
+        listed.html
+    );
+    let removed = olive.post(&format!("{team}/{mia_id}/remove"), &[]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    let (status, _) = app
+        .get(&format!("/v1/projects/{project_id}"), &key.auth)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "her key died with the membership"
+    );
+}

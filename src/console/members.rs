@@ -1,0 +1,505 @@
+//! Team Members: the members with their roles, the pending invitations with their emails'
+//! delivery, "Invite New Member" for one or several addresses, resending and revoking, changing
+//! a role, and removing a member after seeing which of their keys will stop working. Each
+//! action is the JSON API's command; what a role may not do is not offered.
+
+use super::{form_user, page, project_not_found, visible_project, Chrome, User, Visitor};
+use crate::{
+    domain::Command, http::AppState, invitations::Invitations, limits::INVITES_PER_FORM_MAX,
+    processor::CommandError,
+};
+use askama::Template;
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    Form,
+};
+use serde::Deserialize;
+use steward_events::{AccountId, Email, Permission, ProjectId, Role};
+
+struct MemberRow {
+    account_id: AccountId,
+    name: String,
+    email: String,
+    role: &'static str,
+}
+
+struct InvitationRow {
+    email: String,
+    role: Role,
+    delivery: Option<&'static str>,
+}
+
+/// One address of an "Invite New Member" form, and what became of it.
+struct InviteResult {
+    email: String,
+    error: Option<String>,
+}
+
+struct ProjectSummary {
+    project_id: ProjectId,
+    name: String,
+}
+
+#[derive(Template)]
+#[template(path = "members.html")]
+struct MembersPage {
+    chrome: Chrome,
+    project: ProjectSummary,
+    members: Vec<MemberRow>,
+    invitations: Vec<InvitationRow>,
+    roles: [&'static str; 3],
+    can_invite: bool,
+    can_change_roles: bool,
+    can_remove: bool,
+    results: Vec<InviteResult>,
+    emails: String,
+    emails_error: Option<String>,
+    notice: Option<String>,
+}
+
+impl MembersPage {
+    /// Whether two role names are the same (for the selected option).
+    fn same(&self, a: &str, b: &str) -> bool {
+        a == b
+    }
+}
+
+fn here(project_id: ProjectId) -> String {
+    format!("/console/projects/{project_id}/members")
+}
+
+/// What the page shows besides the lists: the outcome of the form just sent.
+#[derive(Default)]
+struct Outcome {
+    results: Vec<InviteResult>,
+    emails: String,
+    emails_error: Option<String>,
+    notice: Option<String>,
+}
+
+fn members_page(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &User,
+    project_id: ProjectId,
+    status: StatusCode,
+    outcome: Outcome,
+) -> Response {
+    let Some(project) = visible_project(state, user, project_id) else {
+        return project_not_found(state, visitor);
+    };
+    let principal = user.principal();
+    let Ok(access) = state.steward.access(&principal, project_id) else {
+        return project_not_found(state, visitor);
+    };
+    let members = match state.steward.members(&principal, project_id) {
+        Ok(members) => members,
+        Err(_) => {
+            return super::message(
+                state,
+                visitor,
+                StatusCode::FORBIDDEN,
+                "Team Members",
+                "Your role in this project may not see its members.",
+            )
+        }
+    };
+    let now = state.steward.now();
+    let invitations = (state.steward.invitations(&principal, project_id, now)).unwrap_or_default();
+    let invitations = invitations
+        .into_iter()
+        .map(|(email, role)| {
+            let delivery = (state.outbox.delivery_of(project_id, &email, now))
+                .ok()
+                .flatten();
+            InvitationRow {
+                email: email.to_string(),
+                role,
+                delivery: delivery.map(|delivery| delivery_words(delivery.state)),
+            }
+        })
+        .collect();
+    let permits = |permission| access.permissions.contains(permission);
+    let template = MembersPage {
+        chrome: Chrome::of(state, visitor, Some(project_id)),
+        project: ProjectSummary {
+            project_id,
+            name: project.name,
+        },
+        members: members
+            .into_iter()
+            .map(|member| MemberRow {
+                account_id: member.account_id,
+                name: format!("{} {}", member.first_name, member.last_name)
+                    .trim()
+                    .to_owned(),
+                email: member.email,
+                role: member.role.name(),
+            })
+            .collect(),
+        invitations,
+        roles: ["member", "admin", "owner"],
+        can_invite: permits(Permission::MembersWriteInvites),
+        can_change_roles: permits(Permission::MembersWriteScopes),
+        can_remove: permits(Permission::MembersWriteKick),
+        results: outcome.results,
+        emails: outcome.emails,
+        emails_error: outcome.emails_error,
+        notice: outcome.notice,
+    };
+    page(status, template)
+}
+
+fn delivery_words(state: crate::outbox::DeliveryState) -> &'static str {
+    use crate::outbox::DeliveryState::*;
+    match state {
+        Pending => "email waiting to be sent",
+        Sent => "invitation sent",
+        Failed => "delivery failed",
+        Cancelled => "email cancelled",
+    }
+}
+
+/// The Team Members view.
+pub async fn show(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(project_id): Path<ProjectId>,
+) -> Response {
+    let user = match visitor.require_user(&here(project_id)) {
+        Ok(user) => user,
+        Err(redirect) => return redirect.into_response(),
+    };
+    members_page(
+        &state,
+        &visitor,
+        user,
+        project_id,
+        StatusCode::OK,
+        Outcome::default(),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InviteForm {
+    csrf: String,
+    emails: String,
+    role: String,
+}
+
+/// "Send Invites": each address (separated by commas or new lines) is its own invitation.
+pub async fn invite(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(project_id): Path<ProjectId>,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    let user = match form_user(&state, &visitor, &here(project_id), &form.csrf) {
+        Ok(user) => user,
+        Err(answer) => return *answer,
+    };
+    let addresses: Vec<&str> = (form.emails.split([',', '\n', '\r']))
+        .map(str::trim)
+        .filter(|address| !address.is_empty())
+        .collect();
+    let refuse = |error: String| Outcome {
+        emails: form.emails.clone(),
+        emails_error: Some(error),
+        ..Outcome::default()
+    };
+    let Some(role) = Role::parse(&form.role) else {
+        let outcome = refuse("Choose a role: member, admin or owner.".into());
+        return members_page(
+            &state,
+            &visitor,
+            user,
+            project_id,
+            StatusCode::BAD_REQUEST,
+            outcome,
+        );
+    };
+    if addresses.is_empty() || addresses.len() > INVITES_PER_FORM_MAX {
+        let outcome = refuse(format!(
+            "Give 1 to {INVITES_PER_FORM_MAX} addresses, separated by commas or new lines."
+        ));
+        return members_page(
+            &state,
+            &visitor,
+            user,
+            project_id,
+            StatusCode::BAD_REQUEST,
+            outcome,
+        );
+    }
+    let invitations = invitations(&state);
+    let mut results = Vec::new();
+    for address in addresses {
+        let error = match Email::parse(address) {
+            Ok(email) => invitations
+                .send(user.principal().actor(), project_id, email, role)
+                .await
+                .err()
+                .map(|error| refusal(&error)),
+            Err(error) => Some(format!("{error}")),
+        };
+        results.push(InviteResult {
+            email: address.to_owned(),
+            error,
+        });
+    }
+    let outcome = Outcome {
+        results,
+        ..Outcome::default()
+    };
+    members_page(&state, &visitor, user, project_id, StatusCode::OK, outcome)
+}
+
+fn invitations(state: &AppState) -> Invitations<'_> {
+    Invitations {
+        steward: &state.steward,
+        outbox: &state.outbox,
+        ttl_seconds: state.settings.invitation_ttl_seconds,
+        public_url: &state.settings.public_url,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmailForm {
+    csrf: String,
+    email: String,
+}
+
+/// "Resend Invitation": a new email with a new token; the old token dies.
+pub async fn resend(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(project_id): Path<ProjectId>,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    let user = match form_user(&state, &visitor, &here(project_id), &form.csrf) {
+        Ok(user) => user,
+        Err(answer) => return *answer,
+    };
+    let outcome = match Email::parse(&form.email) {
+        Ok(email) => {
+            invitations(&state)
+                .resend(user.principal().actor(), project_id, email)
+                .await
+        }
+        Err(_) => Err(crate::domain::DomainError::InvitationNotFound.into()),
+    };
+    after(
+        &state,
+        &visitor,
+        user,
+        project_id,
+        outcome,
+        format!("The invitation to {} was sent again.", form.email),
+    )
+}
+
+/// Revoking a pending invitation: its token dies.
+pub async fn revoke(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(project_id): Path<ProjectId>,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    let user = match form_user(&state, &visitor, &here(project_id), &form.csrf) {
+        Ok(user) => user,
+        Err(answer) => return *answer,
+    };
+    let outcome = match Email::parse(&form.email) {
+        Ok(email) => {
+            let command = Command::RevokeInvitation { project_id, email };
+            state
+                .steward
+                .execute(user.principal().actor(), command)
+                .await
+                .map(drop)
+        }
+        Err(_) => Err(crate::domain::DomainError::InvitationNotFound.into()),
+    };
+    after(
+        &state,
+        &visitor,
+        user,
+        project_id,
+        outcome,
+        format!("The invitation to {} was revoked.", form.email),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+/// The "Role" control: changes a member's role.
+pub async fn change_role(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((project_id, account_id)): Path<(ProjectId, AccountId)>,
+    Form(form): Form<RoleForm>,
+) -> Response {
+    let user = match form_user(&state, &visitor, &here(project_id), &form.csrf) {
+        Ok(user) => user,
+        Err(answer) => return *answer,
+    };
+    let outcome = match Role::parse(&form.role) {
+        Some(role) => {
+            let command = Command::ChangeRole {
+                project_id,
+                account_id,
+                role,
+            };
+            state
+                .steward
+                .execute(user.principal().actor(), command)
+                .await
+                .map(drop)
+        }
+        None => Err(crate::domain::DomainError::InvalidScopes.into()),
+    };
+    after(
+        &state,
+        &visitor,
+        user,
+        project_id,
+        outcome,
+        "The role was changed.".into(),
+    )
+}
+
+/// The page after an action: its notice, or its refusal with the API's status.
+fn after(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &User,
+    project_id: ProjectId,
+    outcome: Result<(), CommandError>,
+    done: String,
+) -> Response {
+    let (status, notice) = match outcome {
+        Ok(()) => (StatusCode::OK, done),
+        Err(error) => (status_of(&error), refusal(&error)),
+    };
+    let outcome = Outcome {
+        notice: Some(notice),
+        ..Outcome::default()
+    };
+    members_page(state, visitor, user, project_id, status, outcome)
+}
+
+#[derive(Template)]
+#[template(path = "remove.html")]
+struct RemovePage {
+    chrome: Chrome,
+    project_id: ProjectId,
+    member_id: AccountId,
+    email: String,
+    keys: Vec<String>,
+    error: Option<String>,
+}
+
+fn remove_page(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &User,
+    (project_id, member_id): (ProjectId, AccountId),
+    status: StatusCode,
+    error: Option<String>,
+) -> Response {
+    let principal = user.principal();
+    let member = (state.steward.members(&principal, project_id))
+        .ok()
+        .and_then(|members| {
+            members
+                .into_iter()
+                .find(|member| member.account_id == member_id)
+        });
+    let Some(member) = member else {
+        return project_not_found(state, visitor);
+    };
+    // The keys the member made here: they die with the membership.
+    let now = state.steward.now();
+    let keys = (state.steward.keys(&principal, project_id, None, now)).unwrap_or_default();
+    let keys = keys
+        .into_iter()
+        .filter(|listing| listing.key.created_by == member_id)
+        .map(|listing| match listing.key.comment.as_str() {
+            "" => listing.key_id.to_string(),
+            comment => comment.to_owned(),
+        })
+        .collect();
+    let template = RemovePage {
+        chrome: Chrome::of(state, visitor, Some(project_id)),
+        project_id,
+        member_id,
+        email: member.email,
+        keys,
+        error,
+    };
+    page(status, template)
+}
+
+/// Before removing: which of the member's keys will stop working.
+pub async fn confirm_removal(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(ids): Path<(ProjectId, AccountId)>,
+) -> Response {
+    let user = match visitor.require_user(&format!("{}/{}/remove", here(ids.0), ids.1)) {
+        Ok(user) => user,
+        Err(redirect) => return redirect.into_response(),
+    };
+    remove_page(&state, &visitor, user, ids, StatusCode::OK, None)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// "Remove <email>": the member leaves the project and their keys in it die.
+pub async fn remove(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((project_id, account_id)): Path<(ProjectId, AccountId)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let user = match form_user(&state, &visitor, &here(project_id), &form.csrf) {
+        Ok(user) => user,
+        Err(answer) => return *answer,
+    };
+    let command = Command::RemoveMember {
+        project_id,
+        account_id,
+    };
+    match state
+        .steward
+        .execute(user.principal().actor(), command)
+        .await
+    {
+        Ok(_) => Redirect::to(&here(project_id)).into_response(),
+        Err(error) => remove_page(
+            &state,
+            &visitor,
+            user,
+            (project_id, account_id),
+            status_of(&error),
+            Some(refusal(&error)),
+        ),
+    }
+}
+
+fn refusal(error: &CommandError) -> String {
+    super::projects::refusal(error)
+}
+
+fn status_of(error: &CommandError) -> StatusCode {
+    super::projects::status_of(error)
+}
