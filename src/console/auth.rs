@@ -281,10 +281,10 @@ pub async fn signup(
         .map_err(|error| errors.email = Some(format!("{error}.")))
         .ok();
     let first_name = PersonName::parse(form.first_name.clone())
-        .map_err(|error| errors.first_name = Some(sentence(&error)))
+        .map_err(|error| errors.first_name = Some(error.sentence()))
         .ok();
     let last_name = PersonName::parse(form.last_name.clone())
-        .map_err(|error| errors.last_name = Some(sentence(&error)))
+        .map_err(|error| errors.last_name = Some(error.sentence()))
         .ok();
     let password = Password::parse(form.password.clone())
         .map_err(|error| errors.password = Some(error.to_owned()))
@@ -307,7 +307,7 @@ pub async fn signup(
     let project_name = match NewAccount::first_project_name(&first_name) {
         Ok(name) => name,
         Err(error) => {
-            errors.first_name = Some(sentence(&error));
+            errors.first_name = Some(error.sentence());
             return signup_form(&state, &visitor, StatusCode::BAD_REQUEST, form, errors);
         }
     };
@@ -331,16 +331,6 @@ pub async fn signup(
             debug_assert!(errors.any());
             signup_form(&state, &visitor, StatusCode::BAD_REQUEST, form, errors)
         }
-    }
-}
-
-/// A domain error as a sentence beside a field.
-fn sentence(error: &DomainError) -> String {
-    let text = error.to_string();
-    let mut characters = text.chars();
-    match characters.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), characters.as_str()),
-        None => text,
     }
 }
 

@@ -140,7 +140,7 @@ pub async fn accept(
             }
         }
         Err(error) => {
-            let status = crate::http::error::ApiError::from(error.clone()).status;
+            let status = super::status_of(&error);
             let text = match error {
                 CommandError::Domain(error) => format!("The invitation was not accepted: {error}."),
                 _ => "The invitation could not be accepted; try again.".to_owned(),

@@ -3,10 +3,12 @@
 //! a role, and removing a member after seeing which of their keys will stop working. Each
 //! action is the JSON API's command; what a role may not do is not offered.
 
-use super::{form_user, page, project_not_found, visible_project, Chrome, User, Visitor};
+use super::{
+    form_user, page, project_not_found, refusal, status_of, visible_project, Chrome, User, Visitor,
+};
 use crate::{
-    domain::Command, http::AppState, invitations::Invitations, limits::INVITES_PER_FORM_MAX,
-    processor::CommandError,
+    domain::Command, http::AppState, limits::INVITES_PER_FORM_MAX, processor::CommandError,
+    reads::ProjectListing,
 };
 use askama::Template;
 use axum::{
@@ -37,16 +39,11 @@ struct InviteResult {
     error: Option<String>,
 }
 
-struct ProjectSummary {
-    project_id: ProjectId,
-    name: String,
-}
-
 #[derive(Template)]
 #[template(path = "members.html")]
 struct MembersPage {
     chrome: Chrome,
-    project: ProjectSummary,
+    project: ProjectListing,
     members: Vec<MemberRow>,
     invitations: Vec<InvitationRow>,
     roles: [&'static str; 3],
@@ -124,7 +121,7 @@ fn members_page(
     let permits = |permission| access.permissions.contains(permission);
     let template = MembersPage {
         chrome: Chrome::of(state, visitor, Some(project_id)),
-        project: ProjectSummary {
+        project: ProjectListing {
             project_id,
             name: project.name,
         },
@@ -233,7 +230,7 @@ pub async fn invite(
             outcome,
         );
     }
-    let invitations = invitations(&state);
+    let invitations = state.invitations();
     let mut results = Vec::new();
     for address in addresses {
         let error = match Email::parse(address) {
@@ -256,15 +253,6 @@ pub async fn invite(
     members_page(&state, &visitor, user, project_id, StatusCode::OK, outcome)
 }
 
-fn invitations(state: &AppState) -> Invitations<'_> {
-    Invitations {
-        steward: &state.steward,
-        outbox: &state.outbox,
-        ttl_seconds: state.settings.invitation_ttl_seconds,
-        public_url: &state.settings.public_url,
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct EmailForm {
     csrf: String,
@@ -284,7 +272,8 @@ pub async fn resend(
     };
     let outcome = match Email::parse(&form.email) {
         Ok(email) => {
-            invitations(&state)
+            state
+                .invitations()
                 .resend(user.principal().actor(), project_id, email)
                 .await
         }
@@ -494,12 +483,4 @@ pub async fn remove(
             Some(refusal(&error)),
         ),
     }
-}
-
-fn refusal(error: &CommandError) -> String {
-    super::projects::refusal(error)
-}
-
-fn status_of(error: &CommandError) -> StatusCode {
-    super::projects::status_of(error)
 }

@@ -12,7 +12,11 @@ mod members;
 mod projects;
 mod visitor;
 
-use crate::http::AppState;
+use crate::{
+    domain::DomainError,
+    http::{error::ApiError, AppState},
+    processor::CommandError,
+};
 use askama::Template;
 use axum::{
     extract::Path,
@@ -237,4 +241,23 @@ async fn asset(Path(file): Path<String>) -> Response {
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A refused command as a sentence beside its field: the same rule, in words.
+pub fn refusal(error: &CommandError) -> String {
+    match error {
+        CommandError::Domain(DomainError::InsufficientPermissions) => {
+            "Your role in this project may not do this.".into()
+        }
+        CommandError::Domain(error) => error.sentence(),
+        CommandError::Busy(_) => "The service is busy; try again.".into(),
+        CommandError::Storage(_) | CommandError::Unavailable => {
+            "The change could not be saved; try again.".into()
+        }
+    }
+}
+
+/// The status a refused form answers with: the API's for the same refusal.
+pub fn status_of(error: &CommandError) -> StatusCode {
+    ApiError::from(error.clone()).status
 }

@@ -1,11 +1,11 @@
 //! Projects: "Create Project", and a project's Settings ("Project Name" and "Update"), leaving
 //! and deleting it. The commands are the JSON API's; their refusals are shown beside the field.
 
-use super::{page, visible_project, Chrome, Visitor};
+use super::{page, refusal, status_of, visible_project, Chrome, Visitor};
+use crate::reads::ProjectListing;
 use crate::{
-    domain::{Command, DomainError, ProjectName},
+    domain::{Command, ProjectName},
     http::AppState,
-    processor::CommandError,
 };
 use askama::Template;
 use axum::{
@@ -93,17 +93,12 @@ struct SettingsErrors {
 #[template(path = "settings.html")]
 struct SettingsPage {
     chrome: Chrome,
-    project: ProjectSummary,
+    project: ProjectListing,
     role: Role,
     is_owner: bool,
     name: String,
     errors: SettingsErrors,
     notice: Option<String>,
-}
-
-struct ProjectSummary {
-    project_id: ProjectId,
-    name: String,
 }
 
 fn settings(
@@ -121,7 +116,7 @@ fn settings(
         .unwrap_or(Role::Member);
     let template = SettingsPage {
         chrome: Chrome::of(state, visitor, Some(project_id)),
-        project: ProjectSummary {
+        project: ProjectListing {
             project_id,
             name: project.name.clone(),
         },
@@ -310,30 +305,4 @@ pub async fn delete(
         Ok(_) => Redirect::to("/console").into_response(),
         Err(error) => refused(refusal(&error), status_of(&error)),
     }
-}
-
-/// A refused command as a sentence beside its field: the same rule, in words.
-pub(super) fn refusal(error: &CommandError) -> String {
-    match error {
-        CommandError::Domain(DomainError::InsufficientPermissions) => {
-            "Your role in this project may not do this.".into()
-        }
-        CommandError::Domain(error) => {
-            let text = error.to_string();
-            let mut characters = text.chars();
-            match characters.next() {
-                Some(first) => format!("{}{}.", first.to_uppercase(), characters.as_str()),
-                None => text,
-            }
-        }
-        CommandError::Busy(_) => "The service is busy; try again.".into(),
-        CommandError::Storage(_) | CommandError::Unavailable => {
-            "The change could not be saved; try again.".into()
-        }
-    }
-}
-
-/// The status a refused form answers with: the API's for the same refusal.
-pub(super) fn status_of(error: &CommandError) -> StatusCode {
-    crate::http::error::ApiError::from(error.clone()).status
 }

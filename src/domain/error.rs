@@ -122,3 +122,16 @@ pub enum DomainError {
     #[error("reference must be at most 256 characters")]
     InvalidReference,
 }
+
+impl DomainError {
+    /// The rule as a sentence for people: capitalized, with a full stop (the API's error
+    /// message, and the console's text beside a field).
+    pub fn sentence(&self) -> String {
+        let text = self.to_string();
+        let mut characters = text.chars();
+        match characters.next() {
+            Some(first) => format!("{}{}.", first.to_uppercase(), characters.as_str()),
+            None => text,
+        }
+    }
+}

@@ -232,14 +232,7 @@ impl ApiError {
 impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
         use DomainError::*;
-        let message = {
-            let text = error.to_string();
-            let mut characters = text.chars();
-            match characters.next() {
-                Some(first) => format!("{}{}.", first.to_uppercase(), characters.as_str()),
-                None => text,
-            }
-        };
+        let message = error.sentence();
         let category = match error {
             ProjectNotFound => return Self::project_not_found(),
             InvalidCredentials => return Self::invalid_auth(),

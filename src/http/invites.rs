@@ -9,7 +9,7 @@ use super::{
     extract::{ApiJson, ApiPath},
     AppState, MessageResponse,
 };
-use crate::{domain::Command, invitations::Invitations, outbox::DeliveryState};
+use crate::{domain::Command, outbox::DeliveryState};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{ProjectId, Role};
@@ -74,16 +74,6 @@ pub struct SendInviteRequest {
     pub scope: String,
 }
 
-/// The invitations service of the request's state.
-fn invitations(state: &AppState) -> Invitations<'_> {
-    Invitations {
-        steward: &state.steward,
-        outbox: &state.outbox,
-        ttl_seconds: state.settings.invitation_ttl_seconds,
-        public_url: &state.settings.public_url,
-    }
-}
-
 fn parse_role(scope: &str) -> ApiResult<Role> {
     Role::parse(scope)
         .ok_or_else(|| ApiError::invalid_request("scope must be a role: member, admin or owner."))
@@ -103,7 +93,7 @@ async fn send_invite(
 ) -> ApiResult<Json<MessageResponse>> {
     let (email, role) = (parse_email(&body.email)?, parse_role(&body.scope)?);
     let message = MessageResponse::new(format!("Invitation sent to {email}."));
-    (invitations(&state))
+    (state.invitations())
         .send(principal.actor(), project_id, email, role)
         .await?;
     Ok(message)
@@ -121,7 +111,7 @@ async fn resend_invite(
 ) -> ApiResult<Json<MessageResponse>> {
     let email = parse_email(&email)?;
     let message = MessageResponse::new(format!("Invitation resent to {email}."));
-    (invitations(&state))
+    (state.invitations())
         .resend(principal.actor(), project_id, email)
         .await?;
     Ok(message)

@@ -79,6 +79,18 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The invitations service of this state: how both faces send and resend invitations.
+    pub fn invitations(&self) -> crate::invitations::Invitations<'_> {
+        crate::invitations::Invitations {
+            steward: &self.steward,
+            outbox: &self.outbox,
+            ttl_seconds: self.settings.invitation_ttl_seconds,
+            public_url: &self.settings.public_url,
+        }
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Services;
 
