@@ -6,10 +6,14 @@
 //! public URL is https). Every form carries a CSRF token that must equal the visitor's CSRF
 //! cookie (double submit), and the pages forbid inline script (`Content-Security-Policy`).
 
+mod audit;
 mod auth;
+mod billing;
 mod invitations;
+mod keys;
 mod members;
 mod projects;
+mod usage;
 mod visitor;
 
 use crate::{
@@ -25,7 +29,7 @@ use axum::{
     routing::{get, post},
     Router,
 };
-use steward_events::ProjectId;
+use steward_events::{Nanodollars, Permission, ProjectId, Timestamp};
 use steward_projections::membership::ProjectView;
 use tower_http::set_header::SetResponseHeaderLayer;
 pub use visitor::{User, Visitor};
@@ -79,6 +83,22 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(members::revoke),
         )
         .route(
+            "/console/projects/{project_id}/keys",
+            get(keys::show).post(keys::create),
+        )
+        .route(
+            "/console/projects/{project_id}/keys/{key_id}/delete",
+            post(keys::delete),
+        )
+        .route("/console/projects/{project_id}/billing", get(billing::show))
+        .route(
+            "/console/projects/{project_id}/billing/transfer",
+            post(billing::transfer),
+        )
+        .route("/console/projects/{project_id}/usage", get(usage::show))
+        .route("/console/projects/{project_id}/usage/csv", get(usage::csv))
+        .route("/console/projects/{project_id}/audit", get(audit::show))
+        .route(
             "/console/invitations/accept",
             get(invitations::show).post(invitations::accept),
         )
@@ -93,7 +113,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
 }
 
-/// What every page's frame shows: who is signed in, their projects, the one open.
+/// What every page's frame shows: who is signed in, their projects, the one open and the views
+/// of it their role may see.
 pub struct Chrome {
     pub csrf: String,
     pub user: Option<UserChrome>,
@@ -103,22 +124,50 @@ pub struct UserChrome {
     pub email: String,
     pub projects: Vec<crate::reads::ProjectListing>,
     pub current: Option<crate::reads::ProjectListing>,
+    /// The open project's views the person's role may see: (label, path).
+    pub views: Vec<(&'static str, String)>,
 }
+
+/// A project's views in the order of the navigation, with what each needs to be seen.
+const VIEWS: [(&str, &str, Permission); 6] = [
+    ("Settings", "settings", Permission::ProjectRead),
+    ("Team Members", "members", Permission::MembersRead),
+    ("API Keys", "keys", Permission::KeysRead),
+    ("Billing", "billing", Permission::BillingRead),
+    ("Usage", "usage", Permission::UsageRead),
+    ("Audit Log", "audit", Permission::AdminsRead),
+];
 
 impl Chrome {
     /// The frame for `visitor`, with `current` open.
     pub fn of(state: &AppState, visitor: &Visitor, current: Option<ProjectId>) -> Self {
         let user = visitor.user.as_ref().map(|user| {
-            let projects = state.steward.projects(&user.principal());
+            let principal = user.principal();
+            let projects = state.steward.projects(&principal);
             let current = current.and_then(|project_id| {
                 (projects.iter())
                     .find(|project| project.project_id == project_id)
                     .cloned()
             });
+            let access = (current.as_ref())
+                .and_then(|project| state.steward.access(&principal, project.project_id).ok());
+            let views = match (&current, access) {
+                (Some(project), Some(access)) => (VIEWS.iter())
+                    .filter(|(_, _, needs)| access.permissions.contains(*needs))
+                    .map(|(label, path, _)| {
+                        (
+                            *label,
+                            format!("/console/projects/{}/{path}", project.project_id),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             UserChrome {
                 email: user.email.clone(),
                 projects,
                 current,
+                views,
             }
         });
         Self {
@@ -131,9 +180,13 @@ impl Chrome {
 /// A page with a status other than 200.
 pub fn page(status: StatusCode, template: impl Template) -> Response {
     match template.render() {
+        // Pages hold personal data, CSRF tokens and, once, a key's secret: never cached.
         Ok(html) => (
             status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
             html,
         )
             .into_response(),
@@ -234,6 +287,10 @@ async fn asset(Path(file): Path<String>) -> Response {
             "text/css; charset=utf-8",
             include_bytes!("assets/console.css"),
         ),
+        "console.js" => (
+            "text/javascript; charset=utf-8",
+            include_bytes!("assets/console.js"),
+        ),
         "htmx-2.0.11.min.js" => (
             "text/javascript; charset=utf-8",
             include_bytes!("assets/htmx-2.0.11.min.js"),
@@ -257,7 +314,41 @@ pub fn refusal(error: &CommandError) -> String {
     }
 }
 
+/// An instant as the console shows it: `2026-12-02 03:52 UTC`.
+pub fn when(at: Timestamp) -> String {
+    at.to_datetime().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// An amount as the console shows it: `$12.50`, `$0.0043`; exact, never rounded.
+pub fn dollars(amount: Nanodollars) -> String {
+    let exact = amount.to_usd_string();
+    let (whole, fraction) = exact.split_once('.').unwrap_or((&exact, ""));
+    format!("${whole}.{fraction:0<2}")
+}
+
+/// A refused read as the console says it: the API's message, a role's limit in words.
+pub fn api_refusal(error: &ApiError) -> String {
+    match error.status {
+        StatusCode::FORBIDDEN => "Your role in this project may not see this.".into(),
+        _ => error.message.clone(),
+    }
+}
+
 /// The status a refused form answers with: the API's for the same refusal.
 pub fn status_of(error: &CommandError) -> StatusCode {
     ApiError::from(error.clone()).status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_show_as_dollars_with_cents_and_every_decimal_they_have() {
+        let shown = |nanodollars| dollars(Nanodollars::new(nanodollars));
+        assert_eq!(shown(0), "$0.00");
+        assert_eq!(shown(12_500_000_000), "$12.50");
+        assert_eq!(shown(4_300_000), "$0.0043");
+        assert_eq!(shown(1_000_000_000_001), "$1000.000000001");
+    }
 }

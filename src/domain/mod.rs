@@ -15,7 +15,8 @@ pub use credit::{is_expired, spend_order};
 pub use decide::{decide, Known};
 pub use error::DomainError;
 pub use state::{
-    evolve, may_use_model, AccountState, GrantState, InvitationState, KeyState, ProjectState, State,
+    evolve, may_delete_key, may_use_model, AccountState, GrantState, InvitationState, KeyState,
+    ProjectState, State,
 };
 pub use values::{CompanyName, KeyComment, ModelName, PersonName, ProjectName, Reference};
 

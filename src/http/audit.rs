@@ -69,7 +69,7 @@ pub struct AuditResponse {
 }
 
 /// The filter and page an audit query asks for.
-fn parse(query: AuditQuery) -> Result<(AuditFilter, Page), ApiError> {
+pub(crate) fn parse_query(query: AuditQuery) -> Result<(AuditFilter, Page), ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_AUDIT_PAGE);
     if !(1..=AUDIT_PAGE_MAX).contains(&limit) {
         return Err(ApiError::invalid_query(format!(
@@ -135,7 +135,7 @@ async fn project_audit(
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditResponse>> {
-    let (filter, page) = parse(query)?;
+    let (filter, page) = parse_query(query)?;
     let envelopes = (state.steward)
         .audit(&principal, project_id, filter, page)
         .await?;

@@ -123,26 +123,45 @@ async fn billing_breakdown(
     ApiQuery(pairs): ApiQuery<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     let params = UsageParams::parse(pairs, &state.models)?;
+    if wants_csv(&params, &headers) {
+        let csv = billing_breakdown_csv(&state, &principal, project_id, &params).await?;
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response());
+    }
+    let groupings = params.groupings(Grouping::parse)?;
+    let counting = TagCounting::per_tag_if(groupings.contains(&Grouping::Tags));
+    let query = params.usage_query(state.steward.now(), counting);
+    let period = query.period;
+    let rows = (state.steward)
+        .usage_rows(&principal, project_id, query, Permission::BillingRead)
+        .await?;
+    let lines = billing_lines(&rows, &groupings);
+    Ok(Json(BillingBreakdownResponse::of(period, &groupings, &lines)).into_response())
+}
+
+/// The billing breakdown `params` ask for, as CSV with a total line: the API's answer to
+/// `format=csv`, and the console's "Download CSV".
+pub(crate) async fn billing_breakdown_csv(
+    state: &AppState,
+    principal: &Principal,
+    project_id: ProjectId,
+    params: &UsageParams,
+) -> ApiResult<String> {
     let groupings = params.groupings(Grouping::parse)?;
     let counting = TagCounting::per_tag_if(groupings.contains(&Grouping::Tags));
     let now = state.steward.now();
     let rows = |counting| {
         let query = params.usage_query(now, counting);
-        (state.steward).usage_rows(&principal, project_id, query, Permission::BillingRead)
+        (state.steward).usage_rows(principal, project_id, query, Permission::BillingRead)
     };
     let period = params.usage_query(now, counting).period;
     let selected = rows(counting).await?;
     let lines = billing_lines(&selected, &groupings);
-    if !wants_csv(&params, &headers) {
-        return Ok(Json(BillingBreakdownResponse::of(period, &groupings, &lines)).into_response());
-    }
     // The total line counts each request once, whatever its tags.
     let total = match counting {
         TagCounting::PerTag => total_cost(&rows(TagCounting::Once).await?),
         TagCounting::Once => total_cost(&selected),
     };
-    let csv = billing_csv(billing_csv_records(period, &groupings, &lines, total))?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
+    billing_csv(billing_csv_records(period, &groupings, &lines, total))
 }
 
 /// The CSV text of a breakdown's records, under its header.

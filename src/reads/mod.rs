@@ -14,6 +14,7 @@ mod models;
 mod projects;
 mod usage;
 
+pub use audit::AuditNames;
 pub use keys::{KeyListing, KeyStatus};
 pub use projects::{MemberListing, ProjectListing};
 

@@ -7,21 +7,21 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 /// A browser without JavaScript: keeps cookies, does not follow redirects.
-struct Browser {
+pub struct Browser {
     client: reqwest::Client,
     base: String,
-    cookies: BTreeMap<String, String>,
+    pub cookies: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    html: String,
-    headers: header::HeaderMap,
+pub struct Page {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub html: String,
+    pub headers: header::HeaderMap,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub fn new(app: &TestApp) -> Self {
         Self {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -63,7 +63,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub async fn get(&mut self, path: &str) -> Page {
         let response = (self.client.get(format!("{}{path}", self.base)))
             .header(header::COOKIE, self.cookie_header())
             .send()
@@ -73,7 +73,7 @@ impl Browser {
     }
 
     /// Submits a form with the CSRF token the visitor's cookie holds.
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let csrf = self
             .cookies
             .get("steward_csrf")
@@ -84,7 +84,7 @@ impl Browser {
         self.post_raw(path, &form).await
     }
 
-    async fn post_raw(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub async fn post_raw(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let response = (self.client.post(format!("{}{path}", self.base)))
             .header(header::COOKIE, self.cookie_header())
             .form(form)
@@ -95,7 +95,7 @@ impl Browser {
     }
 
     /// Follows a redirect answer.
-    async fn follow(&mut self, page: Page) -> Page {
+    pub async fn follow(&mut self, page: Page) -> Page {
         let location = page
             .location
             .unwrap_or_else(|| panic!("not a redirect: {}", page.status));
@@ -103,7 +103,7 @@ impl Browser {
     }
 }
 
-async fn signed_up(app: &TestApp, email: &str, first: &str) -> Browser {
+pub async fn signed_up(app: &TestApp, email: &str, first: &str) -> Browser {
     let mut browser = Browser::new(app);
     browser.get("/console/signup").await;
     let answer = browser

@@ -3,7 +3,7 @@
 
 use super::{access, dedup, Context};
 use crate::{
-    domain::{command::NewKey, error::DomainError},
+    domain::{command::NewKey, error::DomainError, state::may_delete_key},
     limits,
 };
 use steward_events::{Event, KeyId, Permission, ProjectId, Scope};
@@ -64,10 +64,8 @@ pub(super) fn delete(
         .get(&key_id)
         .filter(|key| !key.deleted)
         .ok_or(DomainError::KeyNotFound)?;
-    // Anyone with keys:write deletes their own keys; another member's take the right to manage
-    // members.
-    if access.account_id != Some(key.created_by) {
-        access.require(Permission::MembersWrite)?;
+    if !may_delete_key(access.permissions, access.account_id, key.created_by) {
+        return Err(DomainError::InsufficientPermissions);
     }
     Ok(vec![Event::ApiKeyDeleted { project_id, key_id }])
 }
