@@ -153,7 +153,7 @@ pub async fn show(
         .map(|envelope| AuditRow {
             at: when(envelope.recorded_at),
             kind: envelope.event.kind(),
-            sentence: sentence(envelope, &names, &state.models),
+            sentence: sentence(envelope, project_id, &names, &state.models),
         })
         .collect();
     let template = AuditPage {
@@ -176,12 +176,9 @@ pub async fn show(
     page(status, template)
 }
 
+/// An API error's message as a sentence.
 fn sentence_case(text: &str) -> String {
-    let mut characters = text.chars();
-    match characters.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), characters.as_str()),
-        None => String::new(),
-    }
+    format!("{}.", sentence_case_start(text))
 }
 
 /// What a person is called in a sentence: their first name, else their email.
@@ -215,10 +212,21 @@ fn actor(names: &AuditNames, actor: &Actor) -> String {
     }
 }
 
-fn project(names: &AuditNames, project_id: ProjectId) -> String {
+/// A project as the log of `here` names it.
+fn project(names: &AuditNames, here: ProjectId, project_id: ProjectId) -> String {
     match names.projects.get(&project_id) {
+        _ if project_id == here => "this project".into(),
         Some(name) => format!("the project {name}"),
         None => "another project".into(),
+    }
+}
+
+/// `text` with its first letter in upper case.
+fn sentence_case_start(text: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        Some(first) => format!("{}{}", first.to_uppercase(), characters.as_str()),
+        None => String::new(),
     }
 }
 
@@ -229,8 +237,13 @@ fn model(models: &ModelCatalog, model_id: steward_events::ModelId) -> String {
     }
 }
 
-/// An audit entry as a sentence a person reads.
-fn sentence(envelope: &Envelope, names: &AuditNames, models: &ModelCatalog) -> String {
+/// An audit entry of the log of project `here` as a sentence a person reads.
+fn sentence(
+    envelope: &Envelope,
+    here: ProjectId,
+    names: &AuditNames,
+    models: &ModelCatalog,
+) -> String {
     let who = actor(names, &envelope.actor);
     let sum = |amounts: &mut dyn Iterator<Item = Nanodollars>| dollars(amounts.sum());
     match &envelope.event {
@@ -323,24 +336,29 @@ fn sentence(envelope: &Envelope, names: &AuditNames, models: &ModelCatalog) -> S
                 source.name()
             )
         }
+        // Both sides of a transfer are in both projects' logs: each says what it is.
         Event::CreditsTransferredOut {
+            from_project_id,
             to_project_id,
             portions,
             ..
         } => format!(
-            "{who} moved {} to {}",
+            "{who} moved {} from {} to {}",
             sum(&mut portions.iter().map(|portion| portion.amount)),
-            project(names, *to_project_id)
+            project(names, here, *from_project_id),
+            project(names, here, *to_project_id)
         ),
         Event::CreditsTransferredIn {
             from_project_id,
+            to_project_id,
             portions,
             ..
-        } => format!(
-            "{who} moved {} here from {}",
+        } => sentence_case_start(&format!(
+            "{} received {} from {}",
+            project(names, here, *to_project_id),
             sum(&mut portions.iter().map(|portion| portion.amount)),
-            project(names, *from_project_id)
-        ),
+            project(names, here, *from_project_id)
+        )),
         Event::CreditsConsumed { portions, .. } => format!(
             "A request spent {} of credit",
             sum(&mut portions.iter().map(|portion| portion.amount))

@@ -24,7 +24,8 @@ use crate::{
 use askama::Template;
 use axum::{
     extract::Path,
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderValue, Method, StatusCode},
+    middleware::Next,
     response::{IntoResponse, Redirect, Response},
     routing::{get, post},
     Router,
@@ -103,6 +104,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(invitations::show).post(invitations::accept),
         )
         .route("/console/assets/{file}", get(asset))
+        .layer(axum::middleware::from_fn(keep_address_after_forms))
         .layer(axum::middleware::from_fn_with_state(
             state,
             visitor::ensure_csrf_cookie,
@@ -111,6 +113,17 @@ pub fn router(state: AppState) -> Router<AppState> {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         ))
+}
+
+/// A form's answer that is a page (not a redirect) keeps, under htmx, the address of the view
+/// the form was sent from, so that reloading it shows the view instead of re-sending the form.
+async fn keep_address_after_forms(request: axum::extract::Request, next: Next) -> Response {
+    let form = request.method() == Method::POST;
+    let mut response = next.run(request).await;
+    if form && !response.status().is_redirection() {
+        (response.headers_mut()).insert("hx-push-url", HeaderValue::from_static("false"));
+    }
+    response
 }
 
 /// What every page's frame shows: who is signed in, their projects, the one open and the views

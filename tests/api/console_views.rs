@@ -355,6 +355,26 @@ async fn billing_lists_balances_in_spending_order_and_moves_credit_keeping_its_e
         there.html
     );
     assert!(there.html.contains("transferred in"));
+    // Both logs show both sides of the transfer, each in its own words.
+    let here = olive
+        .get(&format!("/console/projects/{project_id}/audit"))
+        .await;
+    assert!(
+        here.html
+            .contains("Olive moved $55.00 from this project to the project Second"),
+        "{}",
+        here.html
+    );
+    let there = olive
+        .get(&format!("/console/projects/{second}/audit"))
+        .await;
+    assert!(
+        there
+            .html
+            .contains("This project received $55.00 from the project Olive"),
+        "{}",
+        there.html
+    );
 }
 
 /// Olive's project with requests in November 2026: tagged, untagged and with two tags.
