@@ -7,7 +7,10 @@ use super::{
     form_user, page, project_not_found, refusal, status_of, visible_project, Chrome, User, Visitor,
 };
 use crate::{
-    domain::Command, http::AppState, limits::INVITES_PER_FORM_MAX, processor::CommandError,
+    domain::{may_change_role, may_invite_as, may_remove, Command},
+    http::AppState,
+    limits::INVITES_PER_FORM_MAX,
+    processor::CommandError,
     reads::ProjectListing,
 };
 use askama::Template;
@@ -18,19 +21,25 @@ use axum::{
     Form,
 };
 use serde::Deserialize;
-use steward_events::{AccountId, Email, Permission, ProjectId, Role};
+use steward_events::{AccountId, Email, ProjectId, Role};
 
 struct MemberRow {
     account_id: AccountId,
     name: String,
     email: String,
     role: &'static str,
+    /// The roles the person may give this member (their current one among them), or none
+    /// when they may not change it.
+    roles: Vec<&'static str>,
+    removable: bool,
 }
 
 struct InvitationRow {
     email: String,
     role: Role,
     delivery: Option<&'static str>,
+    /// Whether the person may resend and revoke it.
+    manageable: bool,
 }
 
 /// One address of an "Invite New Member" form, and what became of it.
@@ -46,10 +55,8 @@ struct MembersPage {
     project: ProjectListing,
     members: Vec<MemberRow>,
     invitations: Vec<InvitationRow>,
-    roles: [&'static str; 3],
-    can_invite: bool,
-    can_change_roles: bool,
-    can_remove: bool,
+    /// The roles the person may invite into; none when they may not invite.
+    invite_roles: Vec<&'static str>,
     results: Vec<InviteResult>,
     emails: String,
     emails_error: Option<String>,
@@ -105,6 +112,7 @@ fn members_page(
     };
     let now = state.steward.now();
     let invitations = (state.steward.invitations(&principal, project_id, now)).unwrap_or_default();
+    let permissions = access.permissions;
     let invitations = invitations
         .into_iter()
         .map(|(email, role)| {
@@ -115,10 +123,10 @@ fn members_page(
                 email: email.to_string(),
                 role,
                 delivery: delivery.map(|delivery| delivery_words(delivery.state)),
+                manageable: may_invite_as(permissions, role),
             }
         })
         .collect();
-    let permits = |permission| access.permissions.contains(permission);
     let template = MembersPage {
         chrome: Chrome::of(state, visitor, Some(project_id)),
         project: ProjectListing {
@@ -134,13 +142,18 @@ fn members_page(
                     .to_owned(),
                 email: member.email,
                 role: member.role.name(),
+                roles: (Role::ALL.into_iter())
+                    .filter(|role| may_change_role(permissions, member.role, *role))
+                    .map(Role::name)
+                    .collect(),
+                removable: may_remove(permissions, member.role),
             })
             .collect(),
         invitations,
-        roles: ["member", "admin", "owner"],
-        can_invite: permits(Permission::MembersWriteInvites),
-        can_change_roles: permits(Permission::MembersWriteScopes),
-        can_remove: permits(Permission::MembersWriteKick),
+        invite_roles: (Role::ALL.into_iter())
+            .filter(|role| may_invite_as(permissions, *role))
+            .map(Role::name)
+            .collect(),
         results: outcome.results,
         emails: outcome.emails,
         emails_error: outcome.emails_error,

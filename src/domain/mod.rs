@@ -7,6 +7,7 @@ mod command;
 mod credit;
 mod decide;
 mod error;
+mod rules;
 mod state;
 mod values;
 
@@ -14,9 +15,9 @@ pub use command::{Command, MeteredModel, NewKey, Registration, TransferAmount, U
 pub use credit::{is_expired, spend_order};
 pub use decide::{decide, Known};
 pub use error::DomainError;
+pub use rules::{may_change_role, may_delete_key, may_invite_as, may_remove};
 pub use state::{
-    evolve, may_delete_key, may_use_model, AccountState, GrantState, InvitationState, KeyState,
-    ProjectState, State,
+    evolve, may_use_model, AccountState, GrantState, InvitationState, KeyState, ProjectState, State,
 };
 pub use values::{CompanyName, KeyComment, ModelName, PersonName, ProjectName, Reference};
 

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use steward_events::{
-    AccountId, CreditSource, Email, Event, GrantId, KeyId, ModelId, Nanodollars, Permission,
-    Permissions, ProjectId, Role, Scope, Sha256Digest, StreamId, Tag, Timestamp,
+    AccountId, CreditSource, Email, Event, GrantId, KeyId, ModelId, Nanodollars, Permissions,
+    ProjectId, Role, Scope, Sha256Digest, StreamId, Tag, Timestamp,
 };
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -46,18 +46,6 @@ pub struct ProjectState {
 /// write model and the reads alike.
 pub fn may_use_model(overrides: &BTreeMap<ModelId, bool>, model_id: ModelId, public: bool) -> bool {
     overrides.get(&model_id).copied().unwrap_or(public)
-}
-
-/// Whether someone acting as `actor` with `permissions` may delete a key `creator` made: their
-/// own with keys:write; another member's also takes members:write. The one rule, for `decide`
-/// and for what the console offers.
-pub fn may_delete_key(
-    permissions: Permissions,
-    actor: Option<AccountId>,
-    creator: AccountId,
-) -> bool {
-    permissions.contains(Permission::KeysWrite)
-        && (actor == Some(creator) || permissions.contains(Permission::MembersWrite))
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -518,3 +518,57 @@ async fn the_audit_log_reads_as_sentences_filtered_by_type_and_actor_and_paged()
         assert!(refused.html.contains("id=\"filter-error\""), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn an_admin_is_offered_no_owner_role_and_no_way_to_change_or_remove_an_owner() {
+    // Given: Mia an admin of Olive's project.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let mut mia = signed_up(&app, "mia@fruit.example", "Mia").await;
+    let (_, mia_session) = first_project(&app, &mia).await;
+    let (status, _) = app
+        .post(
+            &format!("/v1/projects/{}/invites", olive.project_id),
+            &olive.session,
+            json!({"email": "mia@fruit.example", "scope": "admin"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let token = app.invitation_token("mia@fruit.example").await;
+    let (status, _) = app
+        .post(
+            "/v1/invitations/accept",
+            &mia_session,
+            json!({"token": token}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let team = format!("/console/projects/{}/members", olive.project_id);
+    // When
+    let view = mia.get(&team).await;
+    // Then: invitations up to admin; Olive's row has no role control and no trash can; Mia's
+    // own has member and admin.
+    assert_eq!(view.status, StatusCode::OK, "{}", view.html);
+    let invite_form = &view.html[view.html.find("Invite New Member").unwrap()..];
+    assert!(invite_form.contains("<option value=\"admin\""));
+    assert!(!invite_form.contains("<option value=\"owner\""));
+    assert!(!view.html.contains("Role of olive@fruit.example"));
+    assert!(!view.html.contains("Remove olive@fruit.example"));
+    assert!(view.html.contains("Role of mia@fruit.example"));
+    // A forced owner invitation is refused as the API refuses it, and records nothing.
+    let head = app.log_head();
+    let forced = mia
+        .post(
+            &format!("{team}/invite"),
+            &[("emails", "pat@fruit.example"), ("role", "owner")],
+        )
+        .await;
+    assert!(
+        forced
+            .html
+            .contains("pat@fruit.example: <span class=\"error\">not sent, Your role"),
+        "{}",
+        forced.html
+    );
+    assert_eq!(app.log_head(), head);
+}

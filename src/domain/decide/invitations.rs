@@ -2,7 +2,10 @@
 //! by an account with the invited address, before it expires.
 
 use super::{access, person, project, Context};
-use crate::{domain::error::DomainError, limits};
+use crate::{
+    domain::{error::DomainError, rules::may_invite_as},
+    limits,
+};
 use steward_events::{
     is_expired, Email, Event, Permission, ProjectId, Role, Sha256Digest, Timestamp,
 };
@@ -17,10 +20,9 @@ pub(super) fn invite(
     expires_at: Timestamp,
 ) -> Result<Vec<Event>, DomainError> {
     let (access, project) = access(cx, project_id)?;
-    access.require(Permission::MembersWriteInvites)?;
-    // Only roles at or above `role` hold its invite permission, so this is also the rule that
-    // nobody grants a role above their own.
-    access.require(role.invite_permission())?;
+    if !may_invite_as(access.permissions, role) {
+        return Err(DomainError::InsufficientPermissions);
+    }
     let invited_by = access.person()?;
     if let Some(account_id) = cx.state.account_by_email.get(email) {
         if project.members.contains_key(account_id) {
@@ -137,7 +139,11 @@ fn manage(cx: &Context, project_id: ProjectId, email: &Email) -> Result<(), Doma
         .invitations
         .get(email)
         .ok_or(DomainError::InvitationNotFound)?;
-    access.require(invitation.role.invite_permission())
+    if may_invite_as(access.permissions, invitation.role) {
+        Ok(())
+    } else {
+        Err(DomainError::InsufficientPermissions)
+    }
 }
 
 fn ensure_future(cx: &Context, expires_at: Timestamp) -> Result<(), DomainError> {

@@ -3,7 +3,7 @@
 
 use super::{access, dedup, Context};
 use crate::{
-    domain::{command::NewKey, error::DomainError, state::may_delete_key},
+    domain::{command::NewKey, error::DomainError, rules::may_delete_key},
     limits,
 };
 use steward_events::{Event, KeyId, Permission, ProjectId, Scope};

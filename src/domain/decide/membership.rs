@@ -2,8 +2,12 @@
 //! owner, and nobody changes or removes a role above their own.
 
 use super::{access, ensure_keeps_an_owner, Access, Context};
-use crate::domain::{error::DomainError, state::ProjectState};
-use steward_events::{AccountId, Event, Permission, ProjectId, RemovalReason, Role};
+use crate::domain::{
+    error::DomainError,
+    rules::{may_change_role, may_remove},
+    state::ProjectState,
+};
+use steward_events::{AccountId, Event, ProjectId, RemovalReason, Role};
 
 /// What the actor may do in the project, and the current role of the member acted on.
 fn member<'s>(
@@ -26,10 +30,10 @@ pub(super) fn change_role(
     role: Role,
 ) -> Result<Vec<Event>, DomainError> {
     let (access, project, current) = member(cx, project_id, account_id)?;
-    access.require(Permission::MembersWriteScopes)?;
-    access.require(current.change_permission())?;
     // As for invitations: holding the new role's permission implies holding the role.
-    access.require(role.change_permission())?;
+    if !may_change_role(access.permissions, current, role) {
+        return Err(DomainError::InsufficientPermissions);
+    }
     if current == role {
         return Ok(vec![]);
     }
@@ -48,8 +52,9 @@ pub(super) fn remove(
     account_id: AccountId,
 ) -> Result<Vec<Event>, DomainError> {
     let (access, project, current) = member(cx, project_id, account_id)?;
-    access.require(Permission::MembersWriteKick)?;
-    access.require(current.kick_permission())?;
+    if !may_remove(access.permissions, current) {
+        return Err(DomainError::InsufficientPermissions);
+    }
     ensure_keeps_an_owner(project, current)?;
     Ok(vec![Event::MemberRemoved {
         project_id,
