@@ -2,7 +2,7 @@
 //! ("Olive invited mia@fruit.example as member"), filtered by type, actor and time, paged. The
 //! query is the JSON API's (`GET /v1/projects/{project_id}/audit`), parameters and all.
 
-use super::{dollars, page, project_not_found, when, Chrome, Visitor};
+use super::{dollars, page, project_not_found, when, Chrome, SignedIn};
 use crate::{
     http::{
         audit::{parse_query, AuditQuery},
@@ -15,7 +15,7 @@ use askama::Template;
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use serde::Deserialize;
 use steward_events::{
@@ -105,14 +105,10 @@ impl AuditPage {
 /// The Audit Log view.
 pub async fn show(
     State(state): State<AppState>,
-    visitor: Visitor,
+    SignedIn { visitor, user }: SignedIn,
     Path(project_id): Path<ProjectId>,
     Query(form): Query<AuditForm>,
 ) -> Response {
-    let user = match visitor.require_user(&format!("/console/projects/{project_id}/audit")) {
-        Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
-    };
     let principal = user.principal();
     let Ok(project) = state.steward.project(&principal, project_id) else {
         return project_not_found(&state, &visitor);

@@ -3,7 +3,9 @@
 //! billing:write in both. The reads and the transfer are the JSON API's; promotional credit
 //! stays (support moves it), as the domain decides.
 
-use super::{dollars, form_user, page, project_not_found, refusal, status_of, when, Chrome};
+use super::{
+    dollars, form_user, page, project_not_found, refusal, status_of, when, Chrome, SignedIn,
+};
 use super::{User, Visitor};
 use crate::{
     domain::{Command, DomainError, TransferAmount},
@@ -15,7 +17,7 @@ use askama::Template;
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::{IntoResponse, Response},
+    response::Response,
     Form,
 };
 use serde::Deserialize;
@@ -168,17 +170,13 @@ fn billing_page(
 /// The Billing view.
 pub async fn show(
     State(state): State<AppState>,
-    visitor: Visitor,
+    SignedIn { visitor, user }: SignedIn,
     Path(project_id): Path<ProjectId>,
 ) -> Response {
-    let user = match visitor.require_user(&here(project_id)) {
-        Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
-    };
     billing_page(
         &state,
         &visitor,
-        user,
+        &user,
         project_id,
         StatusCode::OK,
         Outcome::default(),

@@ -2,7 +2,9 @@
 //! that answers the creation, never again) and deleting a key. The commands are the JSON API's;
 //! a role is offered only where it is no greater than the person's own.
 
-use super::{form_user, page, project_not_found, refusal, status_of, when, Chrome, User, Visitor};
+use super::{
+    form_user, page, project_not_found, refusal, status_of, when, Chrome, SignedIn, User, Visitor,
+};
 use crate::{
     domain::{may_delete_key, Command, DomainError, KeyComment, NewKey},
     http::{query::parse_instant, AppState},
@@ -15,7 +17,7 @@ use askama::Template;
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::{IntoResponse, Response},
+    response::Response,
     Form,
 };
 use serde::Deserialize;
@@ -181,17 +183,13 @@ fn keys_page(
 /// The API Keys view.
 pub async fn show(
     State(state): State<AppState>,
-    visitor: Visitor,
+    SignedIn { visitor, user }: SignedIn,
     Path(project_id): Path<ProjectId>,
 ) -> Response {
-    let user = match visitor.require_user(&here(project_id)) {
-        Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
-    };
     keys_page(
         &state,
         &visitor,
-        user,
+        &user,
         project_id,
         StatusCode::OK,
         Outcome::default(),

@@ -4,7 +4,8 @@
 //! action is the JSON API's command; what a role may not do is not offered.
 
 use super::{
-    form_user, page, project_not_found, refusal, status_of, visible_project, Chrome, User, Visitor,
+    form_user, page, project_not_found, refusal, status_of, visible_project, Chrome, SignedIn,
+    User, Visitor,
 };
 use crate::{
     domain::{may_change_role, may_invite_as, may_remove, Command},
@@ -175,17 +176,13 @@ fn delivery_words(state: crate::outbox::DeliveryState) -> &'static str {
 /// The Team Members view.
 pub async fn show(
     State(state): State<AppState>,
-    visitor: Visitor,
+    SignedIn { visitor, user }: SignedIn,
     Path(project_id): Path<ProjectId>,
 ) -> Response {
-    let user = match visitor.require_user(&here(project_id)) {
-        Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
-    };
     members_page(
         &state,
         &visitor,
-        user,
+        &user,
         project_id,
         StatusCode::OK,
         Outcome::default(),
@@ -451,14 +448,10 @@ fn remove_page(
 /// Before removing: which of the member's keys will stop working.
 pub async fn confirm_removal(
     State(state): State<AppState>,
-    visitor: Visitor,
+    SignedIn { visitor, user }: SignedIn,
     Path(ids): Path<(ProjectId, AccountId)>,
 ) -> Response {
-    let user = match visitor.require_user(&format!("{}/{}/remove", here(ids.0), ids.1)) {
-        Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
-    };
-    remove_page(&state, &visitor, user, ids, StatusCode::OK, None)
+    remove_page(&state, &visitor, &user, ids, StatusCode::OK, None)
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,7 @@
 //! Projects: "Create Project", and a project's Settings ("Project Name" and "Update"), leaving
 //! and deleting it. The commands are the JSON API's; their refusals are shown beside the field.
 
-use super::{page, refusal, status_of, visible_project, Chrome, Visitor};
+use super::{page, refusal, status_of, visible_project, Chrome, SignedIn, Visitor};
 use crate::reads::ProjectListing;
 use crate::{
     domain::{Command, ProjectName},
@@ -28,10 +28,8 @@ struct NewProjectPage {
 }
 
 /// The "Create Project" form.
-pub async fn new_page(State(state): State<AppState>, visitor: Visitor) -> Response {
-    if let Err(redirect) = visitor.require_user("/console/projects/new") {
-        return redirect.into_response();
-    }
+pub async fn new_page(State(state): State<AppState>, signed_in: SignedIn) -> Response {
+    let visitor = signed_in.visitor;
     let template = NewProjectPage {
         chrome: Chrome::of(&state, &visitor, None),
         name: String::new(),
@@ -136,14 +134,10 @@ fn here(project_id: ProjectId) -> String {
 /// The project's Settings.
 pub async fn settings_page(
     State(state): State<AppState>,
-    visitor: Visitor,
+    SignedIn { visitor, user }: SignedIn,
     Path(project_id): Path<ProjectId>,
 ) -> Response {
-    let user = match visitor.require_user(&here(project_id)) {
-        Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
-    };
-    match visible_project(&state, user, project_id) {
+    match visible_project(&state, &user, project_id) {
         Some(project) => settings(
             &state,
             &visitor,

@@ -3,7 +3,7 @@
 //! the JSON API's billing breakdown grouped by tag. The month is the API's usage query over its
 //! days; cost and the CSV need billing:read, as in the API.
 
-use super::{dollars, page, project_not_found, Chrome, User, Visitor};
+use super::{dollars, page, project_not_found, Chrome, SignedIn, User, Visitor};
 use crate::{
     http::{billing_usage::billing_breakdown_csv, error::ApiError, query::UsageParams, AppState},
     reads::ProjectListing,
@@ -230,14 +230,10 @@ async fn rows(
 /// The Usage view.
 pub async fn show(
     State(state): State<AppState>,
-    visitor: Visitor,
+    SignedIn { visitor, user }: SignedIn,
     Path(project_id): Path<ProjectId>,
     Query(query): Query<MonthQuery>,
 ) -> Response {
-    let user = match visitor.require_user(&here(project_id)) {
-        Ok(user) => user,
-        Err(redirect) => return redirect.into_response(),
-    };
     let principal = user.principal();
     let (Ok(project), Ok(access)) = (
         state.steward.project(&principal, project_id),
@@ -254,8 +250,8 @@ pub async fn show(
         ),
     };
     let (per_tag, once) = match (
-        rows(&state, user, project_id, month, TagCounting::PerTag).await,
-        rows(&state, user, project_id, month, TagCounting::Once).await,
+        rows(&state, &user, project_id, month, TagCounting::PerTag).await,
+        rows(&state, &user, project_id, month, TagCounting::Once).await,
     ) {
         (Ok(per_tag), Ok(once)) => (per_tag, once),
         (Err(error), _) | (_, Err(error)) => {

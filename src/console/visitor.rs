@@ -51,6 +51,33 @@ impl Visitor {
     }
 }
 
+/// A signed-in visitor of a page; a signed-out one is sent to log in, then back to the page.
+pub struct SignedIn {
+    pub visitor: Visitor,
+    pub user: User,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Redirect;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Ok(visitor) = Visitor::from_request_parts(parts, state).await;
+        match visitor.user.clone() {
+            Some(user) => Ok(Self { visitor, user }),
+            None => {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map_or("/console", |path| path.as_str());
+                Err(Redirect::to(&login_path(here)))
+            }
+        }
+    }
+}
+
 /// The login page that comes back to `next` afterwards.
 pub fn login_path(next: &str) -> String {
     format!(

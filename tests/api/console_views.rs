@@ -18,6 +18,23 @@ async fn first_project(app: &TestApp, browser: &Browser) -> (String, Auth) {
     (project_id, session)
 }
 
+/// A person signed up in the console who then joined `owner`'s project with `role`.
+async fn joined(app: &TestApp, owner: &Person, email: &str, first: &str, role: &str) -> Browser {
+    let browser = signed_up(app, email, first).await;
+    let (project_id, session) = first_project(app, &browser).await;
+    let (_, members) = app
+        .get(&format!("/v1/projects/{project_id}/members"), &session)
+        .await;
+    let person = Person {
+        account_id: members["members"][0]["member_id"].as_str().unwrap().into(),
+        project_id,
+        email: email.into(),
+        session,
+    };
+    app.invite_and_accept(owner, &person, role).await;
+    browser
+}
+
 /// The value of the input `id` on a page.
 fn field_value(html: &str, id: &str) -> Option<String> {
     let start = html.find(&format!("id=\"{id}\""))?;
@@ -172,25 +189,7 @@ async fn a_member_sees_only_their_own_keys_and_is_offered_no_role_above_their_ow
     // Given: Olive's key, and Mia a member of her project.
     let app = spawn_app().await;
     let olive = app.signup("olive@fruit.example").await;
-    let mut mia = signed_up(&app, "mia@fruit.example", "Mia").await;
-    let (_, mia_session) = first_project(&app, &mia).await;
-    let (status, body) = app
-        .post(
-            &format!("/v1/projects/{}/invites", olive.project_id),
-            &olive.session,
-            json!({"email": "mia@fruit.example", "scope": "member"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let token = app.invitation_token("mia@fruit.example").await;
-    let (status, _) = app
-        .post(
-            "/v1/invitations/accept",
-            &mia_session,
-            json!({"token": token}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let mut mia = joined(&app, &olive, "mia@fruit.example", "Mia", "member").await;
     let olive_key = app
         .create_key(&olive.session, &olive.project_id, &["member"], &[])
         .await;
@@ -436,6 +435,17 @@ async fn usage_shows_a_month_per_tag_with_a_chart_and_downloads_the_apis_csv() {
         .await;
     assert_eq!(Value::String(csv.html.clone()), api);
     assert!(csv.html.contains(",apple,"), "{}", csv.html);
+    // Signed out, the view sends to sign in and back to the same month.
+    let away = Browser::new(&app)
+        .get(&format!("{usage}?month=2026-11"))
+        .await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        away.location.unwrap(),
+        format!(
+            "/console/login?next=%2Fconsole%2Fprojects%2F{project_id}%2Fusage%3Fmonth%3D2026-11"
+        )
+    );
     // Another month is empty; a bad month is refused beside the field.
     let october = olive.get(&format!("{usage}?month=2026-10")).await;
     assert!(october.html.contains("<tr><th>Total</th><th>0</th>"));
@@ -524,25 +534,7 @@ async fn an_admin_is_offered_no_owner_role_and_no_way_to_change_or_remove_an_own
     // Given: Mia an admin of Olive's project.
     let app = spawn_app().await;
     let olive = app.signup("olive@fruit.example").await;
-    let mut mia = signed_up(&app, "mia@fruit.example", "Mia").await;
-    let (_, mia_session) = first_project(&app, &mia).await;
-    let (status, _) = app
-        .post(
-            &format!("/v1/projects/{}/invites", olive.project_id),
-            &olive.session,
-            json!({"email": "mia@fruit.example", "scope": "admin"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let token = app.invitation_token("mia@fruit.example").await;
-    let (status, _) = app
-        .post(
-            "/v1/invitations/accept",
-            &mia_session,
-            json!({"token": token}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
+    let mut mia = joined(&app, &olive, "mia@fruit.example", "Mia", "admin").await;
     let team = format!("/console/projects/{}/members", olive.project_id);
     // When
     let view = mia.get(&team).await;

@@ -20,22 +20,19 @@ Each view is saved as a PNG in SCREENSHOT_DIR (the README's screenshots are thes
 
 import csv
 import io
-import json
 import os
 import re
 import secrets
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "smtp"))
-from test_delivery import Smtp, free_port, wait_until  # noqa: E402
+import test_delivery  # noqa: E402
+from test_delivery import OPERATOR, Smtp, free_port, wait_until  # noqa: E402
 
-OPERATOR = secrets.token_hex(24)
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialing Google's hosts, which this
 # closed network refuses (the machine notes).
@@ -51,44 +48,22 @@ def check(condition, what):
     print(f"ok - {what}")
 
 
-class Steward:
+class Steward(test_delivery.Steward):
+    """`steward serve` whose public URL is itself, so that the email's link opens here."""
+
     def __init__(self, binary, work, smtp_port):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        super().__init__(binary, os.path.join(work, "data"), free_port(), smtp_port)
+        self.log = os.path.join(work, "serve.log")
+
+    def start(self):
         self.process = subprocess.Popen(
-            [binary, "serve", "--data-dir", os.path.join(work, "data"),
-             "--listen", f"127.0.0.1:{self.port}",
-             "--smtp-url", f"smtp://127.0.0.1:{smtp_port}",
+            [self.binary, "serve", "--data-dir", self.data, "--listen", f"127.0.0.1:{self.port}",
+             "--smtp-url", f"smtp://127.0.0.1:{self.smtp_port}",
              "--smtp-from", "Steward <steward@fruit.example>",
              "--public-url", self.base, "--signups-per-minute", "0"],
             env=dict(os.environ, STEWARD_OPERATOR_TOKEN=OPERATOR),
-            stdout=open(os.path.join(work, "serve.log"), "ab"),
-            stderr=subprocess.STDOUT)
+            stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         wait_until(self.healthy, "steward to serve")
-
-    def healthy(self):
-        try:
-            urllib.request.urlopen(self.base + "/healthz", timeout=0.5)
-            return True
-        except OSError:
-            return False
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(20)
-
-    def call(self, method, path, auth=None, body=None):
-        request = urllib.request.Request(
-            self.base + path, method=method,
-            data=None if body is None else json.dumps(body).encode())
-        request.add_header("Content-Type", "application/json")
-        if auth:
-            request.add_header("Authorization", auth)
-        try:
-            with urllib.request.urlopen(request) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
 
 
 def invitation_link(smtp, address):
@@ -124,6 +99,7 @@ def main(binary, screenshots):
     smtp = Smtp(free_port(), os.path.join(work, "maildir"))
     smtp.start()
     steward = Steward(binary, work, smtp.port)
+    steward.start()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
