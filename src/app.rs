@@ -135,6 +135,11 @@ impl Steward {
         self.processor.stats()
     }
 
+    /// What the command processor records of its batches, for `/metrics`.
+    pub fn commit_metrics(&self) -> &crate::metrics::CommitMetrics {
+        self.processor.metrics()
+    }
+
     /// Answers every queued command, stops the processor, writes a checkpoint and flushes the
     /// log. A checkpoint that cannot be written is logged: the log alone is enough to start.
     pub fn shutdown(self) -> Result<(), LogError> {

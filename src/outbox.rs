@@ -99,6 +99,8 @@ pub struct Outbox {
     invitation_ttl_seconds: i64,
     /// Wakes the mail worker when a message was written.
     written: tokio::sync::Notify,
+    /// Messages marked failed for good since start, for `/metrics`.
+    failures: prometheus_client::metrics::counter::Counter,
 }
 
 impl Outbox {
@@ -120,6 +122,7 @@ impl Outbox {
             writer,
             invitation_ttl_seconds,
             written: tokio::sync::Notify::new(),
+            failures: Default::default(),
         })
     }
 
@@ -180,7 +183,22 @@ impl Outbox {
 
     /// Writes `message` again (its delivery changed); returns once durable.
     pub async fn update(&self, message: &OutboxMessage) -> Result<(), CommandError> {
-        self.writer.write(self.writes(message)).await
+        self.writer.write(self.writes(message)).await?;
+        if message.delivery.state == DeliveryState::Failed {
+            self.failures.inc();
+        }
+        Ok(())
+    }
+
+    /// The messages marked failed for good since start (a counter `/metrics` shows).
+    pub fn failures(&self) -> &prometheus_client::metrics::counter::Counter {
+        &self.failures
+    }
+
+    /// How many messages wait to be sent: at most `OUTBOX_WALKED_MAX`, as many as the mail
+    /// worker looks at.
+    pub fn pending_count(&self) -> usize {
+        self.pending.iter().take(OUTBOX_WALKED_MAX).count()
     }
 
     /// Forgets a pending id whose message is gone (swept with its expired invitation).

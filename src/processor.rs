@@ -15,6 +15,7 @@ use crate::limits::{BATCH_COMMANDS_MAX, QUEUED_COMMANDS_MAX};
 use crate::{
     clock::Clock,
     domain::{decide, evolve, Command, DomainError, Known, State},
+    metrics::CommitMetrics,
 };
 use std::{
     collections::{BTreeMap, HashSet},
@@ -22,8 +23,8 @@ use std::{
     thread::JoinHandle,
 };
 use steward_events::{
-    codec, limits::EVENTS_PER_COMMIT_MAX, Actor, BesideWrites, Commit, Envelope, EventId, EventLog,
-    ExpectedVersion, LogError, ProposedEvent, StreamId,
+    codec, limits::EVENTS_PER_COMMIT_MAX, Actor, BesideWrites, Commit, Envelope, Event, EventId,
+    EventLog, ExpectedVersion, LogError, Nanodollars, ProposedEvent, StreamId,
 };
 use steward_projections::Projections;
 use tokio::sync::{mpsc, oneshot};
@@ -101,6 +102,7 @@ pub struct CommandProcessor {
     /// Ends with the write model, for the checkpoint.
     thread: Option<JoinHandle<State>>,
     stats: Arc<Mutex<ProcessorStats>>,
+    metrics: CommitMetrics,
 }
 
 impl CommandProcessor {
@@ -113,12 +115,14 @@ impl CommandProcessor {
     ) -> Self {
         let (sender, receiver) = mpsc::channel(QUEUED_COMMANDS_MAX);
         let stats = Arc::new(Mutex::new(ProcessorStats::default()));
+        let metrics = CommitMetrics::default();
         let worker = Worker {
             log,
             state,
             projections,
             clock,
             stats: Arc::clone(&stats),
+            metrics: metrics.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("steward-commands".into())
@@ -128,7 +132,13 @@ impl CommandProcessor {
             sender: Some(sender),
             thread: Some(thread),
             stats,
+            metrics,
         }
+    }
+
+    /// What the processor records of its batches, for `/metrics`.
+    pub fn metrics(&self) -> &CommitMetrics {
+        &self.metrics
     }
 
     /// Decides and records `command` for `actor`; returns the recorded envelopes once durable.
@@ -210,6 +220,7 @@ struct Worker {
     projections: Arc<RwLock<Projections>>,
     clock: Arc<dyn Clock>,
     stats: Arc<Mutex<ProcessorStats>>,
+    metrics: CommitMetrics,
 }
 
 /// A decided command waiting for the append: refused already, or holding commit `index`.
@@ -329,7 +340,10 @@ impl Worker {
         let outcomes = if commits.is_empty() && beside.is_empty() {
             Vec::new()
         } else {
-            match self.log.append_all_with(commits, beside) {
+            let started = std::time::Instant::now();
+            let appended = self.log.append_all_with(commits, beside);
+            (self.metrics.flush_seconds).observe(started.elapsed().as_secs_f64());
+            match appended {
                 Ok(outcomes) => outcomes,
                 Err(error) => {
                     tracing::error!(%error, "appending a batch failed; reloading the write model");
@@ -356,7 +370,10 @@ impl Worker {
             let mut projections = self.projections.write().expect("projections lock");
             for outcome in outcomes.iter().flatten() {
                 match outcome {
-                    Ok(envelopes) => envelopes.iter().for_each(|e| projections.apply(e)),
+                    Ok(envelopes) => envelopes.iter().for_each(|envelope| {
+                        projections.apply(envelope);
+                        self.count_spent(envelope);
+                    }),
                     Err(_) => diverged = true,
                 }
             }
@@ -380,11 +397,20 @@ impl Worker {
         }
     }
 
+    /// Adds a recorded request's spent credit to the total.
+    fn count_spent(&self, envelope: &Envelope) {
+        if let Event::CreditsConsumed { portions, .. } = &envelope.event {
+            let spent: Nanodollars = portions.iter().map(|portion| portion.amount).sum();
+            (self.metrics.credit_consumed_usd).inc_by(spent.get() as f64 / 1e9);
+        }
+    }
+
     fn record_stats(&self, commands: usize) {
         let mut stats = self.stats.lock().expect("stats lock");
         stats.batches += 1;
         stats.commands += commands as u64;
         stats.largest_batch = stats.largest_batch.max(commands as u64);
+        self.metrics.batch_commands.observe(commands as f64);
     }
 
     /// Rebuilds the write model from the log and brings the projections up to it.

@@ -8,6 +8,7 @@ use crate::{
     domain::Command,
     grants::GrantKeys,
     http::{self, idempotency::IdempotencyStore, throttle, AppState, HttpSettings, Services},
+    metrics::Metrics,
     models::ModelCatalog,
     outbox::Outbox,
     pricing::PriceTable,
@@ -83,17 +84,19 @@ impl Application {
         let grants =
             GrantKeys::open(&settings.data_dir, steward.now()).map_err(StartError::GrantKeys)?;
         let db = steward.log().db().clone();
+        let outbox = Arc::new(Outbox::open(
+            &db,
+            steward.writer(),
+            i64::from(settings.invitation_ttl_hours) * 3600,
+        )?);
         let state = AppState::new(Services {
             sessions: Arc::new(Sessions::open(
                 &db,
                 steward.writer(),
                 i64::from(settings.session_ttl_hours) * 3600,
             )?),
-            outbox: Arc::new(Outbox::open(
-                &db,
-                steward.writer(),
-                i64::from(settings.invitation_ttl_hours) * 3600,
-            )?),
+            metrics: Arc::new(Metrics::new(steward.commit_metrics(), outbox.failures())),
+            outbox,
             pricing: Arc::new(pricing),
             models: Arc::new(models),
             grants: Arc::new(grants),

@@ -71,6 +71,12 @@ impl ProjectCredits {
         spend_order(&self.grants, at)
     }
 
+    /// Whether anything is left to spend at `at`: a grant with credit, not expired. No
+    /// allocation, for the gateway's check of every request.
+    pub fn has_credit(&self, at: Timestamp) -> bool {
+        (self.grants.values()).any(|grant| grant.remaining.get() > 0 && !grant.is_expired_at(at))
+    }
+
     /// A balance not expired at `at`.
     pub fn balance(&self, grant_id: GrantId, at: Timestamp) -> Option<&GrantView> {
         self.grants

@@ -73,6 +73,16 @@ pub struct Projections {
 }
 
 impl Projections {
+    /// Every read model's name, in the order each envelope is applied to them.
+    pub const NAMES: [&'static str; 6] = [
+        membership::Membership::NAME,
+        keys::Keys::NAME,
+        credits::Credits::NAME,
+        usage::Usage::NAME,
+        audit::Audit::NAME,
+        models::ModelAccess::NAME,
+    ];
+
     /// The last log position applied.
     pub fn position(&self) -> u64 {
         self.position

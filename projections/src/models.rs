@@ -37,6 +37,20 @@ impl ModelAccess {
     }
 }
 
+impl ModelAccess {
+    /// The project's override of one model in force at `as_of`, if any: granted or revoked.
+    pub fn override_of(
+        &self,
+        project_id: ProjectId,
+        model_id: ModelId,
+        as_of: Timestamp,
+    ) -> Option<bool> {
+        let changes = self.projects.get(&project_id)?.get(&model_id)?;
+        let change = changes.iter().rev().find(|change| change.at <= as_of)?;
+        Some(change.allowed)
+    }
+}
+
 impl Projection for ModelAccess {
     const NAME: &'static str = "model_access";
 

@@ -124,7 +124,7 @@ pub async fn login(
     {
         Ok(Some(account_id)) => account_id,
         Ok(None) => {
-            state.auth_failures.record(address);
+            state.failed_authentication(address);
             return again("Wrong email or password.", StatusCode::UNAUTHORIZED);
         }
         Err(_) => {

@@ -41,11 +41,11 @@ pub struct ProjectState {
     pub model_access: BTreeMap<ModelId, bool>,
 }
 
-/// Whether a project with these access `overrides` (model → granted or revoked) may use the
-/// model `model_id`: its override, else whether the model is public. The one rule, for the
-/// write model and the reads alike.
-pub fn may_use_model(overrides: &BTreeMap<ModelId, bool>, model_id: ModelId, public: bool) -> bool {
-    overrides.get(&model_id).copied().unwrap_or(public)
+/// Whether a project may use a model: the operator's override for it (granted or revoked), if
+/// any, else whether the model is public. The one rule, for the write model, the reads and the
+/// gateway's check alike.
+pub fn may_use_model(override_of_model: Option<bool>, public: bool) -> bool {
+    override_of_model.unwrap_or(public)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -138,7 +138,7 @@ async fn login(
         .check_login(&body.email, body.password)
         .await?;
     let Some(account_id) = account_id else {
-        state.auth_failures.record(address);
+        state.failed_authentication(address);
         return Err(ApiError::invalid_auth());
     };
     let session_token = state

@@ -49,7 +49,7 @@ impl FromRequestParts<AppState> for Principal {
         }
         let principal = authenticate(parts, state).await;
         if matches!(&principal, Err(error) if error.status == StatusCode::UNAUTHORIZED) {
-            state.auth_failures.record(address);
+            state.failed_authentication(address);
         }
         principal
     }
@@ -143,5 +143,38 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     match credentials(headers)? {
         Credentials::Bearer(token) => Some(token),
         Credentials::Token(_) => None,
+    }
+}
+
+/// Whoever may record usage: anyone `Principal` takes, and also a grant token
+/// (`Bearer <jwt>` from `POST /v1/auth/grant`), which acts as its key within the grant's
+/// scopes. This is how the service behind a gateway records what a request that came with a
+/// grant cost.
+pub struct Metering(pub Principal);
+
+impl FromRequestParts<AppState> for Metering {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let grant = match credentials(&parts.headers) {
+            Some(Credentials::Bearer(token)) if token.split('.').count() == 3 => token,
+            _ => {
+                return Principal::from_request_parts(parts, state)
+                    .await
+                    .map(Metering)
+            }
+        };
+        let address = client_address(parts);
+        state.auth_failures.check(address)?;
+        match state.steward.check_grant(&state.grants, grant) {
+            Ok(key) => Ok(Metering(Principal::Key(key))),
+            Err(error) => {
+                state.failed_authentication(address);
+                Err(ApiError::invalid_auth().with_details(error.to_string()))
+            }
+        }
     }
 }

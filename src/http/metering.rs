@@ -2,7 +2,7 @@
 //! the price table, paid from the soonest-expiring credit, idempotent per request id.
 
 use super::{
-    auth::Principal,
+    auth::{Metering, Principal},
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath},
     keys::parse_tags,
@@ -191,7 +191,7 @@ fn parse_features(names: &[String]) -> Result<FeatureSet, ApiError> {
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn record_request(
     State(state): State<AppState>,
-    principal: Principal,
+    Metering(principal): Metering,
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(body): ApiJson<RecordRequestBody>,
 ) -> ApiResult<Json<RecordRequestResponse>> {
@@ -287,7 +287,7 @@ impl BatchItemResult {
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn record_request_batch(
     State(state): State<AppState>,
-    principal: Principal,
+    Metering(principal): Metering,
     ApiPath(project_id): ApiPath<ProjectId>,
     ApiJson(body): ApiJson<RecordBatchBody>,
 ) -> ApiResult<Json<RecordBatchResponse>> {

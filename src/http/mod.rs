@@ -27,6 +27,7 @@ mod requests;
 mod system;
 mod transfers;
 mod usage;
+mod verify;
 
 use crate::limits::BODY_BYTES_MAX;
 use crate::{
@@ -91,6 +92,15 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// A failed authentication from `address`: it counts toward the address's limit and in
+    /// the metrics.
+    pub fn failed_authentication(&self, address: Option<std::net::IpAddr>) {
+        self.auth_failures.record(address);
+        self.metrics.auth_failures.inc();
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Services;
 
@@ -111,6 +121,7 @@ pub struct Services {
     pub idempotency: Arc<IdempotencyStore>,
     pub auth_failures: Arc<throttle::PerAddressLimit>,
     pub signups: Arc<throttle::PerAddressLimit>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 #[derive(OpenApi)]
@@ -235,6 +246,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(operator::router())
         .merge(system::router())
+        .merge(verify::router())
 }
 
 /// The routes and their OpenAPI document, with the errors every operation may answer.
@@ -259,6 +271,7 @@ fn router(state: AppState) -> Router {
             }),
         )
         .merge(crate::console::router(state.clone()))
+        .route_layer(middleware::from_fn(remember_route))
         .fallback(|| async { ApiError::not_found("Route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -267,6 +280,20 @@ fn router(state: AppState) -> Router {
             )
         })
         .with_state(state)
+}
+
+/// Puts the matched route's template in the answer's extensions, for the metrics: the
+/// request context outside the router cannot see it otherwise.
+async fn remember_route(
+    matched: Option<axum::extract::MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        response.extensions_mut().insert(matched);
+    }
+    response
 }
 
 /// The whole service: the routes wrapped once in the middleware, outermost first: CORS,
@@ -322,10 +349,10 @@ pub fn with_middleware(
                 .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)]),
         )
         .layer(middleware::from_fn_with_state(
-            state,
+            state.clone(),
             idempotency::idempotency,
         ))
-        .layer(middleware::from_fn(request_context))
+        .layer(middleware::from_fn_with_state(state, request_context))
         // Inside the request context, so that a panic's 500 carries the error JSON and the
         // request id like any other error, and is logged with its cause.
         .layer(CatchPanicLayer::custom(panic_answer))
@@ -359,14 +386,34 @@ const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
 ];
 
 /// Gives every request an id (echoed in `dg-request-id`), logs it, writes error bodies with
-/// that id, and sets the security headers. Internal causes go to the log only.
-async fn request_context(request: Request, next: Next) -> Response {
+/// that id, sets the security headers, and counts it in the metrics under its route's
+/// template. Internal causes go to the log only.
+async fn request_context(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let request_id = Uuid::now_v7().to_string();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();
-    let response = render_error(next.run(request).await, &request_id, &method, &path);
+    let response = next.run(request).await;
+    // Before an error's body is rendered, which makes a new answer.
+    let matched = (response.extensions().get::<axum::extract::MatchedPath>()).cloned();
+    let response = render_error(response, &request_id, &method, &path);
     let status = response.status().as_u16();
+    let route = matched
+        .as_ref()
+        .map_or("unmatched", |matched| matched.as_str());
+    let method_label = match method {
+        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE => {
+            method.as_str()
+        }
+        Method::HEAD | Method::OPTIONS => method.as_str(),
+        _ => "other",
+    };
+    let elapsed = started.elapsed();
+    (state.metrics).answered(route, method_label, status, elapsed.as_secs_f64());
     tracing::info!(
         %request_id,
         %method,

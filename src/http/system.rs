@@ -1,13 +1,21 @@
-//! Operations: the health check.
+//! Operations: the health check and the Prometheus metrics.
 
 use super::AppState;
-use axum::{extract::State, Json};
+use crate::metrics::ProjectionLabel;
+use axum::{
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+    Json,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,4 +33,28 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
         status: "ok",
         position: state.steward.read(|projections| projections.position()),
     })
+}
+
+/// The metrics in Prometheus's text format (`steward_*`; the README lists them).
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus text format, version 0.0.4",
+        content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
+async fn metrics(State(state): State<AppState>) -> Response {
+    let position = state.steward.read(|projections| projections.position());
+    let head = state.steward.log().head();
+    state.metrics.log_head.set(head as i64);
+    for projection in steward_projections::Projections::NAMES {
+        (state.metrics.projection_position)
+            .get_or_create(&ProjectionLabel { projection })
+            .set(position as i64);
+    }
+    (state.metrics.outbox_pending).set(state.outbox.pending_count() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }

@@ -172,7 +172,7 @@ pub type AccessOverrides = BTreeMap<ModelId, bool>;
 
 /// Whether a project with `overrides` may use `model` (`domain::may_use_model`).
 pub fn may_use(overrides: &AccessOverrides, model: &Model) -> bool {
-    may_use_model(overrides, model.uuid(), model.public())
+    may_use_model(overrides.get(&model.uuid()).copied(), model.public())
 }
 
 /// The operator's catalog, looked up by id and by canonical name.

@@ -8,6 +8,7 @@ mod console;
 mod console_views;
 mod demo;
 mod errors;
+mod gateway;
 mod grants;
 mod helpers;
 mod hostile;

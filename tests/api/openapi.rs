@@ -70,6 +70,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/.well-known/jwks.json"),
     ("post", "/v1/operator/grant-keys/rotate"),
     ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/v1/auth/verify"),
+    ("post", "/v1/auth/verify"),
 ];
 
 #[tokio::test]

@@ -31,7 +31,7 @@ pub(super) fn record(
     }
     check_report(report)?;
     let model = &report.model;
-    if !may_use_model(&project.model_access, model.id, model.public) {
+    if !may_use_model(project.model_access.get(&model.id).copied(), model.public) {
         return Err(DomainError::ModelNotAllowed);
     }
     let cost = if report.status_code >= 400 {
@@ -117,7 +117,7 @@ pub(super) fn set_model_access(
 ) -> Result<Vec<Event>, DomainError> {
     require_operator(cx)?;
     let project = project(cx.state, project_id)?;
-    let current = may_use_model(&project.model_access, model_id, public);
+    let current = may_use_model(project.model_access.get(&model_id).copied(), public);
     Ok(match (current, allowed) {
         (false, true) => vec![Event::ModelAccessGranted {
             project_id,
