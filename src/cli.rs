@@ -36,7 +36,7 @@ pub struct DataDirectory {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Serve the HTTP API (Deepgram's Management API v1 and Steward's own commands).
-    Serve(ServeSettings),
+    Serve(Box<ServeSettings>),
     /// Write the Fruit Company scenario into an empty data directory.
     Demo {
         #[command(flatten)]
@@ -351,7 +351,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     let mut out = stdout.lock();
     match cli.command {
         CliCommand::Serve(settings) => {
-            let application = Application::build(settings, Arc::new(SystemClock)).await?;
+            let application = Application::build(*settings, Arc::new(SystemClock)).await?;
             application.run_until_stopped(shutdown_signal()).await?;
         }
         CliCommand::Demo { data } => {

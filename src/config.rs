@@ -1,7 +1,10 @@
 //! Settings of `steward serve`, from flags or environment variables.
 
 use clap::{ArgAction, Args};
-use std::{net::SocketAddr, path::PathBuf};
+use std::{
+    net::{IpAddr, SocketAddr},
+    path::PathBuf,
+};
 use steward_events::Nanodollars;
 
 #[derive(Clone, Debug, Args)]
@@ -67,6 +70,11 @@ pub struct ServeSettings {
     /// How often the sweeper records expired credit.
     #[arg(long, env = "STEWARD_SWEEP_INTERVAL_SECONDS", default_value_t = 3600)]
     pub sweep_interval_seconds: u64,
+    /// Addresses of gateways in front of Steward (comma-separated IPs). A request from one of
+    /// them is throttled by the last address of its `X-Forwarded-For`, the client the gateway
+    /// saw, rather than by the gateway's own address.
+    #[arg(long, env = "STEWARD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 fn parse_usd(text: &str) -> Result<Nanodollars, String> {
@@ -111,6 +119,7 @@ impl ServeSettings {
             smtp_from: "Steward <steward@localhost>".into(),
             smtp_max_attempts: 8,
             public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -113,6 +113,7 @@ impl Application {
                 promotional_credit: Some(settings.promotional_credit_usd),
                 invitation_ttl_seconds: i64::from(settings.invitation_ttl_hours) * 3600,
                 public_url,
+                trusted_proxies: settings.trusted_proxies.clone(),
             }),
             steward,
         });

@@ -41,7 +41,7 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let address = client_address(parts);
+        let address = client_address(parts, &state.settings.trusted_proxies);
         state.auth_failures.check(address)?;
         // The idempotency layer authenticated this request already when it carried a key.
         if let Some(principal) = parts.extensions.get::<Principal>() {
@@ -167,7 +167,7 @@ impl FromRequestParts<AppState> for Metering {
                     .map(Metering)
             }
         };
-        let address = client_address(parts);
+        let address = client_address(parts, &state.settings.trusted_proxies);
         state.auth_failures.check(address)?;
         match state.steward.check_grant(&state.grants, grant) {
             Ok(key) => Ok(Metering(Principal::Key(key))),

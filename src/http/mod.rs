@@ -66,6 +66,8 @@ pub struct HttpSettings {
     pub invitation_ttl_seconds: i64,
     /// Where people reach the console, for links in emails (no trailing slash).
     pub public_url: String,
+    /// Gateways whose `X-Forwarded-For` names the client (`--trusted-proxies`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Everything a handler may use: one `Arc`, so that the clone axum makes for every request is

@@ -173,22 +173,33 @@ pub fn signups(max_per_minute: u32) -> PerAddressLimit {
     )
 }
 
-/// The client's address, when the server was started with connection info.
-pub fn client_address(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
+/// The client's address, when the server was started with connection info: the peer, or,
+/// when the peer is one of `trusted_proxies`, the last address of `X-Forwarded-For` (the one
+/// that gateway appended: what it saw). Earlier addresses are the client's to forge.
+pub fn client_address(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
+    let peer = (parts.extensions.get::<ConnectInfo<SocketAddr>>()).map(|info| info.0.ip())?;
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = (parts.headers.get_all("x-forwarded-for").iter())
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|address| address.trim().parse::<IpAddr>().ok())
+        .next_back();
+    Some(forwarded.unwrap_or(peer))
 }
 
 /// The client's address as an extractor; `None` when unknown.
 pub struct ClientAddress(pub Option<IpAddr>);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+impl axum::extract::FromRequestParts<super::AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_address(parts)))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_address(parts, &state.settings.trusted_proxies)))
     }
 }
 
@@ -224,5 +235,37 @@ mod tests {
         ));
         assert!(!windows.counts.contains_key(&oldest));
         assert!(windows.counts.contains_key(&newest));
+    }
+
+    #[test]
+    fn behind_a_trusted_gateway_the_client_is_the_address_it_appended() {
+        let parts = |peer: &str, forwarded: Option<&str>| {
+            let mut request = axum::http::Request::builder();
+            if let Some(forwarded) = forwarded {
+                request = request.header("x-forwarded-for", forwarded);
+            }
+            let (mut parts, ()) = request.body(()).unwrap().into_parts();
+            parts
+                .extensions
+                .insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 4000)));
+            parts
+        };
+        let gateway: IpAddr = "10.0.0.2".parse().unwrap();
+        let address = |parts: &Parts, trusted: &[IpAddr]| client_address(parts, trusted);
+        let forged = parts("10.0.0.2", Some("6.6.6.6, 192.0.2.7"));
+        assert_eq!(address(&forged, &[gateway]), "192.0.2.7".parse().ok());
+        assert_eq!(
+            address(&forged, &[]),
+            Some(gateway),
+            "an untrusted peer is itself"
+        );
+        let direct = parts("192.0.2.9", Some("1.1.1.1"));
+        assert_eq!(
+            address(&direct, &[gateway]),
+            "192.0.2.9".parse().ok(),
+            "a client's own X-Forwarded-For is ignored"
+        );
+        let bare = parts("10.0.0.2", None);
+        assert_eq!(address(&bare, &[gateway]), Some(gateway));
     }
 }
