@@ -4,6 +4,7 @@ use crate::{
     clock::SystemClock,
     config::ServeSettings,
     demo::run_demo,
+    progress::Progress,
     startup::{shutdown_signal, Application},
 };
 use clap::{Parser, Subcommand};
@@ -253,9 +254,21 @@ pub fn write_audit(
     json: bool,
     out: &mut impl Write,
 ) -> Result<u64, CliError> {
+    write_audit_observed(log, project, json, out, |_| {})
+}
+
+/// `write_audit`, telling `read` each position it read.
+pub fn write_audit_observed(
+    log: &EventLog,
+    project: Option<ProjectId>,
+    json: bool,
+    out: &mut impl Write,
+    mut read: impl FnMut(u64),
+) -> Result<u64, CliError> {
     let mut written = 0;
     for envelope in log.read_from(1) {
         let envelope = envelope?;
+        read(envelope.position);
         if let Some(project_id) = project {
             if !envelope.event.project_ids().any(|id| id == project_id) {
                 continue;
@@ -275,8 +288,13 @@ pub fn write_audit(
 /// The most envelopes imported in one atomic batch.
 const IMPORT_BATCH: usize = 1000;
 
-/// Imports JSON lines of envelopes into an empty log; answers how many.
-pub fn import(log: &EventLog, input: impl std::io::BufRead) -> Result<u64, CliError> {
+/// Imports JSON lines of envelopes into an empty log, telling `imported` each batch's size;
+/// answers how many.
+pub fn import(
+    log: &EventLog,
+    input: impl std::io::BufRead,
+    mut batch_imported: impl FnMut(u64),
+) -> Result<u64, CliError> {
     if log.head() > 0 {
         return Err(CliError::NotEmpty(log.head()));
     }
@@ -296,17 +314,21 @@ pub fn import(log: &EventLog, input: impl std::io::BufRead) -> Result<u64, CliEr
         if batch.len() == IMPORT_BATCH {
             log.import(&batch)?;
             imported += batch.len() as u64;
+            batch_imported(batch.len() as u64);
             batch.clear();
         }
     }
     log.import(&batch)?;
     imported += batch.len() as u64;
+    batch_imported(batch.len() as u64);
     Ok(imported)
 }
 
-/// Rebuilds every projection and returns one line per projection.
-pub fn rebuild_lines(log: &EventLog) -> Result<Vec<String>, CliError> {
-    let projections = Projections::rebuild(log)?;
+/// Rebuilds every projection, telling `applied` each position, and returns one line per
+/// projection.
+pub fn rebuild_lines(log: &EventLog, applied: impl FnMut(u64)) -> Result<Vec<String>, CliError> {
+    let mut projections = Projections::default();
+    projections.catch_up_observed(log, applied)?;
     Ok(projections
         .summaries()
         .into_iter()
@@ -319,10 +341,12 @@ pub fn rebuild_lines(log: &EventLog) -> Result<Vec<String>, CliError> {
         .collect())
 }
 
-/// Verifies the log, then that every project's credit is conserved.
-pub fn verify(log: &EventLog) -> Result<String, CliError> {
-    let report = log.verify()?;
-    let projections = Projections::rebuild(log)?;
+/// Verifies the log, then that every project's credit is conserved; `read` is told each
+/// position of both passes (the log's check, then the read models' rebuild).
+pub fn verify(log: &EventLog, mut read: impl FnMut(u64)) -> Result<String, CliError> {
+    let report = log.verify_observed(&mut read)?;
+    let mut projections = Projections::default();
+    projections.catch_up_observed(log, &mut read)?;
     for (project_id, credits) in &projections.credits.projects {
         let ledger = credits.ledger;
         let inflow = ledger.granted + ledger.received;
@@ -343,6 +367,14 @@ pub fn verify(log: &EventLog) -> Result<String, CliError> {
         report.streams,
         projections.credits.projects.len()
     ))
+}
+
+/// `verify` with its progress: both passes over the log.
+fn checked(log: &EventLog) -> Result<String, CliError> {
+    let mut progress = Progress::start("verify", Some(2 * log.head()));
+    let verdict = verify(log, |_| progress.advance(1));
+    progress.finish();
+    verdict
 }
 
 /// Runs a parsed command line, writing results to standard output.
@@ -377,36 +409,44 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         CliCommand::Rebuild { data } => {
             let log = EventLog::open(&data.data_dir)?;
-            for line in rebuild_lines(&log)? {
+            let mut progress = Progress::start("rebuild", Some(log.head()));
+            let lines = rebuild_lines(&log, |_| progress.advance(1))?;
+            progress.finish();
+            for line in lines {
                 writeln!(out, "{line}")?;
             }
         }
         CliCommand::Export { data, output } => {
             let log = EventLog::open(&data.data_dir)?;
+            let mut progress = Progress::start("export", Some(log.head()));
+            let read = |_| progress.advance(1);
             match output {
                 Some(path) => {
                     let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
-                    write_audit(&log, None, true, &mut file)?;
+                    write_audit_observed(&log, None, true, &mut file, read)?;
                     file.flush()?;
                     file.into_inner()
                         .map_err(|error| error.into_error())?
                         .sync_all()?;
                 }
                 None => {
-                    write_audit(&log, None, true, &mut out)?;
+                    write_audit_observed(&log, None, true, &mut out, read)?;
                 }
             }
+            progress.finish();
         }
         CliCommand::Import { data, input } => {
             let log = EventLog::open(&data.data_dir)?;
             let file = std::io::BufReader::new(std::fs::File::open(input)?);
-            let imported = import(&log, file)?;
+            let mut progress = Progress::start("import", None);
+            let imported = import(&log, file, |events| progress.advance(events))?;
+            progress.finish();
             writeln!(out, "imported {imported} events")?;
-            writeln!(out, "{}", verify(&log)?)?;
+            writeln!(out, "{}", checked(&log)?)?;
         }
         CliCommand::Verify { data } => {
             let log = EventLog::open(&data.data_dir)?;
-            writeln!(out, "{}", verify(&log)?)?;
+            writeln!(out, "{}", checked(&log)?)?;
         }
         CliCommand::Invoice {
             data,

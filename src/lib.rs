@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod passwords;
 pub mod pricing;
 pub mod processor;
+pub mod progress;
 pub mod reads;
 pub mod secrets;
 pub mod sessions;

@@ -123,8 +123,19 @@ impl Projections {
 
     /// Applies whatever the log holds beyond the current position.
     pub fn catch_up(&mut self, log: &EventLog) -> Result<(), LogError> {
+        self.catch_up_observed(log, |_| {})
+    }
+
+    /// `catch_up`, telling `applied` each position once applied.
+    pub fn catch_up_observed(
+        &mut self,
+        log: &EventLog,
+        mut applied: impl FnMut(u64),
+    ) -> Result<(), LogError> {
         for envelope in log.read_from(self.position + 1) {
-            self.apply(&envelope?);
+            let envelope = envelope?;
+            self.apply(&envelope);
+            applied(envelope.position);
         }
         Ok(())
     }

@@ -47,6 +47,13 @@ async fn rebuild_prints_one_line_per_projection_and_the_same_lines_twice() {
         .map(|s| format!("{} position={} digest={}", s.name, s.position, s.digest))
         .collect();
     assert_eq!(stdout(&first).lines().collect::<Vec<_>>(), expected);
+    // Standard error is not a terminal here: no bar, one summary line.
+    let events = data.report.events;
+    let stderr = String::from_utf8(first.stderr).unwrap();
+    assert!(
+        stderr.starts_with(&format!("rebuild: {events} events in ")) && stderr.lines().count() == 1,
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -163,6 +170,16 @@ async fn an_export_imports_into_an_identical_log() {
         String::from_utf8_lossy(&imported.stderr)
     );
     assert!(stdout(&imported).starts_with(&format!("imported {} events", data.report.events)));
+    let events = data.report.events;
+    let summaries = String::from_utf8(imported.stderr.clone()).unwrap();
+    assert!(
+        summaries.contains(&format!("import: {events} events in "))
+            && summaries.contains(&format!("verify: {} events in ", 2 * events)),
+        "{summaries}"
+    );
+    assert!(String::from_utf8(exported.stderr.clone())
+        .unwrap()
+        .starts_with(&format!("export: {events} events in ")));
     let original = steward(&["rebuild", "--data-dir", path]);
     let copied = steward(&["rebuild", "--data-dir", copy.to_str().unwrap()]);
     assert_eq!(stdout(&original), stdout(&copied));

@@ -7,6 +7,11 @@ impl EventLog {
     /// stream versions contiguous from 1, and the stream and request indexes agree with the
     /// records.
     pub fn verify(&self) -> Result<VerifyReport, LogError> {
+        self.verify_observed(|_| {})
+    }
+
+    /// `verify`, telling `checked` each position once its record passed.
+    pub fn verify_observed(&self, mut checked: impl FnMut(u64)) -> Result<VerifyReport, LogError> {
         self.indexer.sync()?;
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
         let mut events = 0u64;
@@ -44,6 +49,7 @@ impl EventLog {
                 }
             }
             events += 1;
+            checked(envelope.position);
         }
         if events != self.head() {
             return Err(LogError::Corrupt {
