@@ -1,4 +1,5 @@
-//! 4. Over HTTP: metering, key creation and an authenticated GET, vs a bare axum server.
+//! 4. Over HTTP: metering, key creation, an authenticated GET and the gateway check, vs a
+//!    bare axum server.
 
 use super::*;
 
@@ -60,9 +61,14 @@ pub(super) fn find_wrk() -> Option<std::path::PathBuf> {
         .find(|path| path.is_file())
 }
 
+/// The original URI the gateway's check is asked about.
+const VERIFIED_URI: &str = "/v1/listen?model=nova-3&tag=customer-a";
+
 /// What one wrk run sends: every request the same, or metering bodies with fresh request ids.
 pub(super) enum WrkBody {
     None,
+    /// A GET with the original URI in `X-Original-URI`, as nginx's `auth_request` asks.
+    Verify,
     /// The same body to each of these paths in turn.
     Rotating(String, Vec<String>),
     Metering,
@@ -79,6 +85,10 @@ pub(super) async fn wrk_load(
 ) -> Load {
     let (method, body_script) = match body {
         WrkBody::None => ("GET", String::new()),
+        WrkBody::Verify => (
+            "GET",
+            format!("wrk.headers[\"X-Original-URI\"] = \"{VERIFIED_URI}\"\n"),
+        ),
         WrkBody::Rotating(body, paths) => {
             let paths: Vec<String> = paths.iter().map(|path| format!("\"{path}\"")).collect();
             (
@@ -229,6 +239,26 @@ pub(super) async fn bare_server() -> String {
         .route(
             "/v1/projects/{project_id}",
             get(|| async { Json(json!({"project_id": Uuid::nil(), "name": "Bench", "mip_opt_out": false, "company": null})) }),
+        )
+        .route(
+            "/v1/auth/verify",
+            get(|headers: axum::http::HeaderMap| async move {
+                // The same headers read, the same answer's headers and body.
+                let read = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned();
+                let (authorization, uri) = (read("authorization"), read("x-original-uri"));
+                assert!(!authorization.is_empty() && !uri.is_empty());
+                let id = Uuid::nil().to_string();
+                (
+                    [
+                        ("x-steward-project-id", id.clone()),
+                        ("x-steward-key-id", id.clone()),
+                        ("x-steward-account-id", id.clone()),
+                        ("x-steward-tags", "apple,customer-a".to_owned()),
+                        ("x-steward-scopes", "usage:read,usage:write".to_owned()),
+                    ],
+                    Json(json!({"project_id": id, "key_id": id, "account_id": id, "tags": ["apple", "customer-a"], "scopes": ["usage:read", "usage:write"]})),
+                )
+            }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
@@ -310,6 +340,7 @@ pub(super) async fn http(mode: &Mode) {
         ("metered request", "requests"),
         ("key creation", "keys"),
         ("authenticated GET", ""),
+        ("gateway check (verify)", "verify"),
     ] {
         for clients in [1usize, 16, 64] {
             let mut ours = Vec::new();
@@ -317,10 +348,10 @@ pub(super) async fn http(mode: &Mode) {
             let stats_before = state.steward.processor_stats();
             for _ in 0..mode.repetitions {
                 for (base, results) in [(address.clone(), &mut ours), (bare.clone(), &mut theirs)] {
-                    let url = if path.is_empty() {
-                        format!("{base}/v1/projects/{project}")
-                    } else {
-                        format!("{base}/v1/projects/{project}/{path}")
+                    let url = match path {
+                        "" => format!("{base}/v1/projects/{project}"),
+                        "verify" => format!("{base}/v1/auth/verify"),
+                        _ => format!("{base}/v1/projects/{project}/{path}"),
                     };
                     if let Some(wrk) = &wrk {
                         let (authorization, body) = match path {
@@ -333,6 +364,7 @@ pub(super) async fn http(mode: &Mode) {
                                     key_paths.clone(),
                                 ),
                             ),
+                            "verify" => (&key, WrkBody::Verify),
                             _ => (&key, WrkBody::None),
                         };
                         let seconds = seconds.ceil() as u64;
@@ -360,6 +392,10 @@ pub(super) async fn http(mode: &Mode) {
                                     .post(url)
                                     .header("Authorization", session)
                                     .json(&json!({"comment": "k", "scopes": ["member"]})),
+                                "verify" => client
+                                    .get(url)
+                                    .header("Authorization", key)
+                                    .header("X-Original-URI", VERIFIED_URI),
                                 _ => client.get(url).header("Authorization", key),
                             };
                             request
@@ -387,7 +423,7 @@ pub(super) async fn http(mode: &Mode) {
             if what == "metered request" {
                 metering_rates.0.push((clients, our_rates.1, their_rates.1));
             }
-            let batch = if what == "authenticated GET" || batches == 0 {
+            let batch = if matches!(path, "" | "verify") || batches == 0 {
                 "—".to_owned()
             } else {
                 format!("{:.1}", commands as f64 / batches as f64)
