@@ -393,6 +393,13 @@ fn after(
     members_page(state, visitor, user, project_id, status, outcome)
 }
 
+/// A key of the member's that removal would end, with its last 30 days.
+struct DyingKeyRow {
+    name: String,
+    requests: u64,
+    cost: String,
+}
+
 #[derive(Template)]
 #[template(path = "remove.html")]
 struct RemovePage {
@@ -400,7 +407,9 @@ struct RemovePage {
     project_id: ProjectId,
     member_id: AccountId,
     email: String,
-    keys: Vec<String>,
+    keys: Vec<DyingKeyRow>,
+    days: i64,
+    sole_owner: bool,
     error: Option<String>,
 }
 
@@ -412,34 +421,43 @@ fn remove_page(
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
-    let principal = user.principal();
-    let member = (state.steward.members(&principal, project_id))
-        .ok()
-        .and_then(|members| {
-            members
-                .into_iter()
-                .find(|member| member.account_id == member_id)
-        });
-    let Some(member) = member else {
-        return project_not_found(state, visitor);
-    };
-    // The keys the member made here: they die with the membership.
     let now = state.steward.now();
-    let keys = (state.steward.keys(&principal, project_id, None, now)).unwrap_or_default();
-    let keys = keys
-        .into_iter()
-        .filter(|listing| listing.key.created_by == member_id)
-        .map(|listing| match listing.key.comment.as_str() {
-            "" => listing.key_id.to_string(),
-            comment => comment.to_owned(),
-        })
-        .collect();
+    // The API's offboarding dry run: the keys that die with the membership, and their use.
+    let offboarding = match state
+        .steward
+        .offboarding(&user.principal(), project_id, member_id, now)
+    {
+        Ok(offboarding) => offboarding,
+        Err(crate::reads::ReadError::Access(
+            crate::access::AccessError::InsufficientPermissions,
+        )) => {
+            return super::message(
+                state,
+                visitor,
+                StatusCode::FORBIDDEN,
+                "Team Members",
+                "Your role in this project may not remove this member.",
+            )
+        }
+        Err(_) => return project_not_found(state, visitor),
+    };
     let template = RemovePage {
         chrome: Chrome::of(state, visitor, Some(project_id)),
         project_id,
         member_id,
-        email: member.email,
-        keys,
+        email: offboarding.email,
+        keys: (offboarding.keys.into_iter())
+            .map(|key| DyingKeyRow {
+                name: match key.comment.as_str() {
+                    "" => key.key_id.to_string(),
+                    comment => comment.to_owned(),
+                },
+                requests: key.recent.requests,
+                cost: super::dollars(key.recent.cost),
+            })
+            .collect(),
+        days: crate::reads::OFFBOARDING_USAGE_DAYS,
+        sole_owner: offboarding.sole_owner,
         error,
     };
     page(status, template)

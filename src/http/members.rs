@@ -1,12 +1,17 @@
-//! Members and their scopes (roles): list, remove, read and change a member's role.
+//! Members and their scopes (roles): list, remove (and see first what removal would end), read
+//! and change a member's role.
 
+use super::usd::Usd;
 use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath},
     AppState, MessageResponse,
 };
-use crate::{domain::Command, reads::MemberListing};
+use crate::{
+    domain::Command,
+    reads::{MemberListing, Offboarding},
+};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{AccountId, ProjectId, Role};
@@ -18,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_members))
         .routes(routes!(remove_member))
         .routes(routes!(get_member_scopes, update_member_scopes))
+        .routes(routes!(member_offboarding))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,4 +148,68 @@ async fn update_member_scopes(
         )
         .await?;
     Ok(MessageResponse::new("Successfully updated scopes."))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DyingKeyView {
+    #[schema(value_type = String, format = Uuid)]
+    pub api_key_id: steward_events::KeyId,
+    pub comment: String,
+    pub tags: Vec<String>,
+    /// Requests over the 30 UTC days ending today.
+    pub requests_30d: u64,
+    /// What they cost, exact to the nano-dollar.
+    #[schema(value_type = f64)]
+    pub usd_30d: Usd,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OffboardingResponse {
+    #[schema(value_type = String, format = Uuid)]
+    pub member_id: AccountId,
+    pub email: String,
+    /// The member's role, such as `member`.
+    pub scope: String,
+    /// The keys that stop working if the member is removed.
+    pub keys: Vec<DyingKeyView>,
+    /// The member is the project's only owner: removal would be refused.
+    pub sole_owner: bool,
+}
+
+impl From<Offboarding> for OffboardingResponse {
+    fn from(offboarding: Offboarding) -> Self {
+        Self {
+            member_id: offboarding.member_id,
+            email: offboarding.email,
+            scope: offboarding.role.name().to_owned(),
+            keys: (offboarding.keys.into_iter())
+                .map(|key| DyingKeyView {
+                    api_key_id: key.key_id,
+                    comment: key.comment,
+                    tags: key.tags.iter().map(|tag| tag.as_str().to_owned()).collect(),
+                    requests_30d: key.recent.requests,
+                    usd_30d: Usd(key.recent.cost),
+                })
+                .collect(),
+            sole_owner: offboarding.sole_owner,
+        }
+    }
+}
+
+/// What removing the member would end (a dry run, changing nothing): the keys that would stop
+/// working with their last 30 days of use, and whether the member is the only owner. Needs the
+/// permission to remove that member.
+#[utoipa::path(get, path = "/v1/projects/{project_id}/members/{member_id}/offboarding",
+    tag = "members",
+    params(("project_id" = String, Path, format = Uuid), ("member_id" = String, Path, format = Uuid)),
+    responses((status = 200, body = OffboardingResponse), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn member_offboarding(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, member_id)): ApiPath<(ProjectId, AccountId)>,
+) -> ApiResult<Json<OffboardingResponse>> {
+    let now = state.steward.now();
+    let offboarding = (state.steward).offboarding(&principal, project_id, member_id, now)?;
+    Ok(Json(offboarding.into()))
 }

@@ -11,11 +11,13 @@ mod audit;
 mod credits;
 mod keys;
 mod models;
+mod offboarding;
 mod projects;
 mod usage;
 
 pub use audit::AuditNames;
 pub use keys::{KeyListing, KeyStatus};
+pub use offboarding::{DyingKey, Offboarding, OFFBOARDING_USAGE_DAYS};
 pub use projects::{MemberListing, ProjectListing};
 
 use crate::{

@@ -341,6 +341,13 @@ fn endpoints() -> Vec<(&'static str, Endpoint)> {
             ),
         ),
         (
+            "member offboarding",
+            get(
+                |w| format!("/v1/projects/{}/members/{}/offboarding", w.project, w.sam),
+                requires!(MembersWriteKick),
+            ),
+        ),
+        (
             "read member scopes",
             get(
                 |w| format!("/v1/projects/{}/members/{}/scopes", w.project, w.sam),

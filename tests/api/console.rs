@@ -484,7 +484,10 @@ async fn the_owner_invites_a_team_changes_a_role_and_removes_a_member_whose_key_
     // Removing first shows the keys that will stop working.
     let confirm = olive.get(&format!("{team}/{mia_id}/remove")).await;
     assert!(
-        confirm.html.contains("will stop working") && confirm.html.contains("<li>test key</li>"),
+        confirm.html.contains("will stop working")
+            && confirm
+                .html
+                .contains("<tr><td>test key</td><td>0</td><td>$0.00</td></tr>"),
         "{}",
         confirm.html
     );

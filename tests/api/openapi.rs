@@ -71,6 +71,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/operator/grant-keys/rotate"),
     ("get", "/healthz"),
     ("get", "/metrics"),
+    (
+        "get",
+        "/v1/projects/{project_id}/members/{member_id}/offboarding",
+    ),
     ("get", "/v1/auth/verify"),
     ("post", "/v1/auth/verify"),
 ];

@@ -299,6 +299,24 @@ impl ProjectUsage {
         breakdown
     }
 
+    /// What each of `keys` made over the days in `[from, to)`: one pass over those days' cells.
+    pub fn by_key(
+        &self,
+        from: Day,
+        to: Day,
+        keys: &std::collections::BTreeSet<KeyId>,
+    ) -> BTreeMap<KeyId, Cell> {
+        let mut sums: BTreeMap<KeyId, Cell> = BTreeMap::new();
+        for (_, day) in self.days_between(from, to) {
+            for (dimensions, cell) in &day.cells {
+                if keys.contains(&dimensions.key_id) {
+                    sums.entry(dimensions.key_id).or_default().merge(cell);
+                }
+            }
+        }
+        sums
+    }
+
     /// The days in `[from, to)`, in order.
     pub fn days_between(&self, from: Day, to: Day) -> impl Iterator<Item = (&Day, &DayUsage)> {
         self.days.range(from..to.max(from))
