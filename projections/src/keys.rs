@@ -114,6 +114,11 @@ impl Keys {
         self.check_id(key_id, now)
     }
 
+    /// The key whose secret hashes to `secret_hash`, whether or not it still works.
+    pub fn id_of_secret(&self, secret_hash: &Sha256Digest) -> Option<KeyId> {
+        self.by_secret_hash.get(secret_hash).copied()
+    }
+
     /// Whether the key `key_id` may act at `now`.
     pub fn check_id(&self, key_id: KeyId, now: Timestamp) -> Result<ValidKey, KeyRejection> {
         let key = self.keys.get(&key_id).ok_or(KeyRejection::Unknown)?;

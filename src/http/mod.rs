@@ -21,6 +21,7 @@ mod members;
 mod metering;
 mod models;
 mod operator;
+mod permissions;
 mod projects;
 pub(crate) mod query;
 mod requests;
@@ -249,6 +250,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(operator::router())
         .merge(system::router())
         .merge(verify::router())
+        .merge(permissions::router())
 }
 
 /// The routes and their OpenAPI document, with the errors every operation may answer.

@@ -12,12 +12,14 @@ mod credits;
 mod keys;
 mod models;
 mod offboarding;
+mod permissions;
 mod projects;
 mod usage;
 
 pub use audit::AuditNames;
 pub use keys::{KeyListing, KeyStatus};
 pub use offboarding::{DyingKey, Offboarding, OFFBOARDING_USAGE_DAYS};
+pub use permissions::{rejection_reason, KeyPermissions, Shortfall};
 pub use projects::{MemberListing, ProjectListing};
 
 use crate::{

@@ -300,6 +300,34 @@ fn endpoints() -> Vec<(&'static str, Endpoint)> {
             ),
         ),
         (
+            "why not (another's key's permissions)",
+            get(
+                |w| {
+                    format!(
+                        "/v1/projects/{}/keys/{}/permissions",
+                        w.project, w.spare_key
+                    )
+                },
+                |who, permissions| {
+                    needs(permissions, &[Permission::KeysRead])?;
+                    let sees_all = needs(
+                        permissions,
+                        &[
+                            Permission::MembersRead,
+                            Permission::AdminsRead,
+                            Permission::OwnersRead,
+                        ],
+                    )
+                    .is_ok();
+                    if sees_all || who.is_owners() {
+                        Ok(())
+                    } else {
+                        Err(StatusCode::NOT_FOUND)
+                    }
+                },
+            ),
+        ),
+        (
             "create key",
             command(
                 Method::POST,

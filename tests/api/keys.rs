@@ -2,8 +2,8 @@
 //! creator kills the key on the very next request.
 
 use crate::helpers::*;
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn a_created_key_shows_its_secret_once_and_acts_with_its_scopes() {
@@ -233,5 +233,106 @@ async fn a_deleted_key_stops_working_and_is_not_listed() {
     let (status, body) = app
         .delete(&format!("{keys}/{}", key.id), &olive.session)
         .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "NOT_FOUND");
+}
+
+#[tokio::test]
+async fn why_not_explains_a_keys_missing_scopes_by_its_creators_role_or_its_end() {
+    // Given: Adam, an admin, made a key with admin scopes, then was demoted to member; Mia made
+    // a member key and was removed; an expired key of Olive's.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let adam = app.signup("adam@fruit.example").await;
+    let mia = app.signup("mia@fruit.example").await;
+    app.invite_and_accept(&olive, &adam, "admin").await;
+    app.invite_and_accept(&olive, &mia, "member").await;
+    let project = &olive.project_id;
+    let adams = app
+        .create_key(&adam.session, project, &["admin", "usage:read"], &[])
+        .await;
+    let mias = app
+        .create_key(&mia.session, project, &["member"], &[])
+        .await;
+    let (status, expiring) = app
+        .post(
+            &format!("/v1/projects/{project}/keys"),
+            &olive.session,
+            json!({"comment": "soon", "scopes": ["member"], "time_to_live_in_seconds": 60}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{expiring}");
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/projects/{project}/members/{}/scopes", adam.account_id),
+            &olive.session,
+            Some(json!({"scope": "member"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .delete(
+            &format!("/v1/projects/{project}/members/{}", mia.account_id),
+            &olive.session,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.advance_days(1);
+    let why = |key_id: &str| format!("/v1/projects/{project}/keys/{key_id}/permissions");
+    let head = app.log_head();
+    // When
+    let (status, demoted) = app.get(&why(&adams.id), &olive.session).await;
+    // Then: the admin scope is beyond the creator's role now; usage:read is not.
+    assert_eq!(status, StatusCode::OK, "{demoted}");
+    assert_eq!(demoted["scopes"], json!(["admin", "usage:read"]));
+    assert_eq!(demoted["creator"]["email"], "adam@fruit.example");
+    assert_eq!(demoted["creator"]["scope"], "member");
+    assert_eq!(
+        demoted["missing"],
+        json!([{"scope": "admin", "reason": "creator_role"}])
+    );
+    let effective = demoted["effective_scopes"].as_array().unwrap();
+    assert!(
+        effective.contains(&json!("usage:read")) && !effective.contains(&json!("members:read"))
+    );
+    let (_, removed) = app.get(&why(&mias.id), &olive.session).await;
+    assert_eq!(
+        removed["missing"],
+        json!([{"scope": "member", "reason": "creator_left"}])
+    );
+    assert_eq!(removed["creator"]["scope"], Value::Null);
+    assert_eq!(removed["effective_scopes"], json!([]));
+    let expired_id = expiring["api_key_id"].as_str().unwrap();
+    let (_, expired) = app.get(&why(expired_id), &olive.session).await;
+    assert_eq!(
+        expired["missing"],
+        json!([{"scope": "member", "reason": "expired"}])
+    );
+    assert_eq!(app.log_head(), head, "asking changes nothing");
+    // whoami: the caller's own key, even one that no longer works.
+    let (status, own) = app.get("/v1/auth/whoami", &mias.auth).await;
+    assert_eq!(status, StatusCode::OK, "{own}");
+    assert_eq!(own["kind"], "key");
+    assert_eq!(own["key"]["api_key_id"], mias.id);
+    assert_eq!(own["key"]["missing"][0]["reason"], "creator_left");
+    assert_eq!(
+        own["key"]["creator"]["email"], "",
+        "a dead key's secret names nobody"
+    );
+    let (_, working) = app.get("/v1/auth/whoami", &adams.auth).await;
+    assert_eq!(working["key"]["creator"]["email"], "adam@fruit.example");
+    let (_, session) = app.get("/v1/auth/whoami", &olive.session).await;
+    assert_eq!(session["kind"], "session");
+    assert_eq!(session["account_id"], olive.account_id);
+    let (_, operator) = app.get("/v1/auth/whoami", &Auth::operator()).await;
+    assert_eq!(operator["kind"], "operator");
+    // Refusals: an unknown secret is 401; a member may not see another's key; none is 404.
+    let (status, body) = app
+        .get("/v1/auth/whoami", &Auth::Key("stw_key_nope".into()))
+        .await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "INVALID_AUTH");
+    let (status, body) = app.get(&why(expired_id), &adams.auth).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "NOT_FOUND");
+    let (status, body) = app.get(&why(&uuid()), &olive.session).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "NOT_FOUND");
 }

@@ -75,6 +75,8 @@ const ROUTES: &[(&str, &str)] = &[
         "get",
         "/v1/projects/{project_id}/members/{member_id}/offboarding",
     ),
+    ("get", "/v1/projects/{project_id}/keys/{key_id}/permissions"),
+    ("get", "/v1/auth/whoami"),
     ("get", "/v1/auth/verify"),
     ("post", "/v1/auth/verify"),
 ];
