@@ -93,9 +93,7 @@ impl AppState {
             public_url: &self.settings.public_url,
         }
     }
-}
 
-impl AppState {
     /// A failed authentication from `address`: it counts toward the address's limit and in
     /// the metrics.
     pub fn failed_authentication(&self, address: Option<std::net::IpAddr>) {
@@ -409,11 +407,15 @@ async fn request_context(
     let route = matched
         .as_ref()
         .map_or("unmatched", |matched| matched.as_str());
+    // Any other method is one label: a client cannot make the metrics grow.
     let method_label = match method {
-        Method::GET | Method::POST | Method::PUT | Method::PATCH | Method::DELETE => {
-            method.as_str()
-        }
-        Method::HEAD | Method::OPTIONS => method.as_str(),
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => method.as_str(),
         _ => "other",
     };
     let elapsed = started.elapsed();

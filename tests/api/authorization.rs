@@ -203,6 +203,26 @@ fn needs(permissions: Permissions, required: &[Permission]) -> Result<(), Status
     }
 }
 
+/// Reading a key someone else (the owner) made: keys:read, and the right to read every
+/// member's, or being its creator; otherwise it is not there.
+fn sees_anothers_key(who: Who, permissions: Permissions) -> Result<(), StatusCode> {
+    needs(permissions, &[Permission::KeysRead])?;
+    let sees_all = needs(
+        permissions,
+        &[
+            Permission::MembersRead,
+            Permission::AdminsRead,
+            Permission::OwnersRead,
+        ],
+    )
+    .is_ok();
+    if sees_all || who.is_owners() {
+        Ok(())
+    } else {
+        Err(StatusCode::NOT_FOUND)
+    }
+}
+
 macro_rules! requires {
     ($($permission:ident),*) => {
         |_, permissions| needs(permissions, &[$(Permission::$permission),*])
@@ -280,23 +300,7 @@ fn endpoints() -> Vec<(&'static str, Endpoint)> {
             "get another's key",
             get(
                 |w| format!("/v1/projects/{}/keys/{}", w.project, w.spare_key),
-                |who, permissions| {
-                    needs(permissions, &[Permission::KeysRead])?;
-                    let sees_all = needs(
-                        permissions,
-                        &[
-                            Permission::MembersRead,
-                            Permission::AdminsRead,
-                            Permission::OwnersRead,
-                        ],
-                    )
-                    .is_ok();
-                    if sees_all || who.is_owners() {
-                        Ok(())
-                    } else {
-                        Err(StatusCode::NOT_FOUND)
-                    }
-                },
+                sees_anothers_key,
             ),
         ),
         (
@@ -308,23 +312,7 @@ fn endpoints() -> Vec<(&'static str, Endpoint)> {
                         w.project, w.spare_key
                     )
                 },
-                |who, permissions| {
-                    needs(permissions, &[Permission::KeysRead])?;
-                    let sees_all = needs(
-                        permissions,
-                        &[
-                            Permission::MembersRead,
-                            Permission::AdminsRead,
-                            Permission::OwnersRead,
-                        ],
-                    )
-                    .is_ok();
-                    if sees_all || who.is_owners() {
-                        Ok(())
-                    } else {
-                        Err(StatusCode::NOT_FOUND)
-                    }
-                },
+                sees_anothers_key,
             ),
         ),
         (
