@@ -131,6 +131,9 @@ http {{
             proxy_set_header X-Original-URI $request_uri;
             proxy_set_header X-Original-Method $request_method;
             proxy_set_header X-Forwarded-For $remote_addr;
+            # X-Steward-Tags holds up to 64 tags (the key's and the request's), percent-encoded.
+            proxy_buffer_size 16k;
+            proxy_buffers 4 16k;
         }}
 
         # A refusal: auth_request keeps only 401 and 403 (any other status is a 500) and
@@ -262,6 +265,12 @@ def run(steward, gateway, upstream):
     check(seen["x-steward-tags"] == "customer-a,batch%201",
           "the upstream sees the key's tags and the request's")
     check("usage:write" in seen["x-steward-scopes"].split(","), "and the key's scopes")
+    # The largest tag header: 32 key tags and 32 request tags of 100 characters.
+    many_key = key(session, project, [f"k{n:02}" + "x" * 97 for n in range(32)])
+    many = "&".join(f"tag=r{n:02}" + "y" * 97 for n in range(32))
+    status, _, body = call(gateway, "POST", f"/v1/listen?{many}", many_key, {})
+    check(status == 200 and len(upstream.seen[-1]["x-steward-tags"].split(",")) == 64,
+          "64 tags of 100 characters pass in one header")
     wait_until(lambda: call(steward, "GET", f"/v1/projects/{project}/usage?tag=batch%201",
                             session)[2]["results"], "the upstream's metering")
     check(True, "the upstream's metering landed under the request's tag")
@@ -311,15 +320,15 @@ def run(steward, gateway, upstream):
           "a model the project may not use answers 403")
     status, _, _ = call(gateway, "POST", "/v1/listen?model=nova-2", olive_key, {})
     check(status == 200, "another model still passes")
-    check(len(upstream.seen) == 4, "no refused request reached the upstream")
-    wait_until(lambda: not upstream.metering_errors and metered(steward, project, session) == 4,
-               "the upstream's four requests to be metered", seconds=10)
+    check(len(upstream.seen) == 5, "no refused request reached the upstream")
+    wait_until(lambda: not upstream.metering_errors and metered(steward, project, session) == 5,
+               "the upstream's five requests to be metered", seconds=10)
     check(True, "the upstream metered each request it served (key, member's key, grant)")
 
     # /metrics parses with Prometheus's own parser, and the counts moved.
     after = metrics(steward)
-    check(verify_count(after, "allowed") - verify_count(before, "allowed") == 4,
-          "metrics: four checks allowed")
+    check(verify_count(after, "allowed") - verify_count(before, "allowed") == 5,
+          "metrics: five checks allowed")
     # nginx asks twice for a refusal (the check, then the body): each refusal counts twice.
     check(verify_count(after, "invalid_auth") - verify_count(before, "invalid_auth") == 6,
           "metrics: three 401s, each asked twice")
