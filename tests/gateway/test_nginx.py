@@ -290,13 +290,19 @@ def run(steward, gateway, upstream):
     mia_key = key(f"Bearer {mia['session_token']}", project)
     status, _, _ = call(gateway, "POST", "/v1/listen", mia_key, {})
     check(status == 200, "Mia's key passes while she is a member")
+    # The upstream meters after answering: let it, before her key dies with her membership.
+    wait_until(lambda: metered(steward, project, session) == 3, "Mia's request to be metered")
     status, _, _ = call(steward, "DELETE", f"/v1/projects/{project}/members/{mia['account_id']}",
                         session)
     assert status == 200
-    status, _, grant = call(steward, "POST", "/v1/auth/grant", olive_key, {"ttl_seconds": 1})
+    # A grant must still be live when the upstream meters with it: one of a minute passes
+    # and is metered; one of a second is checked once it has expired.
+    status, _, grant = call(steward, "POST", "/v1/auth/grant", olive_key, {"ttl_seconds": 60})
     assert status == 200, grant
     status, _, _ = call(gateway, "POST", "/v1/listen", f"Bearer {grant['access_token']}", {})
     check(status == 200, "a live grant passes")
+    status, _, grant = call(steward, "POST", "/v1/auth/grant", olive_key, {"ttl_seconds": 1})
+    assert status == 200, grant
     time.sleep(2.2)
     for auth, what in [("Token nope", "an unknown key"), (mia_key, "a removed member's key"),
                        (f"Bearer {grant['access_token']}", "an expired grant")]:
@@ -321,8 +327,11 @@ def run(steward, gateway, upstream):
     status, _, _ = call(gateway, "POST", "/v1/listen?model=nova-2", olive_key, {})
     check(status == 200, "another model still passes")
     check(len(upstream.seen) == 5, "no refused request reached the upstream")
-    wait_until(lambda: not upstream.metering_errors and metered(steward, project, session) == 5,
-               "the upstream's five requests to be metered", seconds=10)
+    try:
+        wait_until(lambda: metered(steward, project, session) == 5,
+                   "the upstream's five requests to be metered", seconds=10)
+    finally:
+        check(not upstream.metering_errors, f"metering errors: {upstream.metering_errors}")
     check(True, "the upstream metered each request it served (key, member's key, grant)")
 
     # /metrics parses with Prometheus's own parser, and the counts moved.
