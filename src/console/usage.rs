@@ -146,17 +146,19 @@ impl Chart {
                     x: (day - 1) * slot,
                     y: CHART_HEIGHT - height,
                     height,
-                    title: format!(
-                        "{date}: {} requests, {}",
-                        cell.requests,
-                        if with_cost {
-                            dollars(cell.cost)
+                    title: {
+                        let noun = if cell.requests == 1 {
+                            "request"
                         } else {
-                            String::new()
+                            "requests"
+                        };
+                        let requests = format!("{date}: {} {noun}", cell.requests);
+                        if with_cost {
+                            format!("{requests}, {}", dollars(cell.cost))
+                        } else {
+                            requests
                         }
-                    )
-                    .trim_end_matches([',', ' '])
-                    .to_owned(),
+                    },
                 })
             })
             .collect();

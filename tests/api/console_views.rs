@@ -416,7 +416,8 @@ async fn usage_shows_a_month_per_tag_with_a_chart_and_downloads_the_apis_csv() {
         assert!(view.html.contains(row), "{row}: {}", view.html);
     }
     assert_eq!(view.html.matches("<rect ").count(), 2, "{}", view.html);
-    assert!(view.html.contains("<title>2026-11-03: 1 requests, $"));
+    assert!(view.html.contains("<title>2026-11-03: 1 request, $"));
+    assert!(view.html.contains("<title>2026-11-01: 3 requests, $"));
     // The CSV is the API's billing breakdown by tag for the month.
     let csv = olive.get(&format!("{usage}/csv?month=2026-11")).await;
     assert_eq!(csv.status, StatusCode::OK);
