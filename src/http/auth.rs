@@ -12,12 +12,12 @@ use steward_events::AccountId;
 use subtle::ConstantTimeEq;
 
 /// The two forms of the `Authorization` header.
-enum Credentials<'a> {
+pub(super) enum Credentials<'a> {
     Token(&'a str),
     Bearer(&'a str),
 }
 
-fn credentials(headers: &HeaderMap) -> Option<Credentials<'_>> {
+pub(super) fn credentials(headers: &HeaderMap) -> Option<Credentials<'_>> {
     let header = headers.get(axum::http::header::AUTHORIZATION)?;
     let header = header.to_str().ok()?.trim();
     let (scheme, value) = header.split_once(' ')?;
@@ -32,6 +32,12 @@ fn credentials(headers: &HeaderMap) -> Option<Credentials<'_>> {
     } else {
         None
     }
+}
+
+/// Whether a bearer token is a JWT (a grant token from `POST /v1/auth/grant`) rather than a
+/// session or the operator's token.
+pub(super) fn is_grant_token(token: &str) -> bool {
+    token.split('.').count() == 3
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -73,7 +79,7 @@ pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Prin
                         return Ok(Principal::Operator);
                     }
                 }
-                if token.split('.').count() == 3 {
+                if is_grant_token(token) {
                     // A JWT: a grant token, which only the core voice APIs take.
                     return Err(ApiError::invalid_auth().with_details(
                         "Grant tokens are not accepted by the management API; use an API key.",
@@ -160,7 +166,7 @@ impl FromRequestParts<AppState> for Metering {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let grant = match credentials(&parts.headers) {
-            Some(Credentials::Bearer(token)) if token.split('.').count() == 3 => token,
+            Some(Credentials::Bearer(token)) if is_grant_token(token) => token,
             _ => {
                 return Principal::from_request_parts(parts, state)
                     .await

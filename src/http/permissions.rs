@@ -4,7 +4,7 @@
 //! why), or who a session or grant is.
 
 use super::{
-    auth::Principal,
+    auth::{credentials, is_grant_token, Credentials, Principal},
     error::{ApiError, ApiResult, ErrorBody},
     extract::ApiPath,
     throttle::ClientAddress,
@@ -125,36 +125,32 @@ async fn whoami(
         state.failed_authentication(address.0);
         ApiError::invalid_auth()
     };
-    let authorization = (headers.get(axum::http::header::AUTHORIZATION))
-        .and_then(|value| value.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    let (scheme, secret) = authorization.split_once(' ').ok_or_else(refused)?;
-    let secret = secret.trim();
-    if scheme.eq_ignore_ascii_case("token") {
-        let key = (state.steward.own_key_permissions(&hash_secret(secret))).ok_or_else(refused)?;
-        return Ok(Json(WhoamiResponse {
-            kind: "key",
-            account_id: None,
-            key: Some(key.into()),
-        }));
-    }
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(refused());
-    }
-    if secret.split('.').count() == 3 {
-        let valid = (state.steward.check_grant(&state.grants, secret)).map_err(|_| refused())?;
-        let mut key: KeyPermissionsResponse = (state.steward.held_key_permissions(valid.key_id))
-            .ok_or_else(refused)?
-            .into();
-        key.effective_scopes = (valid.permissions.iter())
-            .map(|permission| permission.name().to_owned())
-            .collect();
-        return Ok(Json(WhoamiResponse {
-            kind: "grant",
-            account_id: None,
-            key: Some(key),
-        }));
+    match credentials(&headers).ok_or_else(refused)? {
+        Credentials::Token(secret) => {
+            let key =
+                (state.steward.own_key_permissions(&hash_secret(secret))).ok_or_else(refused)?;
+            return Ok(Json(WhoamiResponse {
+                kind: "key",
+                account_id: None,
+                key: Some(key.into()),
+            }));
+        }
+        Credentials::Bearer(token) if is_grant_token(token) => {
+            let valid = (state.steward.check_grant(&state.grants, token)).map_err(|_| refused())?;
+            let mut key: KeyPermissionsResponse =
+                (state.steward.held_key_permissions(valid.key_id))
+                    .ok_or_else(refused)?
+                    .into();
+            key.effective_scopes = (valid.permissions.iter())
+                .map(|permission| permission.name().to_owned())
+                .collect();
+            return Ok(Json(WhoamiResponse {
+                kind: "grant",
+                account_id: None,
+                key: Some(key),
+            }));
+        }
+        Credentials::Bearer(_) => {}
     }
     // A session or the operator: the API's own authentication.
     let mut parts = axum::http::Request::new(()).into_parts().0;

@@ -8,6 +8,7 @@
 //! an `X-Steward-Model` header) say what the request uses.
 
 use super::{
+    auth::{credentials, Credentials},
     error::{ApiError, Category, ErrorBody},
     throttle::ClientAddress,
     AppState,
@@ -15,7 +16,7 @@ use super::{
 use crate::gateway::{Credential, Inference, Refusal, Verified};
 use axum::{
     extract::{OriginalUri, State},
-    http::{header, HeaderMap, HeaderName, HeaderValue},
+    http::{HeaderMap, HeaderName, HeaderValue},
     response::{IntoResponse, Response},
     Json,
 };
@@ -62,18 +63,11 @@ fn original_uri<'h>(headers: &'h HeaderMap, suffix: Option<&'h str>) -> Option<&
         .or(suffix)
 }
 
+/// The key or grant the gateway passed on, in the API's two forms of `Authorization`.
 fn credential(headers: &HeaderMap) -> Option<Credential<'_>> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let (scheme, secret) = value.split_once(' ')?;
-    let secret = secret.trim();
-    if secret.is_empty() {
-        None
-    } else if scheme.eq_ignore_ascii_case("token") {
-        Some(Credential::Key(secret))
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Credential::Grant(secret))
-    } else {
-        None
+    match credentials(headers)? {
+        Credentials::Token(secret) => Some(Credential::Key(secret)),
+        Credentials::Bearer(token) => Some(Credential::Grant(token)),
     }
 }
 
