@@ -399,13 +399,9 @@ async fn request_context(
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    // Before an error's body is rendered, which makes a new answer.
-    let matched = (response.extensions().get::<axum::extract::MatchedPath>()).cloned();
-    let response = render_error(response, &request_id, &method, &path);
+    let response = render_error(next.run(request).await, &request_id, &method, &path);
     let status = response.status().as_u16();
-    let route = matched
-        .as_ref()
+    let route = (response.extensions().get::<axum::extract::MatchedPath>())
         .map_or("unmatched", |matched| matched.as_str());
     // Any other method is one label: a client cannot make the metrics grow.
     let method_label = match method {
@@ -451,6 +447,8 @@ fn render_error(mut response: Response, request_id: &str, method: &Method, path:
                 rendered.headers_mut().insert(name.clone(), value.clone());
             }
         }
+        // The answer keeps what the layers inside put on it (the matched route, for one).
+        *rendered.extensions_mut() = std::mem::take(response.extensions_mut());
         response = rendered;
     }
     let headers = response.headers_mut();
