@@ -335,17 +335,12 @@ pub async fn create(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// "Delete <comment>": the key stops working at once.
 pub async fn delete(
     State(state): State<AppState>,
     visitor: Visitor,
     Path((project_id, key_id)): Path<(ProjectId, KeyId)>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<super::CsrfForm>,
 ) -> Response {
     let user = match form_user(&state, &visitor, &here(project_id), &form.csrf) {
         Ok(user) => user,

@@ -472,17 +472,12 @@ pub async fn confirm_removal(
     remove_page(&state, &visitor, &user, ids, StatusCode::OK, None)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// "Remove <email>": the member leaves the project and their keys in it die.
 pub async fn remove(
     State(state): State<AppState>,
     visitor: Visitor,
     Path((project_id, account_id)): Path<(ProjectId, AccountId)>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<super::CsrfForm>,
 ) -> Response {
     let user = match form_user(&state, &visitor, &here(project_id), &form.csrf) {
         Ok(user) => user,

@@ -245,6 +245,12 @@ pub fn project_not_found(state: &AppState, visitor: &Visitor) -> Response {
     )
 }
 
+/// A form with nothing but its CSRF token: a button (leave, remove, delete).
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
 /// The person who submitted a form (with the visitor's CSRF token), or the answer for a
 /// signed-out visitor (log in, then come back to `here`) or a forged or stale form.
 pub fn form_user<'v>(

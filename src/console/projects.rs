@@ -206,17 +206,12 @@ pub async fn rename(
     }
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// "Leave Project", like `DELETE /v1/projects/{project_id}/leave`.
 pub async fn leave(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(project_id): Path<ProjectId>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<super::CsrfForm>,
 ) -> Response {
     let user = match super::form_user(&state, &visitor, &here(project_id), &form.csrf) {
         Ok(user) => user,
