@@ -128,7 +128,7 @@ pub async fn show(
         },
         Err(error) => (
             StatusCode::BAD_REQUEST,
-            Some(sentence_case(&error.message)),
+            Some(crate::domain::as_sentence(&error.message)),
             crate::reads::PageOf {
                 items: Vec::new(),
                 next: None,
@@ -170,11 +170,6 @@ pub async fn show(
         error,
     };
     page(status, template)
-}
-
-/// An API error's message as a sentence.
-fn sentence_case(text: &str) -> String {
-    format!("{}.", sentence_case_start(text))
 }
 
 /// What a person is called in a sentence: their first name, else their email.

@@ -127,11 +127,15 @@ impl DomainError {
     /// The rule as a sentence for people: capitalized, with a full stop (the API's error
     /// message, and the console's text beside a field).
     pub fn sentence(&self) -> String {
-        let text = self.to_string();
-        let mut characters = text.chars();
-        match characters.next() {
-            Some(first) => format!("{}{}.", first.to_uppercase(), characters.as_str()),
-            None => text,
-        }
+        as_sentence(&self.to_string())
+    }
+}
+
+/// `text` capitalized, with a full stop; an empty text stays empty.
+pub fn as_sentence(text: &str) -> String {
+    let mut characters = text.chars();
+    match characters.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), characters.as_str()),
+        None => String::new(),
     }
 }
