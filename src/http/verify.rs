@@ -112,21 +112,19 @@ async fn answer(
     };
     let uri = original_uri(&headers, suffix.as_deref()).unwrap_or("/");
     let query = uri.split_once('?').map_or("", |(_, query)| query);
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
+    // One pass over the query, borrowing each value unless it was percent-encoded.
+    let (mut query_model, mut tags) = (None, Vec::new());
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "model" if query_model.is_none() => query_model = Some(value),
+            "tag" => tags.push(value),
+            _ => {}
+        }
+    }
     let model_header = (headers.get("x-steward-model")).and_then(|value| value.to_str().ok());
-    let model = model_header.or_else(|| {
-        (pairs.iter())
-            .find(|(name, _)| name == "model")
-            .map(|(_, value)| value.as_str())
-    });
     let inference = Inference {
-        model,
-        tags: (pairs.iter())
-            .filter(|(name, _)| name == "tag")
-            .map(|(_, value)| value.as_str())
-            .collect(),
+        model: model_header.or(query_model.as_deref()),
+        tags: tags.iter().map(|tag| tag.as_ref()).collect(),
     };
     let verified = state
         .steward
