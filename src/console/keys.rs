@@ -10,7 +10,7 @@ use crate::{
     http::{query::parse_instant, AppState},
     limits::TAGS_PER_KEY_MAX,
     processor::CommandError,
-    reads::{KeyListing, ProjectListing},
+    reads::ProjectListing,
     secrets::Secret,
 };
 use askama::Template;
@@ -97,9 +97,10 @@ struct Outcome {
     notice: Option<String>,
 }
 
-fn key_name(listing: &KeyListing) -> String {
-    match listing.key.comment.as_str() {
-        "" => listing.key_id.to_string(),
+/// What names a key on a page: its comment, or its id for a key without one.
+pub(super) fn key_name(key_id: KeyId, comment: &str) -> String {
+    match comment {
+        "" => key_id.to_string(),
         comment => comment.to_owned(),
     }
 }
@@ -137,7 +138,7 @@ fn keys_page(
             let creator_name = format!("{} {}", creator.first_name, creator.last_name);
             KeyRow {
                 key_id: listing.key_id,
-                name: key_name(listing),
+                name: key_name(listing.key_id, &listing.key.comment),
                 scopes: (key.scopes.iter().map(|scope| scope.name()))
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -308,10 +309,7 @@ pub async fn create(
         .await
     {
         Ok(_) => {
-            let name = match form.comment.trim() {
-                "" => key_id.to_string(),
-                comment => comment.to_owned(),
-            };
+            let name = key_name(key_id, form.comment.trim());
             let outcome = Outcome {
                 created: Some(Created {
                     name,
@@ -347,7 +345,7 @@ pub async fn delete(
         Err(answer) => return *answer,
     };
     let name = (state.steward.key(&user.principal(), project_id, key_id))
-        .map(|listing| key_name(&listing))
+        .map(|listing| key_name(listing.key_id, &listing.key.comment))
         .unwrap_or_else(|_| key_id.to_string());
     let command = Command::DeleteKey { project_id, key_id };
     let (status, notice) = match (state.steward)

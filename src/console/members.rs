@@ -448,10 +448,7 @@ fn remove_page(
         email: offboarding.email,
         keys: (offboarding.keys.into_iter())
             .map(|key| DyingKeyRow {
-                name: match key.comment.as_str() {
-                    "" => key.key_id.to_string(),
-                    comment => comment.to_owned(),
-                },
+                name: super::keys::key_name(key.key_id, &key.comment),
                 requests: key.recent.requests,
                 cost: super::dollars(key.recent.cost),
             })
