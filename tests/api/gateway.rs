@@ -200,13 +200,7 @@ async fn a_project_without_credit_is_402_a_model_it_may_not_use_or_a_missing_sco
     let reader = app
         .create_key(&olive.session, &olive.project_id, &["keys:read"], &[])
         .await;
-    let (_, models) = app.get("/v1/models", &olive.session).await;
-    let nova = (models["stt"].as_array().unwrap().iter())
-        .find(|model| model["canonical_name"] == "nova-3")
-        .unwrap()["uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let nova = app.model_id(&olive.session, "nova-3").await;
     let (status, body) = app
         .delete(
             &format!("/v1/operator/projects/{}/models/{nova}", olive.project_id),

@@ -228,6 +228,19 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
+    /// The uuid of the latest catalog model named `canonical_name`.
+    pub async fn model_id(&self, auth: &Auth, canonical_name: &str) -> String {
+        let (status, body) = self.get("/v1/models", auth).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let all = [&body["stt"], &body["tts"]];
+        let model = all
+            .iter()
+            .flat_map(|list| list.as_array().unwrap())
+            .find(|model| model["canonical_name"] == canonical_name)
+            .unwrap_or_else(|| panic!("{canonical_name} is not listed: {body}"));
+        model["uuid"].as_str().unwrap().to_owned()
+    }
+
     /// Records one metered request with `key`.
     pub async fn meter(
         &self,

@@ -22,18 +22,6 @@ async fn meter_with(
 }
 
 /// The uuid of the catalog's latest model of `canonical_name`, from `GET /v1/models`.
-async fn model_id(app: &TestApp, auth: &Auth, canonical_name: &str) -> String {
-    let (status, body) = app.get("/v1/models", auth).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let all = [&body["stt"], &body["tts"]];
-    let model = all
-        .iter()
-        .flat_map(|list| list.as_array().unwrap())
-        .find(|model| model["canonical_name"] == canonical_name)
-        .unwrap_or_else(|| panic!("{canonical_name} is not listed: {body}"));
-    model["uuid"].as_str().unwrap().to_owned()
-}
-
 fn canonical_names(list: &Value) -> Vec<String> {
     list.as_array()
         .unwrap()
@@ -108,7 +96,7 @@ async fn a_revoked_model_is_refused_when_metered_and_listed_again_once_granted()
     let key = app
         .create_key(&olive.session, project, &["member"], &[])
         .await;
-    let nova = model_id(&app, &olive.session, "nova-3").await;
+    let nova = app.model_id(&olive.session, "nova-3").await;
     let (status, body) = meter_with(&app, &key, project, "nova-3", &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, listed) = app
@@ -190,7 +178,7 @@ async fn only_the_operator_changes_access_and_only_to_models_of_the_catalog() {
     let app = spawn_app().await;
     let olive = app.signup("olive@fruit.example").await;
     let project = &olive.project_id;
-    let nova = model_id(&app, &olive.session, "nova-3").await;
+    let nova = app.model_id(&olive.session, "nova-3").await;
     let head = app.log_head();
     let path = format!("/v1/operator/projects/{project}/models/{nova}");
     let (status, body) = app.delete(&path, &olive.session).await;
