@@ -53,7 +53,7 @@ impl Steward {
         let mut replayed = 0;
         for envelope in log.read_from(projections.position() + 1) {
             let envelope = envelope?;
-            evolve(&mut state, &envelope.event);
+            evolve(&mut state, &envelope.event, envelope.recorded_at);
             projections.apply(&envelope);
             replayed += 1;
         }

@@ -20,7 +20,7 @@ use steward_events::{EventId, EventLog};
 use steward_projections::Projections;
 
 /// The code version a checkpoint must have been written by to be used.
-pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+checkpoint-4");
+pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+checkpoint-5");
 
 const FILE_NAME: &str = "steward-checkpoint.bin";
 

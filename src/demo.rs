@@ -10,7 +10,7 @@ use crate::{
     clock::ManualClock,
     domain::{
         Command, CompanyName, DomainError, KeyComment, NewKey, PersonName, ProjectName, Reference,
-        Registration, TransferAmount, UsageReport,
+        Registration, TagBudget, TransferAmount, UsageReport,
     },
     models::ModelCatalog,
     pricing::PriceTable,
@@ -385,22 +385,64 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
         },
     )
     .await?;
+    // Banana, a customer on a plan, gets a soft budget of 50 cents a month: passing it is
+    // recorded.
+    demo.run(
+        Actor::Account(olive),
+        Command::SetTagBudget {
+            project_id: fruit,
+            tag: tag_of("banana"),
+            budget: Some(TagBudget {
+                monthly: Nanodollars::new(500_000_000),
+                hard: false,
+            }),
+        },
+    )
+    .await?;
     let mut recorded = 0;
     let mut refused = 0;
+    let mut banana_owner = adam;
     for day in 1..=30i64 {
+        if day == 10 {
+            // Adam moves to another team: his banana key is handed to Nina, unbroken.
+            demo.run(
+                Actor::Account(olive),
+                Command::HandOverKey {
+                    project_id: fruit,
+                    key_id: banana,
+                    to: nina,
+                },
+            )
+            .await?;
+            banana_owner = nina;
+        }
+        if day == 12 {
+            // Nina rotates the operations key, the old secret working for one more hour.
+            demo.run(
+                Actor::Account(nina),
+                Command::RotateKey {
+                    project_id: fruit,
+                    key_id: operations,
+                    secret_hash: Secret::api_key().hash,
+                    overlap_seconds: 3600,
+                },
+            )
+            .await?;
+        }
         if day == 20 {
             demo.run(
                 Actor::Account(olive),
                 Command::RemoveMember {
                     project_id: fruit,
                     account_id: mia,
+                    reassign_keys_to: None,
                 },
             )
             .await?;
         }
-        for (index, (key_id, creator)) in [
+        for (index, (key_id, owner)) in [
             (apple, olive),
-            (banana, adam),
+            (banana, banana_owner),
             (pear, mia),
             (operations, nina),
         ]
@@ -470,7 +512,7 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
                     .execute(
                         Actor::Key {
                             key_id,
-                            account_id: creator,
+                            account_id: owner,
                         },
                         Command::RecordUsage {
                             project_id: fruit,

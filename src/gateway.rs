@@ -52,6 +52,9 @@ pub enum Refusal {
     /// The project has no unexpired credit left.
     #[error("the project has no credit left to pay for the request")]
     PaymentRequired,
+    /// A tag of the key or the request has a hard budget its spend this month has reached.
+    #[error("the tag \"{0}\" has reached its monthly budget")]
+    TagBudgetReached(Tag),
     /// A tag of the request is not a valid tag, or there are too many.
     #[error("{0}")]
     BadTag(String),
@@ -65,6 +68,7 @@ impl Refusal {
             Refusal::MissingScope => "missing_scope",
             Refusal::ModelNotAllowed => "model_not_allowed",
             Refusal::PaymentRequired => "payment_required",
+            Refusal::TagBudgetReached(_) => "tag_budget_reached",
             Refusal::BadTag(_) => "bad_request",
         }
     }
@@ -137,6 +141,10 @@ impl Steward {
                 if !tags.contains(&tag) {
                     tags.push(tag);
                 }
+            }
+            let budgets = projections.tag_budgets.project(valid.project_id);
+            if let Some(tag) = budgets.and_then(|budgets| budgets.hard_budget_reached(&tags, now)) {
+                return Err(Refusal::TagBudgetReached(tag.clone()));
             }
             Ok(Verified { key: valid, tags })
         })

@@ -55,6 +55,10 @@ pub const KEYS_PER_PROJECT_MAX: usize = 10_000;
 pub const INVITATIONS_PER_PROJECT_MAX: usize = 500;
 /// The most members a project may have.
 pub const MEMBERS_PER_PROJECT_MAX: usize = 1000;
+/// Tag budgets one project may hold.
+pub const BUDGETS_PER_PROJECT_MAX: usize = 1000;
+/// The longest a rotated key's previous secret keeps working: 7 days.
+pub const ROTATION_OVERLAP_SECONDS_MAX: i64 = 7 * 86_400;
 /// The most projects an account may belong to (deleting an account leaves each in one event).
 pub const PROJECTS_PER_ACCOUNT_MAX: usize = 200;
 

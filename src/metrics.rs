@@ -28,6 +28,8 @@ pub struct CommitMetrics {
     pub flush_seconds: Histogram,
     /// USD of credit spent by metered requests, in total (never per project).
     pub credit_consumed_usd: Counter<f64, AtomicU64>,
+    /// Soft tag budgets passed (once per tag and month), all projects together.
+    pub tag_budgets_passed: Counter,
 }
 
 impl Default for CommitMetrics {
@@ -36,6 +38,7 @@ impl Default for CommitMetrics {
             batch_commands: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
             flush_seconds: latency_histogram(),
             credit_consumed_usd: Counter::default(),
+            tag_budgets_passed: Counter::default(),
         }
     }
 }
@@ -124,6 +127,11 @@ impl Metrics {
             "credit_consumed_usd",
             "USD of credit spent by metered requests since start, all projects together",
             commits.credit_consumed_usd.clone(),
+        );
+        registry.register(
+            "tag_budgets_passed",
+            "Soft tag budgets passed since start (once per tag and month), all projects together",
+            commits.tag_budgets_passed.clone(),
         );
         let log_head = Gauge::default();
         registry.register(

@@ -313,7 +313,7 @@ impl Worker {
                     }
                     // Later commands of the batch are decided against this one's effects.
                     for event in &events {
-                        evolve(&mut self.state, event);
+                        evolve(&mut self.state, event, now);
                     }
                     let correlation_id = Uuid::now_v7();
                     commits.push(Commit {
@@ -397,11 +397,17 @@ impl Worker {
         }
     }
 
-    /// Adds a recorded request's spent credit to the total.
+    /// Adds a recorded request's spent credit to the total, and a soft budget it passed.
     fn count_spent(&self, envelope: &Envelope) {
-        if let Event::CreditsConsumed { portions, .. } = &envelope.event {
-            let spent: Nanodollars = portions.iter().map(|portion| portion.amount).sum();
-            (self.metrics.credit_consumed_usd).inc_by(spent.get() as f64 / 1e9);
+        match &envelope.event {
+            Event::CreditsConsumed { portions, .. } => {
+                let spent: Nanodollars = portions.iter().map(|portion| portion.amount).sum();
+                (self.metrics.credit_consumed_usd).inc_by(spent.get() as f64 / 1e9);
+            }
+            Event::TagBudgetPassed { .. } => {
+                self.metrics.tag_budgets_passed.inc();
+            }
+            _ => {}
         }
     }
 
@@ -433,7 +439,8 @@ impl Worker {
 pub fn load_state(log: &EventLog) -> Result<State, LogError> {
     let mut state = State::default();
     for envelope in log.read_from(1) {
-        evolve(&mut state, &envelope?.event);
+        let envelope = envelope?;
+        evolve(&mut state, &envelope.event, envelope.recorded_at);
     }
     Ok(state)
 }

@@ -194,6 +194,15 @@ impl Role {
         }
     }
 
+    /// The permission needed to manage what a member who holds this role owns: their keys.
+    pub const fn write_permission(self) -> Permission {
+        match self {
+            Role::Member => Permission::MembersWrite,
+            Role::Admin => Permission::AdminsWrite,
+            Role::Owner => Permission::OwnersWrite,
+        }
+    }
+
     /// The permission needed to remove a member who holds this role.
     pub const fn kick_permission(self) -> Permission {
         match self {

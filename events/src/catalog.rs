@@ -327,6 +327,45 @@ pub enum Event {
         project_id: ProjectId,
         model_id: ModelId,
     },
+    /// The key was handed over: it keeps its id and secret, now acts as `to` (its scopes capped
+    /// by `to`'s role), and ends with `to`'s membership instead of `from`'s (since schema
+    /// version 3).
+    ApiKeyOwnerChanged {
+        project_id: ProjectId,
+        key_id: KeyId,
+        from: AccountId,
+        to: AccountId,
+    },
+    /// The key has a new secret; the one it replaced keeps working until
+    /// `previous_secret_expires_at`, then never again. A secret replaced before stops now.
+    ApiKeyRotated {
+        project_id: ProjectId,
+        key_id: KeyId,
+        secret_hash: Sha256Digest,
+        previous_secret_expires_at: Timestamp,
+    },
+    /// What the requests carrying `tag` may cost the project each UTC month; a `hard` budget
+    /// refuses the request that would pass it, a soft one only records that it was passed.
+    TagBudgetSet {
+        project_id: ProjectId,
+        tag: Tag,
+        monthly: Nanodollars,
+        hard: bool,
+    },
+    TagBudgetRemoved {
+        project_id: ProjectId,
+        tag: Tag,
+    },
+    /// A soft budget was passed, recorded with the request that passed it, once per tag and
+    /// month (`month_start`, UTC).
+    TagBudgetPassed {
+        project_id: ProjectId,
+        tag: Tag,
+        month_start: Timestamp,
+        monthly: Nanodollars,
+        /// The tag's spend in the month with that request.
+        spent: Nanodollars,
+    },
 }
 
 impl Event {
@@ -356,6 +395,11 @@ impl Event {
         "usage_recorded",
         "model_access_granted",
         "model_access_revoked",
+        "api_key_owner_changed",
+        "api_key_rotated",
+        "tag_budget_set",
+        "tag_budget_removed",
+        "tag_budget_passed",
     ];
 
     /// The variant's snake-case name, used by audit filters and exports.
@@ -385,6 +429,11 @@ impl Event {
             Event::UsageRecorded { .. } => "usage_recorded",
             Event::ModelAccessGranted { .. } => "model_access_granted",
             Event::ModelAccessRevoked { .. } => "model_access_revoked",
+            Event::ApiKeyOwnerChanged { .. } => "api_key_owner_changed",
+            Event::ApiKeyRotated { .. } => "api_key_rotated",
+            Event::TagBudgetSet { .. } => "tag_budget_set",
+            Event::TagBudgetRemoved { .. } => "tag_budget_removed",
+            Event::TagBudgetPassed { .. } => "tag_budget_passed",
         }
     }
 
@@ -423,7 +472,12 @@ impl Event {
             | Event::CreditsExpired { project_id, .. }
             | Event::UsageRecorded { project_id, .. }
             | Event::ModelAccessGranted { project_id, .. }
-            | Event::ModelAccessRevoked { project_id, .. } => Some(*project_id),
+            | Event::ModelAccessRevoked { project_id, .. }
+            | Event::ApiKeyOwnerChanged { project_id, .. }
+            | Event::ApiKeyRotated { project_id, .. }
+            | Event::TagBudgetSet { project_id, .. }
+            | Event::TagBudgetRemoved { project_id, .. }
+            | Event::TagBudgetPassed { project_id, .. } => Some(*project_id),
             Event::CreditsTransferredOut {
                 from_project_id, ..
             } => Some(*from_project_id),

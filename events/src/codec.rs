@@ -15,6 +15,8 @@
 //! - Version 1: the catalog up to `UsageRecorded`, which had no `features`.
 //! - Version 2: `UsageRecorded` carries `features`; `ModelAccessGranted` and
 //!   `ModelAccessRevoked` are new. Every other variant is stored as in version 1.
+//! - Version 3: `ApiKeyOwnerChanged`, `ApiKeyRotated`, `TagBudgetSet`, `TagBudgetRemoved` and
+//!   `TagBudgetPassed` are new. Every other variant is stored as in version 2.
 
 use crate::{
     catalog::Event,
@@ -29,7 +31,7 @@ use uuid::Uuid;
 /// The record layout this module writes and reads.
 pub const FORMAT_BYTE: u8 = 0x01;
 /// The event catalog's schema version that new records are written with.
-pub const SCHEMA_VERSION: u16 = 2;
+pub const SCHEMA_VERSION: u16 = 3;
 
 const HEADER_BYTES: usize = 3;
 const CHECKSUM_BYTES: usize = 4;
@@ -151,6 +153,7 @@ fn decode_body(body: &[u8], schema_version: u16) -> Result<Envelope, String> {
     let event = &body[read..];
     let event = match schema_version {
         1 => v1::decode_event(event)?,
+        2 => decode_known_variant(event, v2::VARIANTS, 2)?,
         _ => decode_whole(event)?,
     };
     Ok(Envelope {
@@ -164,6 +167,25 @@ fn decode_body(body: &[u8], schema_version: u16) -> Result<Envelope, String> {
         schema_version,
         event,
     })
+}
+
+/// An event of a version whose variants were stored as today's, the first `known` of them: a
+/// later variant's index there is corruption, not a new event.
+fn decode_known_variant(bytes: &[u8], known: u32, schema_version: u16) -> Result<Event, String> {
+    let (index, _): (u32, usize) = bincode::serde::decode_from_slice(bytes, bincode_config())
+        .map_err(|error| format!("undecodable: {error}"))?;
+    if index >= known {
+        return Err(format!(
+            "variant {index} is unknown at schema version {schema_version}"
+        ));
+    }
+    decode_whole(bytes)
+}
+
+/// Schema version 2, frozen: its variants are stored as today's.
+mod v2 {
+    /// How many variants version 2 knew (up to `ModelAccessRevoked`).
+    pub const VARIANTS: u32 = 24;
 }
 
 /// Schema version 1, frozen: only `UsageRecorded` differs from today's shape.

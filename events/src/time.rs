@@ -1,6 +1,6 @@
 //! `Timestamp`: an instant in UTC with microsecond precision, the only time type events carry.
 
-use chrono::{DateTime, Months, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Months, SecondsFormat, TimeZone, Utc};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
@@ -57,6 +57,16 @@ impl Timestamp {
         self.0.div_euclid(86_400 * 1_000_000)
     }
 
+    /// The start (midnight UTC, on the 1st) of the UTC calendar month this instant falls in.
+    pub fn month_start(self) -> Self {
+        let at = self.to_datetime();
+        let start = Utc
+            .with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0)
+            .single()
+            .expect("the 1st of a representable month is a representable instant");
+        Self::from_datetime(start)
+    }
+
     pub fn to_rfc3339(self) -> String {
         self.to_datetime()
             .to_rfc3339_opts(SecondsFormat::AutoSi, true)
@@ -107,6 +117,23 @@ mod tests {
         assert_eq!(
             leap_day.plus_months(12).to_rfc3339(),
             "2029-02-28T12:00:00Z"
+        );
+    }
+
+    #[test]
+    fn a_month_starts_at_midnight_utc_on_the_first() {
+        let month_start = |text: &str| {
+            Timestamp::parse_rfc3339(text)
+                .unwrap()
+                .month_start()
+                .to_rfc3339()
+        };
+        assert_eq!(month_start("2026-12-31T23:59:59Z"), "2026-12-01T00:00:00Z");
+        assert_eq!(month_start("2026-12-01T00:00:00Z"), "2026-12-01T00:00:00Z");
+        // Another offset's wall clock does not move the UTC month.
+        assert_eq!(
+            month_start("2027-01-01T00:30:00+01:00"),
+            "2026-12-01T00:00:00Z"
         );
     }
 

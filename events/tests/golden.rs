@@ -10,7 +10,7 @@ mod support;
 
 use std::{collections::BTreeSet, fs, path::PathBuf};
 use steward_events::{codec, Event, Feature};
-use support::{as_version_1, sample_envelope, samples};
+use support::{as_version_1, as_version_2, sample_envelope, samples};
 
 fn fixture_path(version: u16, kind: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -70,50 +70,80 @@ fn every_variant_matches_its_golden_bytes() {
     }
 }
 
+/// Reads every fixture of an older `version`, as it is: each decodes to today's event as
+/// `as_version` says that version held it. Answers how many it read.
+fn read_old_fixtures(version: u16, as_version: fn(Event) -> Option<Event>) -> usize {
+    let mut read = 0;
+    for (index, event) in samples().into_iter().enumerate() {
+        let kind = event.kind();
+        let Some(expected) = as_version(event) else {
+            assert!(
+                !fixture_path(version, kind).exists(),
+                "{kind} is newer than version {version}"
+            );
+            continue;
+        };
+        let path = fixture_path(version, kind);
+        let golden = fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("no version {version} fixture for {kind}: {error}"));
+        let position = index as u64 + 1;
+        let decoded = codec::decode(position, &hex::decode(golden.trim()).unwrap()).unwrap();
+        let mut envelope = sample_envelope(position, expected);
+        envelope.schema_version = version;
+        assert_eq!(
+            decoded, envelope,
+            "{kind}'s version {version} record decodes otherwise"
+        );
+        read += 1;
+    }
+    read
+}
+
 /// Every record a version 1 log holds still decodes, upcast to today's events: the fixtures
 /// written before version 2, read as they are.
 #[test]
 fn version_1_records_decode_upcast() {
-    let mut read = 0;
-    for (index, event) in samples().into_iter().enumerate() {
-        let kind = event.kind();
-        let Some(expected) = as_version_1(event) else {
-            assert!(
-                !fixture_path(1, kind).exists(),
-                "{kind} is newer than version 1"
-            );
-            continue;
-        };
-        let path = fixture_path(1, kind);
-        let golden = fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("no version 1 fixture for {kind}: {error}"));
-        let position = index as u64 + 1;
-        let decoded = codec::decode(position, &hex::decode(golden.trim()).unwrap()).unwrap();
-        let mut envelope = sample_envelope(position, expected);
-        envelope.schema_version = 1;
-        assert_eq!(
-            decoded, envelope,
-            "{kind}'s version 1 record decodes otherwise"
-        );
-        read += 1;
-    }
-    assert_eq!(read, 22, "the version 1 catalog had 22 variants");
+    assert_eq!(
+        read_old_fixtures(1, as_version_1),
+        22,
+        "the version 1 catalog had 22 variants"
+    );
 }
 
-/// A version 1 record naming a variant version 1 did not know is corrupt, not a new event.
+/// Every record a version 2 log holds still decodes as it was written.
 #[test]
-fn a_version_1_record_of_a_later_variant_is_refused() {
+fn version_2_records_decode() {
+    assert_eq!(
+        read_old_fixtures(2, as_version_2),
+        24,
+        "the version 2 catalog had 24 variants"
+    );
+}
+
+/// The last sample's record, relabelled as written at `version` (its checksum recomputed).
+fn newest_variant_labelled(version: u16) -> Vec<u8> {
     let envelope = sample_envelope(1, samples().pop().unwrap());
     let mut record = codec::encode(&envelope).unwrap();
-    record[1..3].copy_from_slice(&1u16.to_le_bytes());
+    record[1..3].copy_from_slice(&version.to_le_bytes());
     let checksum_at = record.len() - 4;
     let checksum = crc32c::crc32c(&record[..checksum_at]);
     record[checksum_at..].copy_from_slice(&checksum.to_le_bytes());
-    let error = codec::decode(1, &record).unwrap_err();
-    assert!(
-        error.to_string().contains("unknown at schema version 1"),
-        "{error}"
-    );
+    record
+}
+
+/// A record of an older version naming a variant that version did not know is corrupt, not a
+/// new event.
+#[test]
+fn an_old_record_of_a_later_variant_is_refused() {
+    for version in [1, 2] {
+        let error = codec::decode(1, &newest_variant_labelled(version)).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("unknown at schema version {version}")),
+            "{error}"
+        );
+    }
 }
 
 /// An event stores a feature as its index: the list only ever grows at its end.

@@ -226,7 +226,12 @@ impl Projection for Credits {
             | Event::ApiKeyDeleted { .. }
             | Event::UsageRecorded { .. }
             | Event::ModelAccessGranted { .. }
-            | Event::ModelAccessRevoked { .. } => {}
+            | Event::ModelAccessRevoked { .. }
+            | Event::ApiKeyOwnerChanged { .. }
+            | Event::ApiKeyRotated { .. }
+            | Event::TagBudgetSet { .. }
+            | Event::TagBudgetRemoved { .. }
+            | Event::TagBudgetPassed { .. } => {}
         }
     }
 }

@@ -1,10 +1,13 @@
 //! Key validity: lookup by secret hash in O(1), and whether a key may act at a given instant.
 //!
 //! A key is valid iff it is not deleted, not expired at the instant asked, its project is live,
-//! its creator is still a member of that project and the creator's account is not deleted. A key
-//! ends for good when its creator leaves or is removed (an account's deletion removes it from
-//! every project first), so it stays dead even if the creator rejoins. What it may do is its
-//! scopes ∩ its creator's current role.
+//! its owner (its creator, or the member it was last handed to) is still a member of that
+//! project and the owner's account is not deleted. A key ends for good when its owner leaves or
+//! is removed (an account's deletion removes it from every project first), so it stays dead even
+//! if the owner rejoins. What it may do is its scopes ∩ its owner's current role.
+//!
+//! A rotated key has a new secret; the one it replaced works until the rotation's overlap ends,
+//! and a secret replaced before that stops at once: a key has at most two secrets.
 
 use crate::Projection;
 use serde::{Deserialize, Serialize};
@@ -18,6 +21,8 @@ use steward_events::{
 pub struct KeyView {
     pub project_id: ProjectId,
     pub created_by: AccountId,
+    /// The member the key acts as: its creator unless it was handed over.
+    pub owner: AccountId,
     pub comment: String,
     pub scopes: Vec<Scope>,
     pub tags: Vec<Tag>,
@@ -25,9 +30,26 @@ pub struct KeyView {
     pub expires_at: Option<Timestamp>,
     /// When and why the key stopped working for good, if it has.
     pub ended: Option<KeyEnding>,
+    /// When its secret was last replaced, and until when the replaced one works.
+    pub rotated: Option<Rotation>,
     /// The union of `scopes`, kept for the hot path.
     #[serde(skip)]
     pub scope_permissions: Permissions,
+}
+
+/// A key's latest rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rotation {
+    pub at: Timestamp,
+    pub previous_secret_expires_at: Timestamp,
+}
+
+/// A key's secrets, by hash: the current one, and the one its latest rotation replaced with
+/// when that stops working.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct Secrets {
+    current: Sha256Digest,
+    previous: Option<(Sha256Digest, Timestamp)>,
 }
 
 /// When and why a key stopped working. A key never works again once ended, even if its creator
@@ -45,7 +67,7 @@ pub struct ValidKey {
     pub project_id: ProjectId,
     pub account_id: AccountId,
     pub role: Role,
-    /// The key's scopes ∩ its creator's current role.
+    /// The key's scopes ∩ its owner's current role.
     pub permissions: Permissions,
 }
 
@@ -57,8 +79,12 @@ pub enum KeyRejection {
     Deleted,
     Expired,
     ProjectDeleted,
+    /// Its owner left the project or was removed.
     CreatorNotMember,
+    /// Its owner's account was deleted.
     CreatorDeleted,
+    /// The secret presented was replaced by a rotation and its overlap has ended.
+    SecretRotated,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -69,9 +95,12 @@ pub struct Keys {
     /// Kept in checkpoints, left out of JSON: it is the key to every secret.
     #[serde(with = "crate::binary_only")]
     by_secret_hash: HashMap<Sha256Digest, KeyId>,
-    /// The keys each member created in each project, to end them when the member goes.
+    /// Each key's secrets, as hashes; like `by_secret_hash`, left out of JSON.
+    #[serde(with = "crate::binary_only")]
+    secrets: HashMap<KeyId, Secrets>,
+    /// The live keys acting as each member in each project, to end them when the member goes.
     #[serde(skip)]
-    by_creator: HashMap<(ProjectId, AccountId), Vec<KeyId>>,
+    by_owner: HashMap<(ProjectId, AccountId), Vec<KeyId>>,
     /// The keys of each project (ended ones too), in id order, so that listing a project's
     /// keys does not scan every key.
     #[serde(skip)]
@@ -81,7 +110,7 @@ pub struct Keys {
 impl Keys {
     /// Rebuilds the derived indexes after a checkpoint is loaded.
     pub fn restore(&mut self) {
-        self.by_creator.clear();
+        self.by_owner.clear();
         self.by_project.clear();
         for (key_id, key) in self.keys.iter_mut() {
             key.scope_permissions = Scope::union_of(&key.scopes);
@@ -90,8 +119,8 @@ impl Keys {
                 .or_default()
                 .insert(*key_id);
             if key.ended.is_none() {
-                self.by_creator
-                    .entry((key.project_id, key.created_by))
+                self.by_owner
+                    .entry((key.project_id, key.owner))
                     .or_default()
                     .push(*key_id);
             }
@@ -111,6 +140,14 @@ impl Keys {
             .by_secret_hash
             .get(secret_hash)
             .ok_or(KeyRejection::Unknown)?;
+        let replaced_and_over = self.secrets.get(&key_id).is_some_and(|secrets| {
+            secrets
+                .previous
+                .is_some_and(|(previous, until)| previous == *secret_hash && until <= now)
+        });
+        if replaced_and_over {
+            return Err(KeyRejection::SecretRotated);
+        }
         self.check_id(key_id, now)
     }
 
@@ -131,13 +168,13 @@ impl Keys {
         let role = self
             .members
             .get(&key.project_id)
-            .and_then(|members| members.get(&key.created_by))
+            .and_then(|members| members.get(&key.owner))
             .copied()
-            .expect("a key that has not ended has a creator who is a member");
+            .expect("a key that has not ended has an owner who is a member");
         Ok(ValidKey {
             key_id,
             project_id: key.project_id,
-            account_id: key.created_by,
+            account_id: key.owner,
             role,
             permissions: key.scope_permissions.intersection(role.permissions()),
         })
@@ -191,10 +228,50 @@ impl Keys {
             members.remove(&account_id);
         }
         let key_ids = self
-            .by_creator
+            .by_owner
             .remove(&(project_id, account_id))
             .unwrap_or_default();
         self.end(&key_ids, at, reason);
+    }
+
+    /// The key now acts as `to`.
+    fn hand_over(&mut self, project_id: ProjectId, key_id: KeyId, from: AccountId, to: AccountId) {
+        if let Some(key_ids) = self.by_owner.get_mut(&(project_id, from)) {
+            key_ids.retain(|owned| *owned != key_id);
+        }
+        self.by_owner
+            .entry((project_id, to))
+            .or_default()
+            .push(key_id);
+        if let Some(key) = self.keys.get_mut(&key_id) {
+            key.owner = to;
+        }
+    }
+
+    /// The key's secret is now `secret_hash`; the one it replaces works until `until`, and any
+    /// replaced before stops now.
+    fn rotate(
+        &mut self,
+        key_id: KeyId,
+        secret_hash: Sha256Digest,
+        at: Timestamp,
+        until: Timestamp,
+    ) {
+        let Some(secrets) = self.secrets.get_mut(&key_id) else {
+            return;
+        };
+        if let Some((superseded, _)) = secrets.previous {
+            self.by_secret_hash.remove(&superseded);
+        }
+        secrets.previous = Some((secrets.current, until));
+        secrets.current = secret_hash;
+        self.by_secret_hash.insert(secret_hash, key_id);
+        if let Some(key) = self.keys.get_mut(&key_id) {
+            key.rotated = Some(Rotation {
+                at,
+                previous_secret_expires_at: until,
+            });
+        }
     }
 }
 
@@ -214,7 +291,14 @@ impl Projection for Keys {
                 secret_hash,
             } => {
                 self.by_secret_hash.insert(*secret_hash, *key_id);
-                self.by_creator
+                self.secrets.insert(
+                    *key_id,
+                    Secrets {
+                        current: *secret_hash,
+                        previous: None,
+                    },
+                );
+                self.by_owner
                     .entry((*project_id, *created_by))
                     .or_default()
                     .push(*key_id);
@@ -227,12 +311,14 @@ impl Projection for Keys {
                     KeyView {
                         project_id: *project_id,
                         created_by: *created_by,
+                        owner: *created_by,
                         comment: comment.clone(),
                         scopes: scopes.clone(),
                         tags: tags.clone(),
                         created_at: envelope.recorded_at,
                         expires_at: *expires_at,
                         ended: None,
+                        rotated: None,
                         scope_permissions: Scope::union_of(scopes),
                     },
                 );
@@ -240,6 +326,23 @@ impl Projection for Keys {
             Event::ApiKeyDeleted { key_id, .. } => {
                 self.end(&[*key_id], envelope.recorded_at, KeyRejection::Deleted);
             }
+            Event::ApiKeyOwnerChanged {
+                project_id,
+                key_id,
+                from,
+                to,
+            } => self.hand_over(*project_id, *key_id, *from, *to),
+            Event::ApiKeyRotated {
+                key_id,
+                secret_hash,
+                previous_secret_expires_at,
+                ..
+            } => self.rotate(
+                *key_id,
+                *secret_hash,
+                envelope.recorded_at,
+                *previous_secret_expires_at,
+            ),
             Event::MemberJoined {
                 project_id,
                 account_id,
@@ -285,7 +388,7 @@ impl Projection for Keys {
                     .collect();
                 for account_id in members {
                     let key_ids = self
-                        .by_creator
+                        .by_owner
                         .remove(&(*project_id, account_id))
                         .unwrap_or_default();
                     self.end(&key_ids, envelope.recorded_at, KeyRejection::ProjectDeleted);
@@ -307,7 +410,10 @@ impl Projection for Keys {
             | Event::CreditsExpired { .. }
             | Event::UsageRecorded { .. }
             | Event::ModelAccessGranted { .. }
-            | Event::ModelAccessRevoked { .. } => {}
+            | Event::ModelAccessRevoked { .. }
+            | Event::TagBudgetSet { .. }
+            | Event::TagBudgetRemoved { .. }
+            | Event::TagBudgetPassed { .. } => {}
         }
     }
 }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod budgets;
 pub mod credits;
 pub mod keys;
 pub mod membership;
@@ -70,17 +71,19 @@ pub struct Projections {
     pub usage: usage::Usage,
     pub audit: audit::Audit,
     pub model_access: models::ModelAccess,
+    pub tag_budgets: budgets::TagBudgets,
 }
 
 impl Projections {
     /// Every read model's name, in the order each envelope is applied to them.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         membership::Membership::NAME,
         keys::Keys::NAME,
         credits::Credits::NAME,
         usage::Usage::NAME,
         audit::Audit::NAME,
         models::ModelAccess::NAME,
+        budgets::TagBudgets::NAME,
     ];
 
     /// The last log position applied.
@@ -105,6 +108,7 @@ impl Projections {
         self.usage.apply(envelope);
         self.audit.apply(envelope);
         self.model_access.apply(envelope);
+        self.tag_budgets.apply(envelope);
         self.position = envelope.position;
     }
 
@@ -156,6 +160,7 @@ impl Projections {
             summary(&self.usage, self.position),
             summary(&self.audit, self.position),
             summary(&self.model_access, self.position),
+            summary(&self.tag_budgets, self.position),
         ]
     }
 }

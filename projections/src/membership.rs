@@ -305,7 +305,12 @@ impl Projection for Membership {
             | Event::CreditsExpired { .. }
             | Event::UsageRecorded { .. }
             | Event::ModelAccessGranted { .. }
-            | Event::ModelAccessRevoked { .. } => {}
+            | Event::ModelAccessRevoked { .. }
+            | Event::ApiKeyOwnerChanged { .. }
+            | Event::ApiKeyRotated { .. }
+            | Event::TagBudgetSet { .. }
+            | Event::TagBudgetRemoved { .. }
+            | Event::TagBudgetPassed { .. } => {}
         }
     }
 }

@@ -377,5 +377,42 @@ fn sentence(
             "{who} took the model {} away from the project",
             model(models, *model_id)
         ),
+        Event::ApiKeyOwnerChanged {
+            key_id, from, to, ..
+        } => format!(
+            "{who} handed the {} from {} to {}",
+            key(names, *key_id),
+            person(names, *from),
+            person(names, *to)
+        ),
+        Event::ApiKeyRotated {
+            key_id,
+            previous_secret_expires_at,
+            ..
+        } => format!(
+            "{who} rotated the secret of the {}; the previous one works until {}",
+            key(names, *key_id),
+            previous_secret_expires_at.to_rfc3339()
+        ),
+        Event::TagBudgetSet {
+            tag, monthly, hard, ..
+        } => format!(
+            "{who} set a {} monthly budget of {} for the tag {tag}",
+            if *hard { "hard" } else { "soft" },
+            dollars(*monthly)
+        ),
+        Event::TagBudgetRemoved { tag, .. } => {
+            format!("{who} removed the budget of the tag {tag}")
+        }
+        Event::TagBudgetPassed {
+            tag,
+            monthly,
+            spent,
+            ..
+        } => format!(
+            "The tag {tag} passed its soft monthly budget of {}: {} spent this month",
+            dollars(*monthly),
+            dollars(*spent)
+        ),
     }
 }

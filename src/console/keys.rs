@@ -152,7 +152,7 @@ fn keys_page(
                     name => format!("{name} ({})", creator.email),
                 },
                 expired: key.expires_at.is_some_and(|at| at <= now),
-                deletable: may_delete_key(access.permissions, access.account_id, key.created_by),
+                deletable: may_delete_key(access.permissions, access.account_id, key.owner),
             }
         })
         .collect();

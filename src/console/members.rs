@@ -483,6 +483,7 @@ pub async fn remove(
     let command = Command::RemoveMember {
         project_id,
         account_id,
+        reassign_keys_to: None,
     };
     match state
         .steward

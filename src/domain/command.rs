@@ -61,6 +61,14 @@ impl From<&str> for MeteredModel {
     }
 }
 
+/// What a tag's requests may cost each UTC month.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TagBudget {
+    pub monthly: Nanodollars,
+    /// Refuse the request that would pass it (else record it, and that it passed).
+    pub hard: bool,
+}
+
 /// An account to register, with its first project.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Registration {
@@ -132,9 +140,12 @@ pub enum Command {
         account_id: AccountId,
         role: Role,
     },
+    /// Removes the member; with `reassign_keys_to`, hands every key acting as them to that
+    /// member first, in the same append.
     RemoveMember {
         project_id: ProjectId,
         account_id: AccountId,
+        reassign_keys_to: Option<AccountId>,
     },
     LeaveProject {
         project_id: ProjectId,
@@ -143,6 +154,26 @@ pub enum Command {
     DeleteKey {
         project_id: ProjectId,
         key_id: KeyId,
+    },
+    /// The key keeps its id and secret and acts as `to` from now on.
+    HandOverKey {
+        project_id: ProjectId,
+        key_id: KeyId,
+        to: AccountId,
+    },
+    /// A new secret (drawn and hashed by the edge); the previous one works for
+    /// `overlap_seconds` more.
+    RotateKey {
+        project_id: ProjectId,
+        key_id: KeyId,
+        secret_hash: Sha256Digest,
+        overlap_seconds: i64,
+    },
+    /// `None` removes the tag's budget.
+    SetTagBudget {
+        project_id: ProjectId,
+        tag: Tag,
+        budget: Option<TagBudget>,
     },
     GrantCredits {
         project_id: ProjectId,

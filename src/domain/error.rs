@@ -1,7 +1,7 @@
 //! `DomainError`: every business rule a command can break.
 
 /// A rule a command broke. Each variant's doc names the HTTP status it becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
     /// 404 `PROJECT_NOT_FOUND`; also for a project the actor does not belong to.
     #[error("project not found")]
@@ -63,6 +63,25 @@ pub enum DomainError {
     /// 402 `ASR_PAYMENT_REQUIRED`.
     #[error("insufficient credit")]
     InsufficientCredit,
+    /// 402 `ASR_PAYMENT_REQUIRED`: the request would take the tag's spend this month past its
+    /// hard budget.
+    #[error("the tag \"{0}\" has reached its monthly budget; nothing was recorded")]
+    TagBudgetExceeded(steward_events::Tag),
+    /// 404.
+    #[error("the tag has no budget")]
+    BudgetNotFound,
+    /// 409: `BUDGETS_PER_PROJECT_MAX`.
+    #[error("the project has the most tag budgets it may (1000); remove one first")]
+    TooManyBudgets,
+    /// 400.
+    #[error("a monthly budget is 0 to 1000000000 USD")]
+    InvalidBudget,
+    /// 400: the overlap is 0 to 7 days (`ROTATION_OVERLAP_SECONDS_MAX`).
+    #[error("overlap_seconds must be 0 to 604800 (7 days)")]
+    InvalidOverlap,
+    /// 400: keys are handed to another member of the project.
+    #[error("keys are handed over to another member, not to the member removed")]
+    InvalidReassignment,
     /// 403 `INSUFFICIENT_PERMISSIONS`: a person's transfer moves contract and card credit only.
     #[error("only support can move promotional credit; contact support to move it")]
     PromotionalCreditBySupportOnly,

@@ -11,11 +11,13 @@ mod rules;
 mod state;
 mod values;
 
-pub use command::{Command, MeteredModel, NewKey, Registration, TransferAmount, UsageReport};
+pub use command::{
+    Command, MeteredModel, NewKey, Registration, TagBudget, TransferAmount, UsageReport,
+};
 pub use credit::{is_expired, spend_order};
 pub use decide::{decide, Known};
 pub use error::{as_sentence, DomainError};
-pub use rules::{may_change_role, may_delete_key, may_invite_as, may_remove};
+pub use rules::{may_change_role, may_delete_key, may_hand_over_key, may_invite_as, may_remove};
 pub use state::{
     evolve, may_use_model, AccountState, GrantState, InvitationState, KeyState, ProjectState, State,
 };

@@ -4,7 +4,10 @@
 //!   expired + sent;
 //! - expired credit is never spent;
 //! - every live project with members keeps an owner;
-//! - no key is valid whose creator is not a member of its project or whose account is gone;
+//! - no key is valid whose owner (its creator, or whom it was handed to) is not a member of its
+//!   project or whose account is gone;
+//! - a secret replaced by a rotation never works once its overlap has ended;
+//! - no request takes a tag's spend this month past a hard budget in force;
 //! - the projections agree with the write model about who is a member with which role;
 //! - replaying what was recorded gives the same read models.
 
@@ -16,6 +19,11 @@ use uuid::Uuid;
 
 const ACCOUNTS: u8 = 5;
 const PROJECTS: u8 = 2;
+const TAGS: u8 = 3;
+
+fn tag(n: u8) -> Tag {
+    Tag::parse(&format!("customer-{}", n % TAGS)).unwrap()
+}
 
 fn account(n: u8) -> AccountId {
     AccountId::from_uuid(Uuid::from_u128(1 + u128::from(n)))
@@ -59,6 +67,7 @@ enum Op {
         actor: u8,
         project: u8,
         target: u8,
+        reassign_to: Option<u8>,
     },
     Leave {
         account: u8,
@@ -68,6 +77,29 @@ enum Op {
         actor: u8,
         project: u8,
         role: u8,
+        tag: Option<u8>,
+    },
+    HandOver {
+        actor: u8,
+        key: u8,
+        to: u8,
+    },
+    Rotate {
+        actor: u8,
+        key: u8,
+        overlap_hours: u8,
+    },
+    SetBudget {
+        actor: u8,
+        project: u8,
+        tag: u8,
+        monthly_cents: u32,
+        hard: bool,
+    },
+    RemoveBudget {
+        actor: u8,
+        project: u8,
+        tag: u8,
     },
     DeleteKey {
         actor: u8,
@@ -77,6 +109,7 @@ enum Op {
         key: u8,
         cost_cents: u16,
         failed: bool,
+        tag: Option<u8>,
     },
     Grant {
         project: u8,
@@ -110,13 +143,25 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (a(), p(), a(), any::<u8>()).prop_map(|(actor, project, target, role)| {
             Op::ChangeRole { actor, project, target, role }
         }),
-        2 => (a(), p(), a()).prop_map(|(actor, project, target)| Op::Remove { actor, project, target }),
+        2 => (a(), p(), a(), prop::option::of(a())).prop_map(|(actor, project, target, reassign_to)| {
+            Op::Remove { actor, project, target, reassign_to }
+        }),
         1 => (a(), p()).prop_map(|(account, project)| Op::Leave { account, project }),
-        4 => (a(), p(), any::<u8>())
-            .prop_map(|(actor, project, role)| Op::CreateKey { actor, project, role }),
+        4 => (a(), p(), any::<u8>(), prop::option::of(0..TAGS))
+            .prop_map(|(actor, project, role, tag)| Op::CreateKey { actor, project, role, tag }),
+        2 => (a(), any::<u8>(), a()).prop_map(|(actor, key, to)| Op::HandOver { actor, key, to }),
+        2 => (a(), any::<u8>(), 0u8..200)
+            .prop_map(|(actor, key, overlap_hours)| Op::Rotate { actor, key, overlap_hours }),
+        2 => (0..2u8, p(), 0..TAGS, 0u32..20_000, any::<bool>()).prop_map(
+            |(actor, project, tag, monthly_cents, hard)| Op::SetBudget {
+                actor, project, tag, monthly_cents, hard,
+            }
+        ),
+        1 => (0..2u8, p(), 0..TAGS)
+            .prop_map(|(actor, project, tag)| Op::RemoveBudget { actor, project, tag }),
         1 => (a(), any::<u8>()).prop_map(|(actor, key)| Op::DeleteKey { actor, key }),
-        8 => (any::<u8>(), 0u16..5_000, prop::bool::weighted(0.1))
-            .prop_map(|(key, cost_cents, failed)| Op::UseKey { key, cost_cents, failed }),
+        8 => (any::<u8>(), 0u16..5_000, prop::bool::weighted(0.1), prop::option::of(0..TAGS))
+            .prop_map(|(key, cost_cents, failed, tag)| Op::UseKey { key, cost_cents, failed, tag }),
         3 => (p(), any::<u8>(), 1u32..20_000, 1u16..400).prop_map(
             |(project, source, amount_cents, expiry_days)| Op::Grant {
                 project,
@@ -140,7 +185,9 @@ struct World {
     /// Every envelope applied, to check that a replay gives the same read models.
     history: Vec<Envelope>,
     now: Timestamp,
-    keys: Vec<(KeyId, AccountId, ProjectId)>,
+    keys: Vec<(KeyId, ProjectId)>,
+    /// Every secret each key was given, with when it stops working once replaced.
+    secrets: Vec<(KeyId, Sha256Digest, Option<Timestamp>)>,
     grants: Vec<GrantId>,
     next_id: u128,
 }
@@ -153,6 +200,7 @@ impl World {
             history: Vec::new(),
             now: Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap(),
             keys: Vec::new(),
+            secrets: Vec::new(),
             grants: Vec::new(),
             next_id: 1_000,
         };
@@ -212,7 +260,8 @@ impl World {
                 "a decided event does not fit a record: {event:?}"
             );
             self.check_spending(&event);
-            evolve(&mut self.state, &event);
+            self.check_budgets(&event);
+            evolve(&mut self.state, &event, self.now);
             let position = self.projections.position() + 1;
             let envelope = Envelope {
                 position,
@@ -268,6 +317,30 @@ impl World {
         }
     }
 
+    /// Before a request lands: it takes no tag past a hard budget in force.
+    fn check_budgets(&self, event: &Event) {
+        let Event::UsageRecorded {
+            project_id,
+            tags,
+            cost,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let budgets = &self.state.projects[project_id].budgets;
+        for tag in tags {
+            if let Some(budget) = budgets.budgets.get(tag).filter(|budget| budget.hard) {
+                let spent = budgets.spend.spent(tag, self.now);
+                assert!(
+                    !cost.is_positive() || spent + *cost <= budget.monthly,
+                    "{tag} passed its hard budget {:?}: {spent:?} + {cost:?}",
+                    budget.monthly
+                );
+            }
+        }
+    }
+
     fn apply(&mut self, op: Op) {
         let person = |n: u8| Actor::Account(account(n));
         let _ = match op {
@@ -312,11 +385,13 @@ impl World {
                 actor,
                 project: p,
                 target,
+                reassign_to,
             } => self.run(
                 person(actor),
                 Command::RemoveMember {
                     project_id: project(p),
                     account_id: account(target),
+                    reassign_keys_to: reassign_to.map(account),
                 },
             ),
             Op::Leave {
@@ -332,6 +407,7 @@ impl World {
                 actor,
                 project: p,
                 role: r,
+                tag: t,
             } => {
                 let key_id = KeyId::from_uuid(self.id());
                 let mut secret = [0u8; 32];
@@ -344,38 +420,115 @@ impl World {
                         secret_hash: Sha256Digest::from_bytes(secret),
                         comment: "".into(),
                         scopes: vec![Scope::Role(role(r))],
-                        tags: vec![],
+                        tags: t.map(tag).into_iter().collect(),
                         expires_at: None,
                     }),
                 );
                 if created.is_ok() {
-                    self.keys.push((key_id, account(actor), project(p)));
+                    self.keys.push((key_id, project(p)));
+                    self.secrets
+                        .push((key_id, Sha256Digest::from_bytes(secret), None));
                 }
                 created
             }
             Op::DeleteKey { actor, key } => match self.pick_key(key) {
-                Some((key_id, _, project_id)) => {
+                Some((key_id, project_id)) => {
                     self.run(person(actor), Command::DeleteKey { project_id, key_id })
                 }
                 None => Ok(()),
             },
+            Op::HandOver { actor, key, to } => match self.pick_key(key) {
+                Some((key_id, project_id)) => self.run(
+                    person(actor),
+                    Command::HandOverKey {
+                        project_id,
+                        key_id,
+                        to: account(to),
+                    },
+                ),
+                None => Ok(()),
+            },
+            Op::Rotate {
+                actor,
+                key,
+                overlap_hours,
+            } => match self.pick_key(key) {
+                Some((key_id, project_id)) => {
+                    let mut secret = [0xAA; 32];
+                    secret[..16].copy_from_slice(self.id().as_bytes());
+                    let secret_hash = Sha256Digest::from_bytes(secret);
+                    let overlap_seconds = i64::from(overlap_hours) * 3_600;
+                    let rotated = self.run(
+                        person(actor),
+                        Command::RotateKey {
+                            project_id,
+                            key_id,
+                            secret_hash,
+                            overlap_seconds,
+                        },
+                    );
+                    if rotated.is_ok() {
+                        let until = self.now.plus_seconds(overlap_seconds);
+                        for (of_key, _, ends) in &mut self.secrets {
+                            if *of_key == key_id {
+                                // The one replaced before stops now; the current one at `until`.
+                                *ends = Some(ends.map_or(until, |ends| ends.min(self.now)));
+                            }
+                        }
+                        self.secrets.push((key_id, secret_hash, None));
+                    }
+                    rotated
+                }
+                None => Ok(()),
+            },
+            Op::SetBudget {
+                actor,
+                project: p,
+                tag: t,
+                monthly_cents,
+                hard,
+            } => self.run(
+                person(actor),
+                Command::SetTagBudget {
+                    project_id: project(p),
+                    tag: tag(t),
+                    budget: Some(TagBudget {
+                        monthly: Nanodollars::new(i64::from(monthly_cents) * 10_000_000),
+                        hard,
+                    }),
+                },
+            ),
+            Op::RemoveBudget {
+                actor,
+                project: p,
+                tag: t,
+            } => self.run(
+                person(actor),
+                Command::SetTagBudget {
+                    project_id: project(p),
+                    tag: tag(t),
+                    budget: None,
+                },
+            ),
             Op::UseKey {
                 key,
                 cost_cents,
                 failed,
+                tag: t,
             } => match self.pick_key(key) {
-                Some((key_id, creator, project_id)) => {
+                Some((key_id, project_id)) => {
                     let request_id = RequestId::from_uuid(self.id());
+                    let owner = self.state.projects[&project_id].keys[&key_id].owner;
                     self.run(
                         Actor::Key {
                             key_id,
-                            account_id: creator,
+                            account_id: owner,
                         },
                         Command::RecordUsage {
                             project_id,
                             report: UsageReport {
                                 request_id,
-                                tags: vec![],
+                                tags: t.map(tag).into_iter().collect(),
                                 endpoint: Endpoint::Listen,
                                 method: RequestMethod::Sync,
                                 model: "nova-3".into(),
@@ -454,7 +607,7 @@ impl World {
         self.check_invariants();
     }
 
-    fn pick_key(&self, index: u8) -> Option<(KeyId, AccountId, ProjectId)> {
+    fn pick_key(&self, index: u8) -> Option<(KeyId, ProjectId)> {
         (!self.keys.is_empty()).then(|| self.keys[usize::from(index) % self.keys.len()])
     }
 
@@ -494,20 +647,33 @@ impl World {
                 assert_eq!(view.members, project.members);
             }
         }
-        for &(key_id, creator, project_id) in &self.keys {
+        for &(key_id, project_id) in &self.keys {
             match self.projections.keys.check_id(key_id, self.now) {
                 Ok(valid) => {
-                    assert_eq!(valid.account_id, creator);
                     let project = self.state.live_project(project_id).expect("live project");
+                    let owner = project.keys[&key_id].owner;
+                    assert_eq!(valid.account_id, owner, "the key acts as another");
                     assert!(
-                        project.members.contains_key(&creator),
+                        project.members.contains_key(&owner),
                         "valid key of a non-member"
                     );
-                    assert!(self.state.live_account(creator).is_some());
+                    assert!(self.state.live_account(owner).is_some());
                     assert!(valid.permissions.is_subset_of(valid.role.permissions()));
                 }
                 Err(KeyRejection::Unknown) => panic!("a created key is unknown"),
                 Err(_) => {}
+            }
+        }
+        for &(key_id, secret_hash, ends) in &self.secrets {
+            let checked = self.projections.keys.check(&secret_hash, self.now);
+            if ends.is_some_and(|ends| ends <= self.now) {
+                assert!(
+                    checked.is_err(),
+                    "a replaced secret of {key_id:?} still works"
+                );
+            } else {
+                let by_id = self.projections.keys.check_id(key_id, self.now);
+                assert_eq!(checked, by_id, "a working secret answers as its key");
             }
         }
     }

@@ -4,15 +4,24 @@
 
 use steward_events::{AccountId, Permission, Permissions, Role};
 
-/// Deleting a key `creator` made: one's own with keys:write; another member's also takes
-/// members:write.
+/// Deleting or rotating a key acting as `owner`: one's own with keys:write; another member's
+/// also takes members:write.
 pub fn may_delete_key(
     permissions: Permissions,
     actor: Option<AccountId>,
-    creator: AccountId,
+    owner: AccountId,
 ) -> bool {
     permissions.contains(Permission::KeysWrite)
-        && (actor == Some(creator) || permissions.contains(Permission::MembersWrite))
+        && (actor == Some(owner) || permissions.contains(Permission::MembersWrite))
+}
+
+/// Handing a key from a member holding `from` to one holding `to`: managing both members' keys
+/// (owners anyone's; admins those of members and admins).
+pub fn may_hand_over_key(permissions: Permissions, from: Role, to: Role) -> bool {
+    permissions.contains(Permission::KeysWrite)
+        && permissions.contains(Permission::MembersWrite)
+        && permissions.contains(from.write_permission())
+        && permissions.contains(to.write_permission())
 }
 
 /// Inviting someone into `role` (or resending or revoking such an invitation). Only roles at

@@ -6,6 +6,7 @@ use steward_events::{
     AccountId, CreditSource, Email, Event, GrantId, KeyId, ModelId, Nanodollars, Permissions,
     ProjectId, Role, Scope, Sha256Digest, StreamId, Tag, Timestamp,
 };
+use steward_projections::budgets::ProjectBudgets;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
@@ -39,6 +40,9 @@ pub struct ProjectState {
     pub grants: BTreeMap<GrantId, GrantState>,
     /// The operator's changes to the default model access: granted (`true`) or revoked.
     pub model_access: BTreeMap<ModelId, bool>,
+    /// Each tag's monthly budget and month-to-date spend, as the tag budgets projection
+    /// derives them.
+    pub budgets: ProjectBudgets,
 }
 
 /// Whether a project may use a model: the operator's override for it (granted or revoked), if
@@ -57,7 +61,9 @@ pub struct InvitationState {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct KeyState {
-    pub created_by: AccountId,
+    /// The member the key acts as: its creator, or whom it was last handed to. It dies when
+    /// they leave the project.
+    pub owner: AccountId,
     pub scopes: Permissions,
     pub tags: Vec<Tag>,
     pub expires_at: Option<Timestamp>,
@@ -105,12 +111,12 @@ fn project_mut(state: &mut State, project_id: ProjectId) -> &mut ProjectState {
         .expect("events name only projects created before them")
 }
 
-/// Ends a membership; the member's keys in the project die for good.
+/// Ends a membership; the keys acting as the member in the project die for good.
 fn end_membership(state: &mut State, project_id: ProjectId, account_id: AccountId) {
     let project = project_mut(state, project_id);
     project.members.remove(&account_id);
     for key in project.keys.values_mut() {
-        if key.created_by == account_id {
+        if key.owner == account_id {
             key.deleted = true;
         }
     }
@@ -119,9 +125,9 @@ fn end_membership(state: &mut State, project_id: ProjectId, account_id: AccountI
     }
 }
 
-/// Applies one recorded event to the write model. Holds no rules and cannot fail: the event
-/// was decided valid when it was recorded.
-pub fn evolve(state: &mut State, event: &Event) {
+/// Applies one event, recorded at `recorded_at`, to the write model. Holds no rules and cannot
+/// fail: the event was decided valid when it was recorded.
+pub fn evolve(state: &mut State, event: &Event, recorded_at: Timestamp) {
     *state.stream_versions.entry(event.stream()).or_insert(0) += 1;
     match event {
         Event::AccountRegistered {
@@ -250,7 +256,7 @@ pub fn evolve(state: &mut State, event: &Event) {
             project_mut(state, *project_id).keys.insert(
                 *key_id,
                 KeyState {
-                    created_by: *created_by,
+                    owner: *created_by,
                     scopes: Scope::union_of(scopes),
                     tags: tags.clone(),
                     expires_at: *expires_at,
@@ -340,8 +346,27 @@ pub fn evolve(state: &mut State, event: &Event) {
             }
         }
         // Which request ids were recorded is the log's request index's to say (see the
-        // processor); spending is recorded by `CreditsConsumed`.
-        Event::UsageRecorded { .. } => {}
+        // processor); spending is recorded by `CreditsConsumed`, and per tag here.
+        Event::UsageRecorded { project_id, .. }
+        | Event::TagBudgetSet { project_id, .. }
+        | Event::TagBudgetRemoved { project_id, .. }
+        | Event::TagBudgetPassed { project_id, .. } => {
+            project_mut(state, *project_id)
+                .budgets
+                .apply(event, recorded_at);
+        }
+        Event::ApiKeyOwnerChanged {
+            project_id,
+            key_id,
+            to,
+            ..
+        } => {
+            if let Some(key) = project_mut(state, *project_id).keys.get_mut(key_id) {
+                key.owner = *to;
+            }
+        }
+        // Secrets are the edge's to check (the key validity projection).
+        Event::ApiKeyRotated { .. } => {}
         Event::ModelAccessGranted {
             project_id,
             model_id,

@@ -160,20 +160,25 @@ pub(crate) struct Given {
 }
 
 pub(crate) fn given(events: impl IntoIterator<Item = Event>) -> Given {
-    let mut state = State::default();
-    for event in events {
-        evolve(&mut state, &event);
-    }
     Given {
-        state,
+        state: State::default(),
         known: Known::default(),
         now: start(),
     }
+    .and_at(start(), events)
 }
 
 pub(crate) struct Then(pub(crate) Result<Vec<Event>, DomainError>);
 
 impl Given {
+    /// More events, recorded at `at`.
+    pub(crate) fn and_at(mut self, at: Timestamp, events: impl IntoIterator<Item = Event>) -> Self {
+        for event in events {
+            evolve(&mut self.state, &event, at);
+        }
+        self
+    }
+
     pub(crate) fn at(mut self, now: Timestamp) -> Self {
         self.now = now;
         self

@@ -233,11 +233,11 @@ impl From<DomainError> for ApiError {
     fn from(error: DomainError) -> Self {
         use DomainError::*;
         let message = error.sentence();
-        let category = match error {
+        let category = match &error {
             ProjectNotFound => return Self::project_not_found(),
             InvalidCredentials => return Self::invalid_auth(),
             AccountNotFound | MemberNotFound | KeyNotFound | InvitationNotFound | GrantNotFound
-            | ModelNotFound => Category::NotFound,
+            | ModelNotFound | BudgetNotFound => Category::NotFound,
             InsufficientPermissions
             | AccountRequired
             | ScopeBeyondOwn
@@ -246,12 +246,13 @@ impl From<DomainError> for ApiError {
             | ModelNotAllowed => Category::InsufficientPermissions,
             SoleOwner | EmailTaken | AlreadyMember | AlreadyInvited | AlreadyExists
             | DuplicateRequest | TooManyKeys | TooManyInvitations | TooManyMembers
-            | TooManyProjects | TooManyBalances => Category::Conflict,
+            | TooManyProjects | TooManyBalances | TooManyBudgets => Category::Conflict,
             InvitationExpired => Category::InvitationExpired,
-            InsufficientCredit => Category::AsrPaymentRequired,
+            InsufficientCredit | TagBudgetExceeded(_) => Category::AsrPaymentRequired,
             InvalidAmount | SameProject | ExpiryInPast | InvalidExpiry | InvalidName
             | InvalidComment | InvalidScopes | TooManyTags | InvalidModel | InvalidReference
-            | TooManyPortions | CommandTooLarge => Category::InvalidRequest,
+            | TooManyPortions | CommandTooLarge | InvalidOverlap | InvalidReassignment
+            | InvalidBudget => Category::InvalidRequest,
         };
         Self::new(category, message)
     }

@@ -1,4 +1,5 @@
-//! API keys: list, create (the only time the secret is shown), get, delete.
+//! API keys: list, create (the only time the secret is shown), get, delete; hand a key to
+//! another member; rotate its secret with an overlap.
 
 use super::{
     auth::Principal,
@@ -25,6 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_keys, create_key))
         .routes(routes!(get_key, delete_key))
+        .routes(routes!(hand_over_key))
+        .routes(routes!(rotate_key))
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -71,7 +74,7 @@ pub struct ListKeysQuery {
 impl From<&KeyListing> for KeyMember {
     fn from(listing: &KeyListing) -> Self {
         Self {
-            member_id: listing.key.created_by,
+            member_id: listing.key.owner,
             email: listing.creator.email.clone(),
             first_name: listing.creator.first_name.clone(),
             last_name: listing.creator.last_name.clone(),
@@ -336,4 +339,92 @@ async fn delete_key(
         .execute(principal.actor(), Command::DeleteKey { project_id, key_id })
         .await?;
     Ok(MessageResponse::new("API key deleted."))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandOverKeyRequest {
+    /// The member the key will act as.
+    #[schema(value_type = String, format = Uuid)]
+    pub member_id: steward_events::AccountId,
+}
+
+/// Hands a key to another member of the project: it keeps its id and secret, acts as that
+/// member from now on (its scopes capped by their role), and no longer ends with its old owner.
+/// Owners hand over anyone's keys; admins those of members and admins.
+#[utoipa::path(post, path = "/v1/projects/{project_id}/keys/{key_id}/owner", tag = "keys",
+    params(("project_id" = String, Path, format = Uuid), ("key_id" = String, Path, format = Uuid)),
+    request_body = HandOverKeyRequest,
+    responses((status = 200, body = GetKeyResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn hand_over_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, key_id)): ApiPath<(ProjectId, KeyId)>,
+    ApiJson(body): ApiJson<HandOverKeyRequest>,
+) -> ApiResult<Json<GetKeyResponse>> {
+    let command = Command::HandOverKey {
+        project_id,
+        key_id,
+        to: body.member_id,
+    };
+    state.steward.execute(principal.actor(), command).await?;
+    get_key(State(state), principal, ApiPath((project_id, key_id))).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyRequest {
+    /// How long the previous secret keeps working: 0 (it stops now) to 604800 (7 days).
+    pub overlap_seconds: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotateKeyResponse {
+    #[schema(value_type = String, format = Uuid)]
+    pub api_key_id: KeyId,
+    /// The new secret, shown this once.
+    pub key: String,
+    /// When the previous secret stops working.
+    #[schema(value_type = String, format = DateTime)]
+    pub previous_key_expires_at: Timestamp,
+}
+
+/// Gives a key a new secret under the same id (its usage stays with it); the previous secret
+/// works until `overlap_seconds` have passed, then never again. A secret replaced by an earlier
+/// rotation stops at once.
+#[utoipa::path(post, path = "/v1/projects/{project_id}/keys/{key_id}/rotate", tag = "keys",
+    params(("project_id" = String, Path, format = Uuid), ("key_id" = String, Path, format = Uuid)),
+    request_body = RotateKeyRequest,
+    responses((status = 200, body = RotateKeyResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn rotate_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath((project_id, key_id)): ApiPath<(ProjectId, KeyId)>,
+    ApiJson(body): ApiJson<RotateKeyRequest>,
+) -> ApiResult<(Extension<ShownOnce>, Json<RotateKeyResponse>)> {
+    let secret = Secret::api_key();
+    let command = Command::RotateKey {
+        project_id,
+        key_id,
+        secret_hash: secret.hash,
+        overlap_seconds: body.overlap_seconds,
+    };
+    let envelopes = state.steward.execute(principal.actor(), command).await?;
+    let Some(Event::ApiKeyRotated {
+        previous_secret_expires_at,
+        ..
+    }) = envelopes.first().map(|envelope| &envelope.event)
+    else {
+        return Err(ApiError::internal("a rotation records ApiKeyRotated"));
+    };
+    let response = RotateKeyResponse {
+        api_key_id: key_id,
+        key: secret.secret.clone(),
+        previous_key_expires_at: *previous_secret_expires_at,
+    };
+    Ok((Extension(ShownOnce(vec![secret.secret])), Json(response)))
 }

@@ -5,7 +5,7 @@ use super::usd::Usd;
 use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{ApiJson, ApiPath},
+    extract::{ApiJson, ApiPath, ApiQuery},
     AppState, MessageResponse,
 };
 use crate::{
@@ -15,7 +15,7 @@ use crate::{
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use steward_events::{AccountId, ProjectId, Role};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,15 +69,27 @@ async fn list_members(
     Ok(Json(ListMembersResponse { members }))
 }
 
-/// Removes a member; every key they created in the project stops working at once.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RemoveMemberQuery {
+    /// Another member to hand every key acting as the removed one to, in the same append, so
+    /// that none stops working.
+    #[param(value_type = Option<String>, format = Uuid)]
+    pub reassign_keys_to: Option<AccountId>,
+}
+
+/// Removes a member; every key acting as them in the project stops working at once, unless
+/// `reassign_keys_to` names a member to hand the keys to first.
 #[utoipa::path(delete, path = "/v1/projects/{project_id}/members/{member_id}", tag = "members",
-    params(("project_id" = String, Path, format = Uuid), ("member_id" = String, Path, format = Uuid)),
+    params(("project_id" = String, Path, format = Uuid), ("member_id" = String, Path, format = Uuid),
+        RemoveMemberQuery),
     responses((status = 200, body = MessageResponse), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn remove_member(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath((project_id, account_id)): ApiPath<(ProjectId, AccountId)>,
+    ApiQuery(query): ApiQuery<RemoveMemberQuery>,
 ) -> ApiResult<Json<MessageResponse>> {
     state
         .steward
@@ -86,6 +98,7 @@ async fn remove_member(
             Command::RemoveMember {
                 project_id,
                 account_id,
+                reassign_keys_to: query.reassign_keys_to,
             },
         )
         .await?;

@@ -14,6 +14,7 @@ mod accounts;
 pub(crate) mod audit;
 mod billing;
 pub(crate) mod billing_usage;
+mod budgets;
 mod grants;
 mod invites;
 mod keys;
@@ -249,6 +250,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(system::router())
         .merge(verify::router())
         .merge(permissions::router())
+        .merge(budgets::router())
 }
 
 /// The routes and their OpenAPI document, with the errors every operation may answer.

@@ -28,15 +28,23 @@ pub struct CreatorView {
     #[schema(value_type = String, format = Uuid)]
     pub member_id: AccountId,
     pub email: String,
-    /// The creator's current role in the project; null once they are gone from it.
+}
+
+/// The member the key acts as: its creator unless it was handed over.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OwnerView {
+    #[schema(value_type = String, format = Uuid)]
+    pub member_id: AccountId,
+    pub email: String,
+    /// The owner's current role in the project; null once they are gone from it.
     pub scope: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MissingScope {
     pub scope: String,
-    /// `creator_role`, `expired`, `deleted`, `creator_left`, `creator_deleted` or
-    /// `project_deleted`.
+    /// `creator_role` (the owner's role lacks it), `expired`, `deleted`, `creator_left` (the
+    /// owner left), `creator_deleted`, `project_deleted` or `rotated`.
     pub reason: &'static str,
 }
 
@@ -49,7 +57,8 @@ pub struct KeyPermissionsResponse {
     /// The scopes the key was created with.
     pub scopes: Vec<String>,
     pub creator: CreatorView,
-    /// What the key may do now: its scopes within its creator's current role, as permissions.
+    pub owner: OwnerView,
+    /// What the key may do now: its scopes within its owner's current role, as permissions.
     pub effective_scopes: Vec<String>,
     /// Each scope the key was given and cannot use, and why.
     pub missing: Vec<MissingScope>,
@@ -68,7 +77,11 @@ impl From<KeyPermissions> for KeyPermissionsResponse {
             creator: CreatorView {
                 member_id: key.creator,
                 email: key.creator_email,
-                scope: key.creator_role.map(|role| role.name().to_owned()),
+            },
+            owner: OwnerView {
+                member_id: key.owner,
+                email: key.owner_email,
+                scope: key.owner_role.map(|role| role.name().to_owned()),
             },
             effective_scopes: (key.effective.iter())
                 .map(|permission| permission.name().to_owned())

@@ -94,6 +94,10 @@ fn refusal_error(refusal: &Refusal) -> ApiError {
             Category::AsrPaymentRequired,
             "The project has no credit left to pay for the request.",
         ),
+        Refusal::TagBudgetReached(_) => ApiError::new(
+            Category::AsrPaymentRequired,
+            crate::domain::as_sentence(&refusal.to_string()),
+        ),
         Refusal::BadTag(message) => ApiError::invalid_query(message.clone()),
     }
 }

@@ -117,8 +117,14 @@ impl Mentions {
                 mentions.people.push(*created_by);
                 mentions.keys.push(*key_id);
             }
-            Event::ApiKeyDeleted { key_id, .. } | Event::UsageRecorded { key_id, .. } => {
-                mentions.keys.push(*key_id)
+            Event::ApiKeyDeleted { key_id, .. }
+            | Event::UsageRecorded { key_id, .. }
+            | Event::ApiKeyRotated { key_id, .. } => mentions.keys.push(*key_id),
+            Event::ApiKeyOwnerChanged {
+                key_id, from, to, ..
+            } => {
+                mentions.people.extend([*from, *to]);
+                mentions.keys.push(*key_id);
             }
             Event::CreditsTransferredOut {
                 from_project_id,
@@ -139,7 +145,10 @@ impl Mentions {
             | Event::CreditsConsumed { .. }
             | Event::CreditsExpired { .. }
             | Event::ModelAccessGranted { .. }
-            | Event::ModelAccessRevoked { .. } => {}
+            | Event::ModelAccessRevoked { .. }
+            | Event::TagBudgetSet { .. }
+            | Event::TagBudgetRemoved { .. }
+            | Event::TagBudgetPassed { .. } => {}
         }
         mentions
     }

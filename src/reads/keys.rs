@@ -37,12 +37,12 @@ impl Steward {
             let listing = |(key_id, key): (KeyId, &KeyView)| KeyListing {
                 key_id,
                 key: key.clone(),
-                creator: projections.membership.person(key.created_by),
+                creator: projections.membership.person(key.owner),
             };
             Ok(projections
                 .keys
                 .live_of_project(project_id)
-                .filter(|(_, key)| access.sees_key_of(key.created_by))
+                .filter(|(_, key)| access.sees_key_of(key.owner))
                 .filter(|(_, key)| {
                     let expired = key.expires_at.is_some_and(|at| at <= now);
                     status.is_none_or(|status| (status == KeyStatus::Expired) == expired)
@@ -65,12 +65,12 @@ impl Steward {
             let key = projections
                 .keys
                 .live(project_id, key_id)
-                .filter(|key| access.sees_key_of(key.created_by))
+                .filter(|key| access.sees_key_of(key.owner))
                 .ok_or(ReadError::NotFound("API key"))?;
             Ok(KeyListing {
                 key_id,
                 key: key.clone(),
-                creator: projections.membership.person(key.created_by),
+                creator: projections.membership.person(key.owner),
             })
         })
     }

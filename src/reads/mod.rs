@@ -8,6 +8,7 @@
 //! the read models; the faces put them in their own shapes.
 
 mod audit;
+mod budgets;
 mod credits;
 mod keys;
 mod models;
@@ -17,6 +18,7 @@ mod projects;
 mod usage;
 
 pub use audit::AuditNames;
+pub use budgets::{TagMonth, TagsPage};
 pub use keys::{KeyListing, KeyStatus};
 pub use offboarding::{DyingKey, Offboarding, OFFBOARDING_USAGE_DAYS};
 pub use permissions::{rejection_reason, KeyPermissions, Shortfall};

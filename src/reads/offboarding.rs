@@ -59,7 +59,7 @@ impl Steward {
                 return Err(AccessError::InsufficientPermissions.into());
             }
             let live: Vec<_> = (projections.keys.live_of_project(project_id))
-                .filter(|(_, key)| key.created_by == member_id)
+                .filter(|(_, key)| key.owner == member_id)
                 .collect();
             let ids: BTreeSet<KeyId> = live.iter().map(|(key_id, _)| *key_id).collect();
             let today = Day::of(now);

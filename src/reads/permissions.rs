@@ -1,6 +1,8 @@
 //! Why not? What a key may do, and for each scope it was given but cannot use, the reason:
-//! its creator's current role lacks it, or the key no longer works at all (expired, deleted,
-//! its creator left or deleted their account, the project deleted).
+//! its owner's current role lacks it, or the key no longer works at all (expired, deleted,
+//! its owner left or deleted their account, the project deleted, or the secret presented was
+//! rotated away). A key's owner is the member it acts as: its creator unless it was handed
+//! over; the reasons keep the API's words, `creator_role` and `creator_left`.
 
 use super::ReadError;
 use crate::{access::Principal, Steward};
@@ -17,7 +19,7 @@ use steward_projections::{
 pub struct Shortfall {
     pub scope: Scope,
     /// `creator_role`, `expired`, `deleted`, `creator_left`, `creator_deleted`,
-    /// `project_deleted`.
+    /// `project_deleted`, `rotated`.
     pub reason: &'static str,
 }
 
@@ -29,9 +31,12 @@ pub struct KeyPermissions {
     pub scopes: Vec<Scope>,
     pub creator: AccountId,
     pub creator_email: String,
-    /// The creator's current role in the project; none once they are gone from it.
-    pub creator_role: Option<Role>,
-    /// What the key may do now: its scopes ∩ its creator's role (nothing if it no longer works).
+    /// The member the key acts as.
+    pub owner: AccountId,
+    pub owner_email: String,
+    /// The owner's current role in the project; none once they are gone from it.
+    pub owner_role: Option<Role>,
+    /// What the key may do now: its scopes ∩ its owner's role (nothing if it no longer works).
     pub effective: Permissions,
     pub missing: Vec<Shortfall>,
 }
@@ -45,6 +50,7 @@ pub fn rejection_reason(rejection: KeyRejection) -> &'static str {
         KeyRejection::ProjectDeleted => "project_deleted",
         KeyRejection::CreatorNotMember => "creator_left",
         KeyRejection::CreatorDeleted => "creator_deleted",
+        KeyRejection::SecretRotated => "rotated",
     }
 }
 
@@ -55,8 +61,8 @@ fn explain(
     now: Timestamp,
 ) -> KeyPermissions {
     let keys: &Keys = &projections.keys;
-    let creator_role = (keys.members.get(&key.project_id))
-        .and_then(|members| members.get(&key.created_by))
+    let owner_role = (keys.members.get(&key.project_id))
+        .and_then(|members| members.get(&key.owner))
         .copied();
     let (effective, blocked) = match keys.check_id(key_id, now) {
         Ok(valid) => (valid.permissions, None),
@@ -80,7 +86,9 @@ fn explain(
         scopes: key.scopes.clone(),
         creator: key.created_by,
         creator_email: projections.membership.person(key.created_by).email,
-        creator_role,
+        owner: key.owner,
+        owner_email: projections.membership.person(key.owner).email,
+        owner_role,
         effective,
         missing,
     }
@@ -100,7 +108,7 @@ impl Steward {
             let access = viewer.access(projections, project_id)?;
             access.require(Permission::KeysRead)?;
             let key = (projections.keys.keys.get(&key_id))
-                .filter(|key| key.project_id == project_id && access.sees_key_of(key.created_by))
+                .filter(|key| key.project_id == project_id && access.sees_key_of(key.owner))
                 .ok_or(ReadError::NotFound("API key"))?;
             Ok(explain(projections, key_id, key, now))
         })
@@ -115,6 +123,7 @@ impl Steward {
         let works = !(key.missing.iter()).any(|shortfall| shortfall.reason != "creator_role");
         if !works {
             key.creator_email = String::new();
+            key.owner_email = String::new();
         }
         Some(key)
     }

@@ -159,6 +159,15 @@ async fn world() -> World {
         json!({"email": "pending@fruit.example", "scope": "member"}),
     )
     .await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("{base}/tags/budgeted/budget"),
+            &olive.session,
+            Some(json!({"monthly_usd": 50, "hard": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let request = uuid();
     let (status, body) = app
         .meter(&keys[&Who::Member], &project, &request, 10, &[])
@@ -338,6 +347,64 @@ fn endpoints() -> Vec<(&'static str, Endpoint)> {
                         needs(permissions, &[Permission::MembersWrite])
                     }
                 },
+            ),
+        ),
+        (
+            "hand over another's key",
+            command(
+                Method::POST,
+                |w| format!("/v1/projects/{}/keys/{}/owner", w.project, w.spare_key),
+                |w| Some(json!({"member_id": w.sam})),
+                // The key is the owner's, handed to a member: managing both members' keys.
+                requires!(KeysWrite, MembersWrite, OwnersWrite),
+            ),
+        ),
+        (
+            "rotate another's key",
+            command(
+                Method::POST,
+                |w| format!("/v1/projects/{}/keys/{}/rotate", w.project, w.spare_key),
+                |_| Some(json!({"overlap_seconds": 60})),
+                |who, permissions| {
+                    needs(permissions, &[Permission::KeysWrite])?;
+                    if who.is_owners() {
+                        Ok(())
+                    } else {
+                        needs(permissions, &[Permission::MembersWrite])
+                    }
+                },
+            ),
+        ),
+        (
+            "list tags",
+            get(
+                |w| format!("/v1/projects/{}/tags", w.project),
+                requires!(BillingRead),
+            ),
+        ),
+        (
+            "get tag budget",
+            get(
+                |w| format!("/v1/projects/{}/tags/budgeted/budget", w.project),
+                requires!(BillingRead),
+            ),
+        ),
+        (
+            "set tag budget",
+            command(
+                Method::PUT,
+                |w| format!("/v1/projects/{}/tags/fresh/budget", w.project),
+                |_| Some(json!({"monthly_usd": "12.5", "hard": false})),
+                requires!(BillingWrite),
+            ),
+        ),
+        (
+            "remove tag budget",
+            command(
+                Method::DELETE,
+                |w| format!("/v1/projects/{}/tags/budgeted/budget", w.project),
+                none,
+                requires!(BillingWrite),
             ),
         ),
         (

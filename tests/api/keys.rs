@@ -286,7 +286,8 @@ async fn why_not_explains_a_keys_missing_scopes_by_its_creators_role_or_its_end(
     assert_eq!(status, StatusCode::OK, "{demoted}");
     assert_eq!(demoted["scopes"], json!(["admin", "usage:read"]));
     assert_eq!(demoted["creator"]["email"], "adam@fruit.example");
-    assert_eq!(demoted["creator"]["scope"], "member");
+    assert_eq!(demoted["owner"]["email"], "adam@fruit.example");
+    assert_eq!(demoted["owner"]["scope"], "member");
     assert_eq!(
         demoted["missing"],
         json!([{"scope": "admin", "reason": "creator_role"}])
@@ -300,7 +301,7 @@ async fn why_not_explains_a_keys_missing_scopes_by_its_creators_role_or_its_end(
         removed["missing"],
         json!([{"scope": "member", "reason": "creator_left"}])
     );
-    assert_eq!(removed["creator"]["scope"], Value::Null);
+    assert_eq!(removed["owner"]["scope"], Value::Null);
     assert_eq!(removed["effective_scopes"], json!([]));
     let expired_id = expiring["api_key_id"].as_str().unwrap();
     let (_, expired) = app.get(&why(expired_id), &olive.session).await;
@@ -319,6 +320,7 @@ async fn why_not_explains_a_keys_missing_scopes_by_its_creators_role_or_its_end(
         own["key"]["creator"]["email"], "",
         "a dead key's secret names nobody"
     );
+    assert_eq!(own["key"]["owner"]["email"], "");
     let (_, working) = app.get("/v1/auth/whoami", &adams.auth).await;
     assert_eq!(working["key"]["creator"]["email"], "adam@fruit.example");
     let (_, session) = app.get("/v1/auth/whoami", &olive.session).await;

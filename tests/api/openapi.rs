@@ -77,6 +77,12 @@ const ROUTES: &[(&str, &str)] = &[
     ),
     ("get", "/v1/projects/{project_id}/keys/{key_id}/permissions"),
     ("get", "/v1/auth/whoami"),
+    ("post", "/v1/projects/{project_id}/keys/{key_id}/owner"),
+    ("post", "/v1/projects/{project_id}/keys/{key_id}/rotate"),
+    ("get", "/v1/projects/{project_id}/tags"),
+    ("get", "/v1/projects/{project_id}/tags/{tag}/budget"),
+    ("put", "/v1/projects/{project_id}/tags/{tag}/budget"),
+    ("delete", "/v1/projects/{project_id}/tags/{tag}/budget"),
     ("get", "/v1/auth/verify"),
     ("post", "/v1/auth/verify"),
 ];

@@ -37,7 +37,8 @@ async fn rebuild_prints_one_line_per_projection_and_the_same_lines_twice() {
             "credits",
             "usage",
             "audit",
-            "model_access"
+            "model_access",
+            "tag_budgets"
         ]
     );
     let expected: Vec<String> = data

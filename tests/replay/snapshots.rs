@@ -24,6 +24,7 @@ async fn the_demos_projections_match_their_snapshots() {
         insta::assert_json_snapshot!("demo_membership", projections.membership);
         insta::assert_json_snapshot!("demo_keys", projections.keys);
         insta::assert_json_snapshot!("demo_credits", projections.credits);
+        insta::assert_json_snapshot!("demo_tag_budgets", projections.tag_budgets);
         // Long lists go one compact JSON line per item, so a change shows as a changed line.
         let days: BTreeMap<_, _> = projections
             .usage

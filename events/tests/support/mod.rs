@@ -170,16 +170,65 @@ pub fn samples() -> Vec<Event> {
             project_id,
             model_id: ModelId::from_uuid(id(15)),
         },
+        Event::ApiKeyOwnerChanged {
+            project_id,
+            key_id: KeyId::from_uuid(id(4)),
+            from: account_id,
+            to: AccountId::from_uuid(id(16)),
+        },
+        Event::ApiKeyRotated {
+            project_id,
+            key_id: KeyId::from_uuid(id(4)),
+            secret_hash: Sha256Digest::from_bytes([9; 32]),
+            previous_secret_expires_at: at(86_400),
+        },
+        Event::TagBudgetSet {
+            project_id,
+            tag: Tag::parse("apple").unwrap(),
+            monthly: Nanodollars::from_usd(150),
+            hard: true,
+        },
+        Event::TagBudgetRemoved {
+            project_id,
+            tag: Tag::parse("apple").unwrap(),
+        },
+        Event::TagBudgetPassed {
+            project_id,
+            tag: Tag::parse("batch-7").unwrap(),
+            month_start: at(0),
+            monthly: Nanodollars::from_usd(20),
+            spent: Nanodollars::new(20_004_300_000),
+        },
     ]
+}
+
+/// The kinds schema version 2 added (version 1 knew every earlier one).
+pub const VERSION_2_KINDS: &[&str] = &["model_access_granted", "model_access_revoked"];
+
+/// The kinds schema version 3 added.
+pub const VERSION_3_KINDS: &[&str] = &[
+    "api_key_owner_changed",
+    "api_key_rotated",
+    "tag_budget_set",
+    "tag_budget_removed",
+    "tag_budget_passed",
+];
+
+/// The sample as a schema version 2 record held it; `None` for the variants version 2 did not
+/// know.
+pub fn as_version_2(event: Event) -> Option<Event> {
+    (!VERSION_3_KINDS.contains(&event.kind())).then_some(event)
 }
 
 /// The sample as a schema version 1 record held it: a version 1 `UsageRecorded` used no
 /// features; `None` for the variants version 1 did not know.
-pub fn as_version_1(mut event: Event) -> Option<Event> {
-    match &mut event {
-        Event::UsageRecorded { features, .. } => features.clear(),
-        Event::ModelAccessGranted { .. } | Event::ModelAccessRevoked { .. } => return None,
-        _ => {}
+pub fn as_version_1(event: Event) -> Option<Event> {
+    let mut event = as_version_2(event)?;
+    if VERSION_2_KINDS.contains(&event.kind()) {
+        return None;
+    }
+    if let Event::UsageRecorded { features, .. } = &mut event {
+        features.clear();
     }
     Some(event)
 }

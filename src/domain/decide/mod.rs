@@ -3,6 +3,7 @@
 //! one dispatches, and holds the checks they share.
 
 mod accounts;
+mod budgets;
 mod credits;
 mod invitations;
 mod keys;
@@ -94,10 +95,27 @@ fn dispatch(cx: &Context, command: &Command) -> Result<Vec<Event>, DomainError> 
         Command::RemoveMember {
             project_id,
             account_id,
-        } => membership::remove(cx, *project_id, *account_id),
+            reassign_keys_to,
+        } => membership::remove(cx, *project_id, *account_id, *reassign_keys_to),
         Command::LeaveProject { project_id } => membership::leave(cx, *project_id),
         Command::CreateKey(key) => keys::create(cx, key),
         Command::DeleteKey { project_id, key_id } => keys::delete(cx, *project_id, *key_id),
+        Command::HandOverKey {
+            project_id,
+            key_id,
+            to,
+        } => keys::hand_over(cx, *project_id, *key_id, *to),
+        Command::RotateKey {
+            project_id,
+            key_id,
+            secret_hash,
+            overlap_seconds,
+        } => keys::rotate(cx, *project_id, *key_id, *secret_hash, *overlap_seconds),
+        Command::SetTagBudget {
+            project_id,
+            tag,
+            budget,
+        } => budgets::set(cx, *project_id, tag, *budget),
         Command::GrantCredits {
             project_id,
             grant_id,
@@ -133,7 +151,7 @@ fn dispatch(cx: &Context, command: &Command) -> Result<Vec<Event>, DomainError> 
 
 /// What an actor may do in one project.
 pub(super) struct Access {
-    /// The person acting (a key acts as its creator); `None` for the operator and the system.
+    /// The person acting (a key acts as its owner); `None` for the operator and the system.
     pub account_id: Option<AccountId>,
     /// The person's role; the operator and the system count as owners.
     pub role: Role,
@@ -192,15 +210,15 @@ pub(super) fn access<'s>(
             let Some(key) = project.keys.get(&key_id) else {
                 return Err(DomainError::ProjectNotFound);
             };
-            let role = project.members.get(&key.created_by).copied();
+            let role = project.members.get(&key.owner).copied();
             let valid = !key.deleted
                 && !is_expired(key.expires_at, cx.now)
-                && state.live_account(key.created_by).is_some();
+                && state.live_account(key.owner).is_some();
             let (true, Some(role)) = (valid, role) else {
                 return Err(DomainError::InvalidCredentials);
             };
             Access {
-                account_id: Some(key.created_by),
+                account_id: Some(key.owner),
                 role,
                 permissions: key.scopes.intersection(role.permissions()),
             }

@@ -41,6 +41,7 @@ pub(super) fn record(
     };
     let key = &project.keys[&key_id];
     let tags: Vec<Tag> = dedup(&[key.tags.as_slice(), report.tags.as_slice()].concat());
+    let passed = hold_to_budgets(cx, project, project_id, &tags, cost)?;
     let mut events = vec![Event::UsageRecorded {
         project_id,
         request_id: report.request_id,
@@ -58,7 +59,52 @@ pub(super) fn record(
     if cost.is_positive() {
         events.push(pay(cx, project, project_id, report, cost)?);
     }
+    events.extend(passed);
     Ok(events)
+}
+
+/// Holds a request costing `cost` to the budgets of its `tags`: refused if it would take a tag
+/// past a hard budget this month; otherwise a `TagBudgetPassed` for each soft budget it takes
+/// past for the first time this month.
+fn hold_to_budgets(
+    cx: &Context,
+    project: &ProjectState,
+    project_id: ProjectId,
+    tags: &[Tag],
+    cost: Nanodollars,
+) -> Result<Vec<Event>, DomainError> {
+    let mut passed = Vec::new();
+    if !cost.is_positive() {
+        return Ok(passed);
+    }
+    let month_start = cx.now.month_start();
+    for tag in tags {
+        let Some(budget) = project.budgets.budgets.get(tag) else {
+            continue;
+        };
+        let spent = project
+            .budgets
+            .spend
+            .spent(tag, cx.now)
+            .checked_add(cost)
+            .ok_or(DomainError::InvalidAmount)?;
+        if spent <= budget.monthly {
+            continue;
+        }
+        if budget.hard {
+            return Err(DomainError::TagBudgetExceeded(tag.clone()));
+        }
+        if budget.passed_in != Some(month_start) {
+            passed.push(Event::TagBudgetPassed {
+                project_id,
+                tag: tag.clone(),
+                month_start,
+                monthly: budget.monthly,
+                spent,
+            });
+        }
+    }
+    Ok(passed)
 }
 
 fn check_report(report: &UsageReport) -> Result<(), DomainError> {

@@ -43,6 +43,7 @@ fn the_sole_owner_is_never_demoted_removed_or_gone() {
             Command::RemoveMember {
                 project_id: project(FRUIT),
                 account_id: account(OWNER),
+                reassign_keys_to: None,
             },
         )
         .then_err(DomainError::SoleOwner);
@@ -79,6 +80,7 @@ fn an_admin_removes_a_member_but_not_an_owner() {
     let remove = |n| Command::RemoveMember {
         project_id: project(FRUIT),
         account_id: account(n),
+        reassign_keys_to: None,
     };
     given(fruit_company())
         .when(person(ADMIN), remove(MEMBER))
