@@ -14,6 +14,7 @@ mod helpers;
 mod hostile;
 mod idempotency;
 mod keys;
+mod lifecycle;
 mod members;
 mod models;
 mod openapi;

@@ -2,7 +2,9 @@
 //! then these events (or this error). The harness is `crate::domain::testing`.
 
 mod accounts;
+mod budgets;
 mod credits;
+mod handover;
 mod invitations;
 mod keys;
 mod membership;
