@@ -32,9 +32,27 @@ pub struct KeyView {
     pub ended: Option<KeyEnding>,
     /// When its secret was last replaced, and until when the replaced one works.
     pub rotated: Option<Rotation>,
+    /// Every hand-over, oldest first: when, and to whom.
+    pub handovers: Vec<(Timestamp, AccountId)>,
     /// The union of `scopes`, kept for the hot path.
     #[serde(skip)]
     pub scope_permissions: Permissions,
+}
+
+impl KeyView {
+    /// Whether the key worked at `at`: created, not yet ended, not expired.
+    pub fn valid_at(&self, at: Timestamp) -> bool {
+        self.created_at <= at
+            && self.ended.is_none_or(|ending| at < ending.at)
+            && self.expires_at.is_none_or(|expires_at| at < expires_at)
+    }
+
+    /// The member the key acted as at `at`.
+    pub fn owner_at(&self, at: Timestamp) -> AccountId {
+        (self.handovers.iter().rev())
+            .find(|(handed_at, _)| *handed_at <= at)
+            .map_or(self.created_by, |(_, to)| *to)
+    }
 }
 
 /// A key's latest rotation.
@@ -234,8 +252,15 @@ impl Keys {
         self.end(&key_ids, at, reason);
     }
 
-    /// The key now acts as `to`.
-    fn hand_over(&mut self, project_id: ProjectId, key_id: KeyId, from: AccountId, to: AccountId) {
+    /// The key acts as `to` from `at` on.
+    fn hand_over(
+        &mut self,
+        project_id: ProjectId,
+        key_id: KeyId,
+        from: AccountId,
+        to: AccountId,
+        at: Timestamp,
+    ) {
         if let Some(key_ids) = self.by_owner.get_mut(&(project_id, from)) {
             key_ids.retain(|owned| *owned != key_id);
         }
@@ -245,6 +270,7 @@ impl Keys {
             .push(key_id);
         if let Some(key) = self.keys.get_mut(&key_id) {
             key.owner = to;
+            key.handovers.push((at, to));
         }
     }
 
@@ -319,6 +345,7 @@ impl Projection for Keys {
                         expires_at: *expires_at,
                         ended: None,
                         rotated: None,
+                        handovers: Vec::new(),
                         scope_permissions: Scope::union_of(scopes),
                     },
                 );
@@ -331,7 +358,7 @@ impl Projection for Keys {
                 key_id,
                 from,
                 to,
-            } => self.hand_over(*project_id, *key_id, *from, *to),
+            } => self.hand_over(*project_id, *key_id, *from, *to, envelope.recorded_at),
             Event::ApiKeyRotated {
                 key_id,
                 secret_hash,

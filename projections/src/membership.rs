@@ -1,4 +1,6 @@
-//! Membership: accounts, projects, their members with roles, and pending invitations.
+//! Membership: accounts, projects, their members with roles, and pending invitations; and for
+//! each live project the spans of time each member held each role and each invitation could be
+//! accepted, so that a read can ask who was in the project at any instant (`as_of`).
 
 use crate::Projection;
 use serde::{Deserialize, Serialize};
@@ -49,10 +51,80 @@ pub struct ProjectView {
     pub invitations: BTreeMap<Email, InvitationView>,
 }
 
+/// A live project's past, kept apart from `ProjectView` so that reading the project copies
+/// none of it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ProjectHistory {
+    /// Every span of time a member held a role, oldest first: one per join or role change.
+    pub member_spans: Vec<MemberSpan>,
+    /// Every span of time an invitation could be accepted, oldest first: one per invitation
+    /// or resend, ending at its expiry or when it was resent, revoked or accepted.
+    pub invitation_spans: Vec<InvitationSpan>,
+}
+
+/// A member held `role` from `from` until `until` (still, if `None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberSpan {
+    pub account_id: AccountId,
+    pub role: Role,
+    pub from: Timestamp,
+    pub until: Option<Timestamp>,
+}
+
+/// An invitation of `email` into `role` could be accepted from `from` until `until`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationSpan {
+    pub email: Email,
+    pub role: Role,
+    pub from: Timestamp,
+    pub until: Timestamp,
+}
+
+fn holds_at(from: Timestamp, until: Option<Timestamp>, at: Timestamp) -> bool {
+    from <= at && until.is_none_or(|until| at < until)
+}
+
+impl ProjectHistory {
+    /// The members and their roles at `at`.
+    pub fn members_at(&self, at: Timestamp) -> BTreeMap<AccountId, Role> {
+        (self.member_spans.iter())
+            .filter(|span| holds_at(span.from, span.until, at))
+            .map(|span| (span.account_id, span.role))
+            .collect()
+    }
+
+    /// The invitations that could be accepted at `at`, by email.
+    pub fn invitations_at(&self, at: Timestamp) -> BTreeMap<Email, Role> {
+        (self.invitation_spans.iter())
+            .filter(|span| holds_at(span.from, Some(span.until), at))
+            .map(|span| (span.email.clone(), span.role))
+            .collect()
+    }
+
+    /// Ends the open span of `account_id`, if any, at `at`.
+    fn end_member_span(&mut self, account_id: AccountId, at: Timestamp) {
+        let open = (self.member_spans.iter_mut().rev())
+            .find(|span| span.account_id == account_id && span.until.is_none());
+        if let Some(span) = open {
+            span.until = Some(at);
+        }
+    }
+
+    /// Ends the latest invitation of `email`, if any, at `at` (or its expiry, if sooner).
+    fn end_invitation_span(&mut self, email: &Email, at: Timestamp) {
+        let current = (self.invitation_spans.iter_mut().rev()).find(|span| &span.email == email);
+        if let Some(span) = current {
+            span.until = span.until.min(at);
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Membership {
     pub accounts: BTreeMap<AccountId, AccountView>,
     pub projects: BTreeMap<ProjectId, ProjectView>,
+    /// Each live project's past.
+    pub history: BTreeMap<ProjectId, ProjectHistory>,
     /// Live accounts by email, for login and invitations; derived, so not serialized.
     #[serde(skip)]
     account_by_email: HashMap<Email, AccountId>,
@@ -141,6 +213,15 @@ impl Membership {
         self.project(project_id)?.members.get(&account_id).copied()
     }
 
+    /// A live project's past.
+    pub fn history(&self, project_id: ProjectId) -> Option<&ProjectHistory> {
+        self.history.get(&project_id)
+    }
+
+    fn history_mut(&mut self, project_id: ProjectId) -> &mut ProjectHistory {
+        self.history.entry(project_id).or_default()
+    }
+
     fn project_mut(&mut self, project_id: ProjectId) -> &mut ProjectView {
         self.projects
             .get_mut(&project_id)
@@ -199,6 +280,7 @@ impl Projection for Membership {
                         invitations: BTreeMap::new(),
                     },
                 );
+                self.history.insert(*project_id, ProjectHistory::default());
             }
             Event::ProjectRenamed { project_id, name } => {
                 self.project_mut(*project_id).name = name.clone();
@@ -212,12 +294,15 @@ impl Projection for Membership {
             Event::ProjectDeleted { project_id } => {
                 let project = self.project_mut(*project_id);
                 project.deleted = true;
+
                 let members: Vec<AccountId> = project.members.keys().copied().collect();
                 for account_id in members {
                     if let Some(account) = self.accounts.get_mut(&account_id) {
                         account.projects.remove(project_id);
                     }
                 }
+                // Nobody reads a deleted project's past.
+                self.history.remove(project_id);
             }
             Event::MemberInvited {
                 project_id,
@@ -228,6 +313,14 @@ impl Projection for Membership {
                 token_hash,
             } => {
                 (self.invitation_by_token).insert(*token_hash, (*project_id, email.clone()));
+                let history = self.history_mut(*project_id);
+                history.end_invitation_span(email, at);
+                history.invitation_spans.push(InvitationSpan {
+                    email: email.clone(),
+                    role: *role,
+                    from: at,
+                    until: *expires_at,
+                });
                 self.project_mut(*project_id).invitations.insert(
                     email.clone(),
                     InvitationView {
@@ -245,8 +338,19 @@ impl Projection for Membership {
                 expires_at,
                 token_hash,
             } => {
-                let project = self.project_mut(*project_id);
+                let history = self.history.entry(*project_id).or_default();
+                history.end_invitation_span(email, at);
+                let project = self
+                    .projects
+                    .get_mut(project_id)
+                    .expect("a created project");
                 if let Some(invitation) = project.invitations.get_mut(email) {
+                    history.invitation_spans.push(InvitationSpan {
+                        email: email.clone(),
+                        role: invitation.role,
+                        from: at,
+                        until: *expires_at,
+                    });
                     invitation.sent_at = at;
                     invitation.expires_at = *expires_at;
                     if let Some(old) = invitation.token_hash.replace(*token_hash) {
@@ -259,6 +363,7 @@ impl Projection for Membership {
             | Event::InvitationAccepted {
                 project_id, email, ..
             } => {
+                self.history_mut(*project_id).end_invitation_span(email, at);
                 let removed = self.project_mut(*project_id).invitations.remove(email);
                 if let Some(token_hash) = removed.and_then(|invitation| invitation.token_hash) {
                     self.invitation_by_token.remove(&token_hash);
@@ -275,6 +380,14 @@ impl Projection for Membership {
                 to: role,
                 ..
             } => {
+                let history = self.history_mut(*project_id);
+                history.end_member_span(*account_id, at);
+                history.member_spans.push(MemberSpan {
+                    account_id: *account_id,
+                    role: *role,
+                    from: at,
+                    until: None,
+                });
                 self.project_mut(*project_id)
                     .members
                     .insert(*account_id, *role);
@@ -291,6 +404,8 @@ impl Projection for Membership {
                 project_id,
                 account_id,
             } => {
+                self.history_mut(*project_id)
+                    .end_member_span(*account_id, at);
                 self.project_mut(*project_id).members.remove(account_id);
                 if let Some(account) = self.accounts.get_mut(account_id) {
                     account.projects.remove(project_id);

@@ -144,7 +144,7 @@ pub async fn show(
             "Your role in this project may not read its audit log.",
         );
     };
-    let members = (state.steward.members(&principal, project_id)).unwrap_or_default();
+    let members = (state.steward.members(&principal, project_id, None)).unwrap_or_default();
     let rows = (envelopes.items.iter())
         .map(|envelope| AuditRow {
             at: when(envelope.recorded_at),

@@ -99,7 +99,7 @@ fn members_page(
     let Ok(access) = state.steward.access(&principal, project_id) else {
         return project_not_found(state, visitor);
     };
-    let members = match state.steward.members(&principal, project_id) {
+    let members = match state.steward.members(&principal, project_id, None) {
         Ok(members) => members,
         Err(_) => {
             return super::message(
@@ -112,7 +112,8 @@ fn members_page(
         }
     };
     let now = state.steward.now();
-    let invitations = (state.steward.invitations(&principal, project_id, now)).unwrap_or_default();
+    let invitations =
+        (state.steward.invitations(&principal, project_id, now, None)).unwrap_or_default();
     let permissions = access.permissions;
     let invitations = invitations
         .into_iter()

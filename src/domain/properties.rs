@@ -8,7 +8,8 @@
 //!   project or whose account is gone;
 //! - a secret replaced by a rotation never works once its overlap has ended;
 //! - no request takes a tag's spend this month past a hard budget in force;
-//! - the projections agree with the write model about who is a member with which role;
+//! - the projections agree with the write model about who is a member with which role, and
+//!   so do the membership spans asked about the present (`as_of` now);
 //! - replaying what was recorded gives the same read models.
 
 use super::*;
@@ -643,8 +644,20 @@ impl World {
                 );
             }
             if !project.deleted {
-                let view = &self.projections.membership.projects[project_id];
+                let membership = &self.projections.membership;
+                let view = &membership.projects[project_id];
                 assert_eq!(view.members, project.members);
+                // The past, asked of the present, is the present.
+                let history = membership
+                    .history(*project_id)
+                    .expect("a live project's past");
+                assert_eq!(history.members_at(self.now), project.members);
+                let pending: Vec<(Email, Role)> =
+                    history.invitations_at(self.now).into_iter().collect();
+                assert_eq!(
+                    pending,
+                    membership.pending_invitations(*project_id, self.now)
+                );
             }
         }
         for &(key_id, project_id) in &self.keys {

@@ -6,7 +6,8 @@ use super::{
     accounts::parse_email,
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
-    extract::{ApiJson, ApiPath},
+    extract::{ApiJson, ApiPath, ApiQuery},
+    query::AsOfQuery,
     AppState, MessageResponse,
 };
 use crate::{domain::Command, outbox::DeliveryState};
@@ -38,18 +39,22 @@ pub struct ListInvitesResponse {
     pub invites: Vec<InviteView>,
 }
 
-/// The project's pending, unexpired invitations.
+/// The project's pending, unexpired invitations: now, or those that could be accepted at the
+/// instant `as_of` (each with its email's delivery as it stands now).
 #[utoipa::path(get, path = "/v1/projects/{project_id}/invites", tag = "invitations",
-    params(("project_id" = String, Path, format = Uuid)),
-    responses((status = 200, body = ListInvitesResponse), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("project_id" = String, Path, format = Uuid), AsOfQuery),
+    responses((status = 200, body = ListInvitesResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn list_invites(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Json<ListInvitesResponse>> {
     let now = state.steward.now();
-    let invitations = state.steward.invitations(&principal, project_id, now)?;
+    let as_of = query.instant()?;
+    let invitations = (state.steward).invitations(&principal, project_id, now, as_of)?;
     let invites = invitations
         .into_iter()
         .map(|(email, role)| {

@@ -6,6 +6,7 @@ use super::{
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery},
     idempotency::ShownOnce,
+    query::instant_param,
     AppState, MessageResponse,
 };
 use crate::limits::KEY_TTL_SECONDS_MAX;
@@ -69,6 +70,9 @@ pub struct ListKeysResponse {
 pub struct ListKeysQuery {
     /// `active` or `expired`; all live keys when absent.
     pub status: Option<String>,
+    /// Instead, the keys that worked at this instant (a date or an RFC 3339 instant), from
+    /// the log, each with the member it acted as then; not with `status`.
+    pub as_of: Option<String>,
 }
 
 impl From<&KeyListing> for KeyMember {
@@ -109,7 +113,7 @@ fn parse_status(status: Option<&str>) -> ApiResult<Option<KeyStatus>> {
 }
 
 /// The project's live keys: all of them for callers who may read members, admins and owners;
-/// otherwise the caller's own.
+/// otherwise the caller's own. With `as_of`, the keys that worked at that instant.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/keys", tag = "keys",
     params(("project_id" = String, Path, format = Uuid), ListKeysQuery),
     responses((status = 200, body = ListKeysResponse), (status = 400, body = ErrorBody),
@@ -121,7 +125,15 @@ async fn list_keys(
     ApiQuery(query): ApiQuery<ListKeysQuery>,
 ) -> ApiResult<Json<ListKeysResponse>> {
     let status = parse_status(query.status.as_deref())?;
-    let keys = (state.steward).keys(&principal, project_id, status, state.steward.now())?;
+    let keys = match instant_param(query.as_of.as_deref(), false)? {
+        Some(_) if status.is_some() => {
+            return Err(ApiError::invalid_query(
+                "status and as_of do not combine: as_of lists the keys that worked then",
+            ))
+        }
+        Some(at) => (state.steward).keys_as_of(&principal, project_id, at)?,
+        None => (state.steward).keys(&principal, project_id, status, state.steward.now())?,
+    };
     let api_keys = keys
         .iter()
         .map(|listing| ListedKey {

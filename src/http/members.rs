@@ -6,6 +6,7 @@ use super::{
     auth::Principal,
     error::{ApiError, ApiResult, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery},
+    query::AsOfQuery,
     AppState, MessageResponse,
 };
 use crate::{
@@ -54,17 +55,19 @@ pub struct ListMembersResponse {
     pub members: Vec<MemberView>,
 }
 
-/// The project's members with their roles.
+/// The project's members with their roles: now, or at the instant `as_of`.
 #[utoipa::path(get, path = "/v1/projects/{project_id}/members", tag = "members",
-    params(("project_id" = String, Path, format = Uuid)),
-    responses((status = 200, body = ListMembersResponse), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("project_id" = String, Path, format = Uuid), AsOfQuery),
+    responses((status = 200, body = ListMembersResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn list_members(
     State(state): State<AppState>,
     principal: Principal,
     ApiPath(project_id): ApiPath<ProjectId>,
+    ApiQuery(query): ApiQuery<AsOfQuery>,
 ) -> ApiResult<Json<ListMembersResponse>> {
-    let members = state.steward.members(&principal, project_id)?;
+    let members = (state.steward).members(&principal, project_id, query.instant()?)?;
     let members = members.into_iter().map(MemberView::from).collect();
     Ok(Json(ListMembersResponse { members }))
 }

@@ -61,6 +61,21 @@ pub fn instant_param(text: Option<&str>, end: bool) -> Result<Option<Timestamp>,
     .transpose()
 }
 
+/// `?as_of=`: the instant a list is asked for (a date, `2026-11-20`, or an RFC 3339 instant);
+/// now when absent.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfQuery {
+    /// The instant to answer for, from the log: a date or an RFC 3339 instant.
+    pub as_of: Option<String>,
+}
+
+impl AsOfQuery {
+    pub fn instant(&self) -> Result<Option<Timestamp>, ApiError> {
+        instant_param(self.as_of.as_deref(), false)
+    }
+}
+
 /// Refuses a page deeper than `PAGE_SKIP_MAX` entries: older entries are reached by cursor.
 pub fn check_skip(page: usize, limit: usize) -> Result<(), ApiError> {
     if page.saturating_mul(limit) > PAGE_SKIP_MAX {

@@ -52,6 +52,34 @@ impl Steward {
         })
     }
 
+    /// The project's keys that worked at the instant `at` (ended ones too, if they had not
+    /// ended then) that `viewer` may see, each with whom it acted as then, in id order.
+    pub fn keys_as_of(
+        &self,
+        viewer: &Principal,
+        project_id: ProjectId,
+        at: Timestamp,
+    ) -> Result<Vec<KeyListing>, ReadError> {
+        self.read(|projections| {
+            let access = viewer.access(projections, project_id)?;
+            access.require(Permission::KeysRead)?;
+            Ok(projections
+                .keys
+                .of_project(project_id)
+                .filter(|(_, key)| key.valid_at(at) && access.sees_key_of(key.owner_at(at)))
+                .map(|(key_id, key)| {
+                    let mut key = key.clone();
+                    key.owner = key.owner_at(at);
+                    KeyListing {
+                        key_id,
+                        creator: projections.membership.person(key.owner),
+                        key,
+                    }
+                })
+                .collect())
+        })
+    }
+
     /// One live key of the project, if `viewer` may see it.
     pub fn key(
         &self,

@@ -66,24 +66,27 @@ impl Steward {
         ))
     }
 
-    /// The members of a project whose members `viewer` may read, in account id order.
+    /// The members of a project whose members `viewer` may read, in account id order: now, or
+    /// at the instant `as_of`.
     pub fn members(
         &self,
         viewer: &Principal,
         project_id: ProjectId,
+        as_of: Option<Timestamp>,
     ) -> Result<Vec<MemberListing>, ReadError> {
         self.read(|projections| {
             viewer
                 .access(projections, project_id)?
                 .require(Permission::MembersRead)?;
             let membership = &projections.membership;
-            let members = membership
-                .project(project_id)
-                .map(|project| &project.members);
+            let members = match as_of {
+                None => (membership.project(project_id)).map(|project| project.members.clone()),
+                Some(at) => (membership.history(project_id)).map(|history| history.members_at(at)),
+            };
             Ok(members
                 .into_iter()
                 .flatten()
-                .map(|(&account_id, &role)| {
+                .map(|(account_id, role)| {
                     let person = membership.person(account_id);
                     MemberListing {
                         account_id,
@@ -117,18 +120,26 @@ impl Steward {
         })
     }
 
-    /// The invitations of a project still acceptable at `now`, by email.
+    /// The invitations of a project acceptable at `now`, by email; or those acceptable at the
+    /// instant `as_of`.
     pub fn invitations(
         &self,
         viewer: &Principal,
         project_id: ProjectId,
         now: Timestamp,
+        as_of: Option<Timestamp>,
     ) -> Result<Vec<(Email, Role)>, ReadError> {
         self.read(|projections| {
             viewer
                 .access(projections, project_id)?
                 .require(Permission::MembersReadInvites)?;
-            Ok(projections.membership.pending_invitations(project_id, now))
+            let membership = &projections.membership;
+            Ok(match as_of {
+                None => membership.pending_invitations(project_id, now),
+                Some(at) => (membership.history(project_id))
+                    .map(|history| history.invitations_at(at).into_iter().collect())
+                    .unwrap_or_default(),
+            })
         })
     }
 }

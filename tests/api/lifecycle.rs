@@ -387,3 +387,136 @@ async fn a_soft_budget_records_the_request_and_once_a_month_that_it_passed() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn lists_answer_as_of_any_instant_from_the_log() {
+    // Given: Mia is invited at 9:00, joins with a key at 10:00, becomes an admin at 11:00 and
+    // is removed at 12:00; Adam's invitation, sent at 9:00, is revoked at 10:00.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let mia = app.signup("mia@fruit.example").await;
+    let project = &olive.project_id;
+    let base = format!("/v1/projects/{project}");
+    for email in ["mia@fruit.example", "adam@fruit.example"] {
+        let (status, _) = app
+            .post(
+                &format!("{base}/invites"),
+                &olive.session,
+                json!({"email": email, "scope": "member"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    app.clock.advance_seconds(3600);
+    let token = app.invitation_token("mia@fruit.example").await;
+    let (status, _) = app
+        .post(
+            "/v1/invitations/accept",
+            &mia.session,
+            json!({"token": token}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.delete(
+        &format!("{base}/invites/adam@fruit.example"),
+        &olive.session,
+    )
+    .await;
+    let key = app
+        .create_key(&mia.session, project, &["member"], &[])
+        .await;
+    app.clock.advance_seconds(3600);
+    app.call(
+        Method::PUT,
+        &format!("{base}/members/{}/scopes", mia.account_id),
+        &olive.session,
+        Some(json!({"scope": "admin"})),
+    )
+    .await;
+    app.clock.advance_seconds(3600);
+    app.delete(
+        &format!("{base}/members/{}", mia.account_id),
+        &olive.session,
+    )
+    .await;
+    let at = |hour: &str| format!("2026-11-01T{hour}:30:00Z");
+    let members = |hour: &'static str| {
+        let (app, base, session) = (&app, &base, &olive.session);
+        async move {
+            let (status, body) = app
+                .get(&format!("{base}/members?as_of={}", at(hour)), session)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let members = body["members"].as_array().unwrap().clone();
+            members
+                .iter()
+                .map(|member| {
+                    format!(
+                        "{} {}",
+                        member["email"].as_str().unwrap(),
+                        member["scopes"][0].as_str().unwrap()
+                    )
+                })
+                .collect::<Vec<String>>()
+        }
+    };
+    // Then: who was in the project at each instant.
+    assert_eq!(members("09").await, ["olive@fruit.example owner"]);
+    let mut at_ten = members("10").await;
+    at_ten.sort();
+    assert_eq!(
+        at_ten,
+        ["mia@fruit.example member", "olive@fruit.example owner"]
+    );
+    assert!(members("11")
+        .await
+        .contains(&"mia@fruit.example admin".to_owned()));
+    assert_eq!(members("12").await, ["olive@fruit.example owner"]);
+    // Which invitations were pending.
+    let (_, invites) = app
+        .get(
+            &format!("{base}/invites?as_of={}", at("09")),
+            &olive.session,
+        )
+        .await;
+    assert_eq!(invites["invites"].as_array().unwrap().len(), 2, "{invites}");
+    let (_, invites) = app
+        .get(
+            &format!("{base}/invites?as_of={}", at("10")),
+            &olive.session,
+        )
+        .await;
+    assert_eq!(invites["invites"], json!([]));
+    // Which keys worked: Mia's from 10:00 until her removal.
+    let keys = |hour: &'static str| {
+        let (app, base, session) = (&app, &base, &olive.session);
+        async move {
+            let (status, body) = app
+                .get(&format!("{base}/keys?as_of={}", at(hour)), session)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            body["api_keys"].as_array().unwrap().clone()
+        }
+    };
+    assert_eq!(keys("09").await, Vec::<Value>::new());
+    let at_eleven = keys("11").await;
+    assert_eq!(at_eleven.len(), 1);
+    assert_eq!(at_eleven[0]["api_key"]["api_key_id"], key.id);
+    assert_eq!(at_eleven[0]["member"]["email"], "mia@fruit.example");
+    assert_eq!(keys("12").await, Vec::<Value>::new());
+    // Bad instants and combinations are refused.
+    for query in [
+        "members?as_of=yesterday",
+        "keys?as_of=2026-13-01",
+        "keys?as_of=2026-11-01&status=active",
+        "invites?as_of=noon",
+    ] {
+        let (status, body) = app.get(&format!("{base}/{query}"), &olive.session).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY_PARAMETER",
+        );
+    }
+}
