@@ -32,7 +32,8 @@ struct KeyRow {
     tags: String,
     created: String,
     expires: String,
-    creator: String,
+    /// The member the key acts as.
+    owner: String,
     expired: bool,
     deletable: bool,
 }
@@ -134,8 +135,7 @@ fn keys_page(
         .iter()
         .map(|listing| {
             let key = &listing.key;
-            let creator = &listing.creator;
-            let creator_name = format!("{} {}", creator.first_name, creator.last_name);
+            let owner = &listing.owner;
             KeyRow {
                 key_id: listing.key_id,
                 name: key_name(listing.key_id, &listing.key.comment),
@@ -147,10 +147,7 @@ fn keys_page(
                     .join(", "),
                 created: when(key.created_at),
                 expires: key.expires_at.map(when).unwrap_or_else(|| "never".into()),
-                creator: match creator_name.trim() {
-                    "" => creator.email.clone(),
-                    name => format!("{name} ({})", creator.email),
-                },
+                owner: super::person(&owner.first_name, &owner.last_name, &owner.email),
                 expired: key.expires_at.is_some_and(|at| at <= now),
                 deletable: may_delete_key(access.permissions, access.account_id, key.owner),
             }

@@ -8,7 +8,7 @@ use super::{
     User, Visitor,
 };
 use crate::{
-    domain::{may_change_role, may_invite_as, may_remove, Command},
+    domain::{may_change_role, may_hand_over_key, may_invite_as, may_remove, Command},
     http::AppState,
     limits::INVITES_PER_FORM_MAX,
     processor::CommandError,
@@ -401,6 +401,9 @@ struct DyingKeyRow {
     cost: String,
 }
 
+/// A member the leaving member's keys may be handed to: (account, how the page names them).
+type Heir = (AccountId, String);
+
 #[derive(Template)]
 #[template(path = "remove.html")]
 struct RemovePage {
@@ -411,6 +414,8 @@ struct RemovePage {
     keys: Vec<DyingKeyRow>,
     days: i64,
     sole_owner: bool,
+    /// Whom the person may hand the keys to instead; none offered when they may not.
+    heirs: Vec<Heir>,
     error: Option<String>,
 }
 
@@ -442,6 +447,20 @@ fn remove_page(
         }
         Err(_) => return project_not_found(state, visitor),
     };
+    let principal = user.principal();
+    let members = (state.steward.members(&principal, project_id, None)).unwrap_or_default();
+    let leaving = (members.iter()).find(|member| member.account_id == member_id);
+    let heirs = match (leaving, state.steward.access(&principal, project_id)) {
+        (Some(leaving), Ok(access)) if !offboarding.keys.is_empty() => (members.iter())
+            .filter(|member| member.account_id != member_id)
+            .filter(|member| may_hand_over_key(access.permissions, leaving.role, member.role))
+            .map(|member| {
+                let name = super::person(&member.first_name, &member.last_name, &member.email);
+                (member.account_id, name)
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let template = RemovePage {
         chrome: Chrome::of(state, visitor, Some(project_id)),
         project_id,
@@ -456,6 +475,7 @@ fn remove_page(
             .collect(),
         days: crate::reads::OFFBOARDING_USAGE_DAYS,
         sole_owner: offboarding.sole_owner,
+        heirs,
         error,
     };
     page(status, template)
@@ -470,21 +490,46 @@ pub async fn confirm_removal(
     remove_page(&state, &visitor, &user, ids, StatusCode::OK, None)
 }
 
-/// "Remove <email>": the member leaves the project and their keys in it die.
+#[derive(Debug, Deserialize)]
+pub struct RemoveForm {
+    csrf: String,
+    /// The member to hand the keys to; empty (or absent) to let them die.
+    #[serde(default)]
+    reassign_keys_to: String,
+}
+
+/// "Remove <email>": the member leaves the project, and their keys in it die or, in the same
+/// append, are handed to the member chosen.
 pub async fn remove(
     State(state): State<AppState>,
     visitor: Visitor,
     Path((project_id, account_id)): Path<(ProjectId, AccountId)>,
-    Form(form): Form<super::CsrfForm>,
+    Form(form): Form<RemoveForm>,
 ) -> Response {
     let user = match form_user(&state, &visitor, &here(project_id), &form.csrf) {
         Ok(user) => user,
         Err(answer) => return *answer,
     };
+    let reassign_keys_to = match form.reassign_keys_to.trim() {
+        "" => None,
+        text => match text.parse::<AccountId>() {
+            Ok(heir) => Some(heir),
+            Err(_) => {
+                return remove_page(
+                    &state,
+                    &visitor,
+                    user,
+                    (project_id, account_id),
+                    StatusCode::BAD_REQUEST,
+                    Some("Choose a member to hand the keys to, or no one.".into()),
+                )
+            }
+        },
+    };
     let command = Command::RemoveMember {
         project_id,
         account_id,
-        reassign_keys_to: None,
+        reassign_keys_to,
     };
     match state
         .steward

@@ -9,7 +9,9 @@
 mod audit;
 mod auth;
 mod billing;
+mod budgets;
 mod invitations;
+mod key;
 mod keys;
 mod members;
 mod projects;
@@ -88,13 +90,33 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(keys::show).post(keys::create),
         )
         .route(
+            "/console/projects/{project_id}/keys/{key_id}",
+            get(key::show),
+        )
+        .route(
             "/console/projects/{project_id}/keys/{key_id}/delete",
             post(keys::delete),
+        )
+        .route(
+            "/console/projects/{project_id}/keys/{key_id}/rotate",
+            post(key::rotate),
+        )
+        .route(
+            "/console/projects/{project_id}/keys/{key_id}/owner",
+            post(key::hand_over),
         )
         .route("/console/projects/{project_id}/billing", get(billing::show))
         .route(
             "/console/projects/{project_id}/billing/transfer",
             post(billing::transfer),
+        )
+        .route(
+            "/console/projects/{project_id}/budgets",
+            get(budgets::show).post(budgets::set),
+        )
+        .route(
+            "/console/projects/{project_id}/budgets/remove",
+            post(budgets::remove),
         )
         .route("/console/projects/{project_id}/usage", get(usage::show))
         .route("/console/projects/{project_id}/usage/csv", get(usage::csv))
@@ -142,11 +164,12 @@ pub struct UserChrome {
 }
 
 /// A project's views in the order of the navigation, with what each needs to be seen.
-const VIEWS: [(&str, &str, Permission); 6] = [
+const VIEWS: [(&str, &str, Permission); 7] = [
     ("Settings", "settings", Permission::ProjectRead),
     ("Team Members", "members", Permission::MembersRead),
     ("API Keys", "keys", Permission::KeysRead),
     ("Billing", "billing", Permission::BillingRead),
+    ("Budgets", "budgets", Permission::BillingRead),
     ("Usage", "usage", Permission::UsageRead),
     ("Audit Log", "audit", Permission::AdminsRead),
 ];
@@ -330,6 +353,14 @@ pub fn refusal(error: &CommandError) -> String {
         CommandError::Storage(_) | CommandError::Unavailable => {
             "The change could not be saved; try again.".into()
         }
+    }
+}
+
+/// A person as a page names them: `Mia Park (mia@fruit.example)`, or the address alone.
+pub fn person(first_name: &str, last_name: &str, email: &str) -> String {
+    match format!("{first_name} {last_name}").trim() {
+        "" => email.to_owned(),
+        name => format!("{name} ({email})"),
     }
 }
 

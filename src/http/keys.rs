@@ -79,9 +79,9 @@ impl From<&KeyListing> for KeyMember {
     fn from(listing: &KeyListing) -> Self {
         Self {
             member_id: listing.key.owner,
-            email: listing.creator.email.clone(),
-            first_name: listing.creator.first_name.clone(),
-            last_name: listing.creator.last_name.clone(),
+            email: listing.owner.email.clone(),
+            first_name: listing.owner.first_name.clone(),
+            last_name: listing.owner.last_name.clone(),
         }
     }
 }

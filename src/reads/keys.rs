@@ -19,7 +19,8 @@ pub enum KeyStatus {
 pub struct KeyListing {
     pub key_id: KeyId,
     pub key: KeyView,
-    pub creator: Person,
+    /// The member the key acts as.
+    pub owner: Person,
 }
 
 impl Steward {
@@ -37,7 +38,7 @@ impl Steward {
             let listing = |(key_id, key): (KeyId, &KeyView)| KeyListing {
                 key_id,
                 key: key.clone(),
-                creator: projections.membership.person(key.owner),
+                owner: projections.membership.person(key.owner),
             };
             Ok(projections
                 .keys
@@ -72,7 +73,7 @@ impl Steward {
                     key.owner = key.owner_at(at);
                     KeyListing {
                         key_id,
-                        creator: projections.membership.person(key.owner),
+                        owner: projections.membership.person(key.owner),
                         key,
                     }
                 })
@@ -98,7 +99,7 @@ impl Steward {
             Ok(KeyListing {
                 key_id,
                 key: key.clone(),
-                creator: projections.membership.person(key.owner),
+                owner: projections.membership.person(key.owner),
             })
         })
     }

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 /// The project a console person's signup made.
-async fn first_project(app: &TestApp, browser: &Browser) -> (String, Auth) {
+pub async fn first_project(app: &TestApp, browser: &Browser) -> (String, Auth) {
     let session = Auth::Bearer(browser.cookies["steward_session"].clone());
     let (_, projects) = app.get("/v1/projects", &session).await;
     let project_id = projects["projects"][0]["project_id"]
@@ -19,7 +19,13 @@ async fn first_project(app: &TestApp, browser: &Browser) -> (String, Auth) {
 }
 
 /// A person signed up in the console who then joined `owner`'s project with `role`.
-async fn joined(app: &TestApp, owner: &Person, email: &str, first: &str, role: &str) -> Browser {
+pub async fn joined(
+    app: &TestApp,
+    owner: &Person,
+    email: &str,
+    first: &str,
+    role: &str,
+) -> Browser {
     let browser = signed_up(app, email, first).await;
     let (project_id, session) = first_project(app, &browser).await;
     let (_, members) = app
@@ -36,7 +42,7 @@ async fn joined(app: &TestApp, owner: &Person, email: &str, first: &str, role: &
 }
 
 /// The value of the input `id` on a page.
-fn field_value(html: &str, id: &str) -> Option<String> {
+pub fn field_value(html: &str, id: &str) -> Option<String> {
     let start = html.find(&format!("id=\"{id}\""))?;
     let rest = &html[start..];
     let value = rest.find("value=\"")? + "value=\"".len();

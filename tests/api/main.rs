@@ -5,6 +5,7 @@ mod authorization;
 mod billing;
 mod concurrency;
 mod console;
+mod console_lifecycle;
 mod console_views;
 mod demo;
 mod errors;

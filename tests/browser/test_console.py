@@ -12,8 +12,12 @@ The flows, as the seed describes them:
 - as a member Mia sees neither Team Members nor Billing, and makes a key (its secret once);
 - Olive changes Mia's role, makes and deletes a key, moves credit between her projects,
   reads Usage (and downloads its CSV) and the Audit Log;
-- Olive removes Mia, seeing first which key will stop working; Mia's key then fails, and
-  Mia's console says the project is not found.
+- Olive sets a hard budget on a tag in Budgets, and the tag's next request is refused;
+- on a key's page Olive rotates Mia's key (the previous secret works for the overlap) and takes
+  Mia's second key over;
+- Olive removes Mia, seeing first which key will stop working (and whom she could hand it to);
+  Mia's key then fails while the key handed over works on, and Mia's console says the project
+  is not found.
 
 Each view is saved as a PNG in SCREENSHOT_DIR (the README's screenshots are these).
 """
@@ -288,17 +292,70 @@ def run(browser, steward, smtp, screenshots):
     olive.goto(f"{steward.base}/console/projects/{first_project}/audit")
     shot(olive, screenshots, "audit-log")
 
-    # Olive removes Mia, seeing first that mia-laptop will stop working.
+    # Budgets: a hard budget on apple below its spend; apple's next request is refused.
+    open_view(olive, "Budgets")
+    expect(olive.get_by_role("row", name=re.compile("^customer-a ")).get_by_role(
+        "cell").nth(1)).not_to_have_text("$0.00")
+    olive.get_by_label("Tag", exact=True).fill("apple")
+    olive.get_by_label("Monthly budget (USD)").fill("a lot")
+    olive.get_by_role("button", name="Set Budget").click()
+    expect(olive.locator("#monthly-error")).to_be_visible()
+    olive.get_by_label("Monthly budget (USD)").fill("0.001")
+    olive.get_by_label("Hard: refuse the requests that would pass it").check()
+    olive.get_by_role("button", name="Set Budget").click()
+    expect(olive.get_by_text("The budget of apple is set.")).to_be_visible()
+    apple = olive.get_by_role("row", name=re.compile("^apple "))
+    expect(apple.get_by_role("cell").nth(4)).to_have_text("reached: its requests are refused")
+    shot(olive, screenshots, "budgets")
+    status, body = steward.call(
+        "POST", f"/v1/projects/{first_project}/requests", mia_key,
+        {"request_id": secrets.token_hex(16), "endpoint": "listen", "method": "sync",
+         "model": "nova-3", "units": {"audio_seconds": 5}, "code": 200, "tags": ["apple"]})
+    check(status == 402 and "apple" in body["message"],
+          "a request past a hard budget is refused, naming the tag")
+    olive.get_by_role("button", name="Remove the budget of apple").click()
+    expect(olive.get_by_text("The budget of apple was removed.")).to_be_visible()
+
+    # A key's page: Olive rotates mia-laptop with an hour's overlap, then takes mia-batch over.
+    status, body = steward.call("POST", f"/v1/projects/{first_project}/keys",
+                                f"Bearer {session_of(mia_context)}",
+                                {"comment": "mia-batch", "scopes": ["member"]})
+    assert status == 200, body
+    batch_key = f"Token {body['key']}"
+    open_view(olive, "API Keys")
+    olive.get_by_role("link", name="mia-laptop").click()
+    expect(olive.get_by_role("heading", name="API key mia-laptop")).to_be_visible()
+    olive.get_by_label("The previous secret").select_option(label="works 1 hour more")
+    olive.get_by_role("button", name="Rotate Secret").click()
+    expect(olive.get_by_text("The previous secret works until")).to_be_visible()
+    rotated_key = f"Token {olive.get_by_label('Secret', exact=True).input_value()}"
+    shot(olive, screenshots, "api-key-rotated")
+    for what, key in [("new", rotated_key), ("previous", mia_key)]:
+        status, _ = steward.call("GET", f"/v1/projects/{first_project}", key)
+        check(status == 200, f"the {what} secret works during the overlap")
+    open_view(olive, "API Keys")
+    olive.get_by_role("link", name="mia-batch").click()
+    olive.get_by_label("Hand over to").select_option(label="Olive Grove (olive@fruit.example)")
+    olive.get_by_role("button", name="Hand Over").click()
+    expect(olive.get_by_text("The key now acts as Olive Grove (olive@fruit.example).")).to_be_visible()
+    check(True, "a key is handed over from its page")
+
+    # Olive removes Mia, seeing first that mia-laptop will stop working (mia-batch is hers now).
     open_view(olive, "Team Members")
     olive.get_by_role("link", name="Remove mia@fruit.example").click()
     dying = olive.get_by_role("row", name=re.compile("^mia-laptop "))
     expect(dying).to_be_visible()
     expect(dying.get_by_role("cell").nth(1)).to_have_text("3")
+    expect(olive.get_by_role("row", name=re.compile("^mia-batch "))).to_have_count(0)
+    expect(olive.get_by_label("Hand the keys over to")).to_have_value("")
     shot(olive, screenshots, "remove-member")
     olive.get_by_role("button", name="Remove mia@fruit.example").click()
     expect(olive.get_by_role("cell", name="mia@fruit.example")).to_have_count(0)
-    status, _ = steward.call("GET", f"/v1/projects/{first_project}", mia_key)
-    check(status == 401, "the removed member's key is dead")
+    for key in [rotated_key, mia_key]:
+        status, _ = steward.call("GET", f"/v1/projects/{first_project}", key)
+        check(status == 401, "the removed member's key is dead")
+    status, _ = steward.call("GET", f"/v1/projects/{first_project}", batch_key)
+    check(status == 200, "the key handed over works on")
     mia.goto(f"{steward.base}/console/projects/{first_project}/settings")
     expect(mia.get_by_role("heading", name="Project not found")).to_be_visible()
     check(True, "the project is not found for the removed member")
