@@ -214,26 +214,74 @@ pub struct RotateForm {
     overlap: String,
 }
 
+/// The field of the page a refusal is shown beside.
+#[derive(Clone, Copy)]
+enum Field {
+    Overlap,
+    Member,
+}
+
+impl Outcome {
+    fn beside(field: Field, sentence: String) -> Self {
+        match field {
+            Field::Overlap => Self {
+                overlap_error: Some(sentence),
+                ..Self::default()
+            },
+            Field::Member => Self {
+                member_error: Some(sentence),
+                ..Self::default()
+            },
+        }
+    }
+}
+
+/// The page after a command: what it did, or its refusal with the API's status, beside
+/// `field` or, when the key itself is the reason (gone, or not the person's), at the top.
+fn after(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &User,
+    ids: (ProjectId, KeyId),
+    field: Field,
+    result: Result<Outcome, CommandError>,
+) -> Response {
+    let (status, outcome) = match result {
+        Ok(outcome) => (StatusCode::OK, outcome),
+        Err(error) => {
+            let outcome = match error {
+                CommandError::Domain(
+                    DomainError::KeyNotFound | DomainError::InsufficientPermissions,
+                ) => Outcome {
+                    notice: Some(refusal(&error)),
+                    ..Outcome::default()
+                },
+                _ => Outcome::beside(field, refusal(&error)),
+            };
+            (status_of(&error), outcome)
+        }
+    };
+    key_page(state, visitor, user, ids, status, outcome)
+}
+
 /// "Rotate Secret": a new secret under the same key id, shown this once.
 pub async fn rotate(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path((project_id, key_id)): Path<(ProjectId, KeyId)>,
+    Path(ids): Path<(ProjectId, KeyId)>,
     Form(form): Form<RotateForm>,
 ) -> Response {
+    let (project_id, key_id) = ids;
     let user = match form_user(&state, &visitor, &here(project_id, key_id), &form.csrf) {
         Ok(user) => user,
         Err(answer) => return *answer,
     };
-    let ids = (project_id, key_id);
     let Some(overlap_seconds) = (OVERLAPS.iter())
         .map(|(seconds, _)| *seconds)
         .find(|seconds| form.overlap.trim() == seconds.to_string())
     else {
-        let outcome = Outcome {
-            overlap_error: Some("Choose how long the previous secret keeps working.".into()),
-            ..Outcome::default()
-        };
+        let sentence = "Choose how long the previous secret keeps working.".into();
+        let outcome = Outcome::beside(Field::Overlap, sentence);
         return key_page(
             &state,
             &visitor,
@@ -250,13 +298,13 @@ pub async fn rotate(
         secret_hash: secret.hash,
         overlap_seconds,
     };
-    match (state.steward)
+    let result = (state
+        .steward
         .execute(user.principal().actor(), command)
-        .await
-    {
-        Ok(_) => {
+        .await)
+        .map(|_| {
             let until = state.steward.now().plus_seconds(overlap_seconds);
-            let outcome = Outcome {
+            Outcome {
                 rotated: Some(Rotated {
                     secret: secret.secret.clone(),
                     previous_until: match overlap_seconds {
@@ -265,31 +313,9 @@ pub async fn rotate(
                     },
                 }),
                 ..Outcome::default()
-            };
-            key_page(&state, &visitor, user, ids, StatusCode::OK, outcome)
-        }
-        Err(error) => {
-            let outcome = refused(&error, |sentence| Outcome {
-                overlap_error: Some(sentence),
-                ..Outcome::default()
-            });
-            key_page(&state, &visitor, user, ids, status_of(&error), outcome)
-        }
-    }
-}
-
-/// A refused command's sentence beside the form's field, or at the top when the key itself is
-/// the reason (gone, or not the person's to manage).
-fn refused(error: &CommandError, beside: impl FnOnce(String) -> Outcome) -> Outcome {
-    match error {
-        CommandError::Domain(DomainError::KeyNotFound | DomainError::InsufficientPermissions) => {
-            Outcome {
-                notice: Some(refusal(error)),
-                ..Outcome::default()
             }
-        }
-        _ => beside(refusal(error)),
-    }
+        });
+    after(&state, &visitor, user, ids, Field::Overlap, result)
 }
 
 #[derive(Debug, Deserialize)]
@@ -302,19 +328,17 @@ pub struct HandOverForm {
 pub async fn hand_over(
     State(state): State<AppState>,
     visitor: Visitor,
-    Path((project_id, key_id)): Path<(ProjectId, KeyId)>,
+    Path(ids): Path<(ProjectId, KeyId)>,
     Form(form): Form<HandOverForm>,
 ) -> Response {
+    let (project_id, key_id) = ids;
     let user = match form_user(&state, &visitor, &here(project_id, key_id), &form.csrf) {
         Ok(user) => user,
         Err(answer) => return *answer,
     };
-    let ids = (project_id, key_id);
     let Ok(to) = form.member_id.trim().parse::<AccountId>() else {
-        let outcome = Outcome {
-            member_error: Some("Choose the member the key will act as.".into()),
-            ..Outcome::default()
-        };
+        let sentence = "Choose the member the key will act as.".into();
+        let outcome = Outcome::beside(Field::Member, sentence);
         return key_page(
             &state,
             &visitor,
@@ -329,11 +353,11 @@ pub async fn hand_over(
         key_id,
         to,
     };
-    match (state.steward)
+    let result = (state
+        .steward
         .execute(user.principal().actor(), command)
-        .await
-    {
-        Ok(_) => {
+        .await)
+        .map(|_| {
             let name = match state.steward.key(&user.principal(), project_id, key_id) {
                 Ok(listing) => {
                     let owner = &listing.owner;
@@ -342,18 +366,10 @@ pub async fn hand_over(
                 // Handed to someone whose keys the person may not see.
                 Err(_) => "the member chosen".into(),
             };
-            let outcome = Outcome {
+            Outcome {
                 notice: Some(format!("The key now acts as {name}.")),
                 ..Outcome::default()
-            };
-            key_page(&state, &visitor, user, ids, StatusCode::OK, outcome)
-        }
-        Err(error) => {
-            let outcome = refused(&error, |sentence| Outcome {
-                member_error: Some(sentence),
-                ..Outcome::default()
-            });
-            key_page(&state, &visitor, user, ids, status_of(&error), outcome)
-        }
-    }
+            }
+        });
+    after(&state, &visitor, user, ids, Field::Member, result)
 }
