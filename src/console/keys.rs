@@ -3,7 +3,8 @@
 //! a role is offered only where it is no greater than the person's own.
 
 use super::{
-    form_user, page, project_not_found, refusal, status_of, when, Chrome, SignedIn, User, Visitor,
+    form_user, page, project_not_found, refusal, status_of, when, AsOf, AsOfQuery, Chrome,
+    SignedIn, User, Visitor,
 };
 use crate::{
     domain::{may_delete_key, Command, DomainError, KeyComment, NewKey},
@@ -15,7 +16,7 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::Response,
     Form,
@@ -35,6 +36,9 @@ struct KeyRow {
     /// The member the key acts as.
     owner: String,
     expired: bool,
+    /// Whether it still works now, so that its page can be opened (a list of the past holds
+    /// keys ended since).
+    live: bool,
     deletable: bool,
 }
 
@@ -77,6 +81,8 @@ struct KeysPage {
     errors: FieldErrors,
     created: Option<Created>,
     notice: Option<String>,
+    /// The instant the list is for, when not now: the keys that worked then.
+    as_of: AsOf,
 }
 
 impl KeysPage {
@@ -96,6 +102,7 @@ struct Outcome {
     errors: FieldErrors,
     created: Option<Created>,
     notice: Option<String>,
+    as_of: AsOf,
 }
 
 /// What names a key on a page: its comment, or its id for a key without one.
@@ -122,7 +129,11 @@ fn keys_page(
         return project_not_found(state, visitor);
     };
     let now = state.steward.now();
-    let Ok(keys) = state.steward.keys(&principal, project_id, None, now) else {
+    let keys = match outcome.as_of.at {
+        Some(at) => state.steward.keys_as_of(&principal, project_id, at),
+        None => state.steward.keys(&principal, project_id, None, now),
+    };
+    let Ok(keys) = keys else {
         return super::message(
             state,
             visitor,
@@ -148,8 +159,13 @@ fn keys_page(
                 created: when(key.created_at),
                 expires: key.expires_at.map(when).unwrap_or_else(|| "never".into()),
                 owner: super::person(&owner.first_name, &owner.last_name, &owner.email),
-                expired: key.expires_at.is_some_and(|at| at <= now),
-                deletable: may_delete_key(access.permissions, access.account_id, key.owner),
+                expired: key
+                    .expires_at
+                    .is_some_and(|at| at <= outcome.as_of.at.unwrap_or(now)),
+                live: key.ended.is_none(),
+                // The past is read, not changed.
+                deletable: outcome.as_of.at.is_none()
+                    && may_delete_key(access.permissions, access.account_id, key.owner),
             }
         })
         .collect();
@@ -169,29 +185,30 @@ fn keys_page(
         },
         keys,
         roles,
-        can_create: access.permissions.contains(Permission::KeysWrite),
+        can_create: outcome.as_of.at.is_none()
+            && access.permissions.contains(Permission::KeysWrite),
         form: outcome.form,
         errors: outcome.errors,
         created: outcome.created,
         notice: outcome.notice,
+        as_of: outcome.as_of,
     };
     page(status, template)
 }
 
-/// The API Keys view.
+/// The API Keys view, now or "As of" an instant of the past.
 pub async fn show(
     State(state): State<AppState>,
     SignedIn { visitor, user }: SignedIn,
     Path(project_id): Path<ProjectId>,
+    Query(query): Query<AsOfQuery>,
 ) -> Response {
-    keys_page(
-        &state,
-        &visitor,
-        &user,
-        project_id,
-        StatusCode::OK,
-        Outcome::default(),
-    )
+    let (status, as_of) = AsOf::of(query);
+    let outcome = Outcome {
+        as_of,
+        ..Outcome::default()
+    };
+    keys_page(&state, &visitor, &user, project_id, status, outcome)
 }
 
 /// The command a "Create API Key" form asks for, or its errors beside their fields.

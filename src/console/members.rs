@@ -4,8 +4,8 @@
 //! action is the JSON API's command; what a role may not do is not offered.
 
 use super::{
-    form_user, page, project_not_found, refusal, status_of, visible_project, Chrome, SignedIn,
-    User, Visitor,
+    form_user, page, project_not_found, refusal, status_of, visible_project, AsOf, AsOfQuery,
+    Chrome, SignedIn, User, Visitor,
 };
 use crate::{
     domain::{may_change_role, may_hand_over_key, may_invite_as, may_remove, Command},
@@ -16,13 +16,13 @@ use crate::{
 };
 use askama::Template;
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
     Form,
 };
 use serde::Deserialize;
-use steward_events::{AccountId, Email, ProjectId, Role};
+use steward_events::{AccountId, Email, Permissions, ProjectId, Role};
 
 struct MemberRow {
     account_id: AccountId,
@@ -62,6 +62,8 @@ struct MembersPage {
     emails: String,
     emails_error: Option<String>,
     notice: Option<String>,
+    /// The instant the lists are for, when not now (nothing can be changed in the past).
+    as_of: AsOf,
 }
 
 impl MembersPage {
@@ -82,6 +84,7 @@ struct Outcome {
     emails: String,
     emails_error: Option<String>,
     notice: Option<String>,
+    as_of: AsOf,
 }
 
 fn members_page(
@@ -99,7 +102,10 @@ fn members_page(
     let Ok(access) = state.steward.access(&principal, project_id) else {
         return project_not_found(state, visitor);
     };
-    let members = match state.steward.members(&principal, project_id, None) {
+    let members = match state
+        .steward
+        .members(&principal, project_id, outcome.as_of.at)
+    {
         Ok(members) => members,
         Err(_) => {
             return super::message(
@@ -112,9 +118,15 @@ fn members_page(
         }
     };
     let now = state.steward.now();
-    let invitations =
-        (state.steward.invitations(&principal, project_id, now, None)).unwrap_or_default();
-    let permissions = access.permissions;
+    let invitations = (state
+        .steward
+        .invitations(&principal, project_id, now, outcome.as_of.at))
+    .unwrap_or_default();
+    // The past is read, not changed: no control is offered on a list as of another instant.
+    let permissions = match outcome.as_of.at {
+        Some(_) => Permissions::NONE,
+        None => access.permissions,
+    };
     let invitations = invitations
         .into_iter()
         .map(|(email, role)| {
@@ -160,6 +172,7 @@ fn members_page(
         emails: outcome.emails,
         emails_error: outcome.emails_error,
         notice: outcome.notice,
+        as_of: outcome.as_of,
     };
     page(status, template)
 }
@@ -174,20 +187,19 @@ fn delivery_words(state: crate::outbox::DeliveryState) -> &'static str {
     }
 }
 
-/// The Team Members view.
+/// The Team Members view, now or "As of" an instant of the past.
 pub async fn show(
     State(state): State<AppState>,
     SignedIn { visitor, user }: SignedIn,
     Path(project_id): Path<ProjectId>,
+    Query(query): Query<AsOfQuery>,
 ) -> Response {
-    members_page(
-        &state,
-        &visitor,
-        &user,
-        project_id,
-        StatusCode::OK,
-        Outcome::default(),
-    )
+    let (status, as_of) = AsOf::of(query);
+    let outcome = Outcome {
+        as_of,
+        ..Outcome::default()
+    };
+    members_page(&state, &visitor, &user, project_id, status, outcome)
 }
 
 #[derive(Debug, Deserialize)]

@@ -364,6 +364,55 @@ pub fn person(first_name: &str, last_name: &str, email: &str) -> String {
     }
 }
 
+/// The "As of" field of a list view: what was typed, the instant it means, and why it was
+/// refused. A date is its first instant (UTC).
+#[derive(Debug, Default)]
+pub struct AsOf {
+    pub text: String,
+    pub at: Option<Timestamp>,
+    /// The instant as the page shows it.
+    pub shown: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct AsOfQuery {
+    as_of: Option<String>,
+}
+
+impl AsOf {
+    /// The field of a view's query, and the status the view answers with (400 when refused).
+    pub fn of(query: AsOfQuery) -> (StatusCode, Self) {
+        let text = query.as_of.unwrap_or_default();
+        match text.trim() {
+            "" => (StatusCode::OK, Self::default()),
+            given => match crate::http::query::parse_instant(given, false) {
+                Some(at) => (
+                    StatusCode::OK,
+                    Self {
+                        shown: Some(when(at)),
+                        at: Some(at),
+                        text,
+                        error: None,
+                    },
+                ),
+                None => (
+                    StatusCode::BAD_REQUEST,
+                    Self {
+                        error: Some(
+                            "Give a date (2026-11-20, its first instant in UTC) or an instant \
+                             (2026-11-20T15:00:00Z)."
+                                .into(),
+                        ),
+                        text,
+                        ..Self::default()
+                    },
+                ),
+            },
+        }
+    }
+}
+
 /// An instant as the console shows it: `2026-12-02 03:52 UTC`.
 pub fn when(at: Timestamp) -> String {
     at.to_datetime().format("%Y-%m-%d %H:%M UTC").to_string()

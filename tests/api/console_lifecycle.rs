@@ -352,3 +352,61 @@ async fn the_budgets_view_sets_shows_and_removes_a_tags_budget() {
     let bad = olive.get(&format!("{budgets}?after=%20apple")).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_team_and_the_keys_are_shown_as_of_an_instant_before_a_removal() {
+    // Given: on the second day Mia is removed, and her key with her.
+    let Company {
+        app,
+        mut olive,
+        project_id,
+        olive_session,
+        mia_id,
+        key,
+        ..
+    } = company().await;
+    app.advance_days(1);
+    let (status, _) = app
+        .delete(
+            &format!("/v1/projects/{project_id}/members/{mia_id}"),
+            &olive_session,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let team = format!("/console/projects/{project_id}/members");
+    let keys = format!("/console/projects/{project_id}/keys");
+    let now = olive.get(&team).await;
+    assert!(!now.html.contains("mia@fruit.example"), "{}", now.html);
+    // When: the first day, as of its last hour.
+    let then = olive
+        .get(&format!("{team}?as_of=2026-11-01T23:00:00Z"))
+        .await;
+    let keys_then = olive
+        .get(&format!("{keys}?as_of=2026-11-01T23:00:00Z"))
+        .await;
+    // Then: Mia was there, with her key; nothing of the past is offered for change.
+    assert_eq!(then.status, StatusCode::OK);
+    assert!(
+        then.html.contains("as of 2026-11-01 23:00 UTC"),
+        "{}",
+        then.html
+    );
+    assert!(then.html.contains("mia@fruit.example"));
+    assert!(!then.html.contains("/remove\""), "no removal in the past");
+    assert!(!then.html.contains("Invite New Member"));
+    assert!(keys_then.html.contains("test key"), "{}", keys_then.html);
+    assert!(keys_then.html.contains("(ended since)"));
+    assert!(!keys_then.html.contains(&format!("/keys/{}\"", key.id)));
+    assert!(!keys_then.html.contains("Create API Key"));
+    // An instant that is not one is refused beside the field.
+    for view in [&team, &keys] {
+        let refused = olive.get(&format!("{view}?as_of=yesterday")).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused.html.contains("id=\"as-of-error\""),
+            "{}",
+            refused.html
+        );
+        assert!(refused.html.contains("value=\"yesterday\""));
+    }
+}
