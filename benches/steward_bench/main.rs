@@ -143,7 +143,8 @@ fn main() {
             )
             .unwrap_or_default()
     );
-    // `STEWARD_BENCH_ONLY=appends,keys,memory,rebuild,http,contention` runs some sections only.
+    // `STEWARD_BENCH_ONLY=appends,keys,memory,rebuild,http,contention` runs some sections only;
+    // `STEWARD_BENCH_HTTP=requests,keys,get,verify` some rows of the HTTP section.
     let only = std::env::var("STEWARD_BENCH_ONLY").unwrap_or_default();
     let wanted = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
     if wanted("appends") {

@@ -26,6 +26,7 @@ mod permissions;
 mod projects;
 pub(crate) mod query;
 mod requests;
+mod split;
 mod system;
 mod transfers;
 mod usage;
@@ -266,7 +267,7 @@ pub fn openapi_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 fn router(state: AppState) -> Router {
     let (routes, openapi) = openapi_parts();
     let openapi = Arc::new(openapi);
-    routes
+    let routes = routes
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -274,7 +275,20 @@ fn router(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
-        .merge(crate::console::router(state.clone()))
+        .merge(crate::console::router(state.clone()));
+    answering_the_rest(routes).with_state(state)
+}
+
+/// The gateway's check alone (see `split`).
+fn check_router(state: AppState) -> Router {
+    let (routes, _) = verify::router().split_for_parts();
+    answering_the_rest(routes).with_state(state)
+}
+
+/// `routes` remembering the matched route for the metrics, and answering an unknown route or
+/// method with the error JSON.
+fn answering_the_rest(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .route_layer(middleware::from_fn(remember_route))
         .fallback(|| async { ApiError::not_found("Route") })
         .method_not_allowed_fallback(|| async {
@@ -283,7 +297,6 @@ fn router(state: AppState) -> Router {
                 "This method is not allowed on this route.",
             )
         })
-        .with_state(state)
 }
 
 /// Puts the matched route's template in the answer's extensions, for the metrics: the
@@ -302,7 +315,8 @@ async fn remember_route(
 
 /// The whole service: the routes wrapped once in the middleware, outermost first: CORS,
 /// idempotency, the request context (request id, log, error bodies, security headers), the
-/// panic catcher, the body limit.
+/// panic catcher, the body limit. The gateway's check takes a lean path of its own: the
+/// request context and the panic catcher only (`split`).
 ///
 /// The layers wrap the router as a whole rather than through `Router::layer`, which wraps
 /// every route on its own: there, each request cloned every layer's boxed service, about 8%
@@ -318,7 +332,14 @@ pub fn app(
        + Send
        + Sync
        + 'static {
-    with_middleware(state.clone(), router(state))
+    let check = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
+        .layer(CatchPanicLayer::custom(panic_answer))
+        .service(check_router(state.clone()));
+    split::Split::new(check, with_middleware(state.clone(), router(state)))
 }
 
 /// `routes` wrapped in the middleware `app` uses (tests wrap routes of their own).

@@ -375,3 +375,39 @@ async fn metrics_count_requests_by_route_template_and_show_the_log_and_read_mode
     }
     assert!(!text.contains(&olive.project_id), "no label per project");
 }
+
+#[tokio::test]
+async fn the_check_is_asked_afresh_each_time_even_with_an_idempotency_key() {
+    // Given: Envoy asks by POST and passes on the client's Idempotency-Key.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let key = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &[])
+        .await;
+    let ask = || {
+        app.client
+            .post(format!("{}/v1/auth/verify/v1/listen", app.address))
+            .header("Authorization", token(&key))
+            .header("Idempotency-Key", "client-retry-1")
+            .header("Origin", "https://app.fruit.example")
+            .send()
+    };
+    let first = ask().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    // The request context's headers, and no CORS: browsers never ask the check.
+    assert!(first.headers().contains_key("dg-request-id"));
+    assert_eq!(first.headers()["x-content-type-options"], "nosniff");
+    assert!(!first.headers().contains_key("access-control-allow-origin"));
+    // When: the key is deleted and the same question asked again.
+    let (status, _) = app
+        .delete(
+            &format!("/v1/projects/{}/keys/{}", olive.project_id, key.id),
+            &olive.session,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let again = ask().await.unwrap();
+    // Then: the answer is today's, not a replay of the first.
+    let (status, body) = error_of(again).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "INVALID_AUTH");
+}
