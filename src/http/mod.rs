@@ -267,7 +267,7 @@ pub fn openapi_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 fn router(state: AppState) -> Router {
     let (routes, openapi) = openapi_parts();
     let openapi = Arc::new(openapi);
-    let routes = routes
+    routes
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -275,20 +275,7 @@ fn router(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
-        .merge(crate::console::router(state.clone()));
-    answering_the_rest(routes).with_state(state)
-}
-
-/// The gateway's check alone (see `split`).
-fn check_router(state: AppState) -> Router {
-    let (routes, _) = verify::router().split_for_parts();
-    answering_the_rest(routes).with_state(state)
-}
-
-/// `routes` remembering the matched route for the metrics, and answering an unknown route or
-/// method with the error JSON.
-fn answering_the_rest(routes: Router<AppState>) -> Router<AppState> {
-    routes
+        .merge(crate::console::router(state.clone()))
         .route_layer(middleware::from_fn(remember_route))
         .fallback(|| async { ApiError::not_found("Route") })
         .method_not_allowed_fallback(|| async {
@@ -297,6 +284,7 @@ fn answering_the_rest(routes: Router<AppState>) -> Router<AppState> {
                 "This method is not allowed on this route.",
             )
         })
+        .with_state(state)
 }
 
 /// Puts the matched route's template in the answer's extensions, for the metrics: the
@@ -316,7 +304,7 @@ async fn remember_route(
 /// The whole service: the routes wrapped once in the middleware, outermost first: CORS,
 /// idempotency, the request context (request id, log, error bodies, security headers), the
 /// panic catcher, the body limit. The gateway's check takes a lean path of its own: the
-/// request context and the panic catcher only (`split`).
+/// request context and a panic catcher around the check, without a router (`split`).
 ///
 /// The layers wrap the router as a whole rather than through `Router::layer`, which wraps
 /// every route on its own: there, each request cloned every layer's boxed service, about 8%
@@ -332,13 +320,11 @@ pub fn app(
        + Send
        + Sync
        + 'static {
-    let check = tower::ServiceBuilder::new()
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            request_context,
-        ))
-        .layer(CatchPanicLayer::custom(panic_answer))
-        .service(check_router(state.clone()));
+    let check_state = state.clone();
+    let check = tower::service_fn(move |request| {
+        let state = check_state.clone();
+        async move { Ok(lean_check(state, request).await) }
+    });
     split::Split::new(check, with_middleware(state.clone(), router(state)))
 }
 
@@ -418,36 +404,83 @@ async fn request_context(
     request: Request,
     next: Next,
 ) -> Response {
-    let request_id = Uuid::now_v7().to_string();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = std::time::Instant::now();
-    let response = render_error(next.run(request).await, &request_id, &method, &path);
-    let status = response.status().as_u16();
-    let route = (response.extensions().get::<axum::extract::MatchedPath>())
+    let context = RequestContext::of(&request);
+    let response = next.run(request).await;
+    let route = response
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
+    let route = route
+        .as_ref()
         .map_or("unmatched", |matched| matched.as_str());
-    // Any other method is one label: a client cannot make the metrics grow.
-    let method_label = match method {
-        Method::GET
-        | Method::POST
-        | Method::PUT
-        | Method::PATCH
-        | Method::DELETE
-        | Method::HEAD
-        | Method::OPTIONS => method.as_str(),
-        _ => "other",
-    };
-    let elapsed = started.elapsed();
-    (state.metrics).answered(route, method_label, status, elapsed.as_secs_f64());
-    tracing::info!(
-        %request_id,
-        %method,
-        %path,
-        status,
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
-    response
+    context.finish(&state, response, route)
+}
+
+/// What the request context knows of a request before it is answered.
+struct RequestContext {
+    request_id: String,
+    method: Method,
+    path: String,
+    started: std::time::Instant,
+}
+
+impl RequestContext {
+    fn of(request: &Request) -> Self {
+        Self {
+            request_id: Uuid::now_v7().to_string(),
+            method: request.method().clone(),
+            path: request.uri().path().to_owned(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The answer as it leaves: its error body written, its headers set, counted under the
+    /// route template `route` and logged.
+    fn finish(self, state: &AppState, response: Response, route: &str) -> Response {
+        let Self {
+            request_id,
+            method,
+            path,
+            started,
+        } = self;
+        let response = render_error(response, &request_id, &method, &path);
+        let status = response.status().as_u16();
+        // Any other method is one label: a client cannot make the metrics grow.
+        let method_label = match method {
+            Method::GET
+            | Method::POST
+            | Method::PUT
+            | Method::PATCH
+            | Method::DELETE
+            | Method::HEAD
+            | Method::OPTIONS => method.as_str(),
+            _ => "other",
+        };
+        let elapsed = started.elapsed();
+        (state.metrics).answered(route, method_label, status, elapsed.as_secs_f64());
+        tracing::info!(
+            %request_id,
+            %method,
+            %path,
+            status,
+            elapsed_us = elapsed.as_micros() as u64,
+            "request"
+        );
+        response
+    }
+}
+
+/// The gateway's check on its lean path (see `split`): in the request context, with a panic
+/// answered as any other handler's, and no router.
+async fn lean_check(state: AppState, request: Request) -> Response {
+    use futures_util::FutureExt;
+    let context = RequestContext::of(&request);
+    let route = verify::route_of(request.uri().path());
+    let answer = std::panic::AssertUnwindSafe(verify::check(state.clone(), request))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(panic_answer);
+    context.finish(&state, answer, route)
 }
 
 /// Writes the body of an error answer (an `ApiError` leaves it pending) with `request_id`, logs

@@ -2,8 +2,9 @@
 //! inference request, so the check skips what only the rest of the API needs: CORS (browsers
 //! never ask it), the idempotency layer (it is a question, not a command, and must not write
 //! an answer to disk even when the gateway passes on a client's `Idempotency-Key`), the body
-//! limit (its body is never read) and the match against every other route. It keeps the
-//! request context (request id, error JSON, security headers, metrics) and the panic catcher.
+//! limit (its body is never read), the router and its extractors. It keeps the request
+//! context (request id, error JSON, security headers, metrics, the log line) and a panic
+//! catcher.
 
 use axum::extract::Request;
 use futures_util::future::Either;

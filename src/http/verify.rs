@@ -10,13 +10,13 @@
 use super::{
     auth::{credentials, Credentials},
     error::{ApiError, Category, ErrorBody},
-    throttle::ClientAddress,
+    throttle::{client_address, ClientAddress},
     AppState,
 };
 use crate::gateway::{Credential, Inference, Refusal, Verified};
 use axum::{
     extract::{OriginalUri, State},
-    http::{HeaderMap, HeaderName, HeaderValue},
+    http::{HeaderMap, HeaderName, HeaderValue, Method},
     response::{IntoResponse, Response},
     Json,
 };
@@ -24,6 +24,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+/// The check's routes: they describe it in the OpenAPI document, and answer it wherever the
+/// routes are served without `http::app`'s lean path, which answers it with `check`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(verify_get, verify_post))
@@ -105,16 +107,16 @@ fn refusal_error(refusal: &Refusal) -> ApiError {
 async fn answer(
     state: AppState,
     address: ClientAddress,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     suffix: Option<String>,
 ) -> Result<Response, ApiError> {
     state.auth_failures.check(address.0)?;
-    let Some(credential) = credential(&headers) else {
+    let Some(credential) = credential(headers) else {
         state.failed_authentication(address.0);
         state.metrics.verified("invalid_auth");
         return Err(ApiError::invalid_auth());
     };
-    let uri = original_uri(&headers, suffix.as_deref()).unwrap_or("/");
+    let uri = original_uri(headers, suffix.as_deref()).unwrap_or("/");
     let query = uri.split_once('?').map_or("", |(_, query)| query);
     // One pass over the query, borrowing each value unless it was percent-encoded.
     let (mut query_model, mut tags) = (None, Vec::new());
@@ -190,7 +192,7 @@ async fn verify_get(
     address: ClientAddress,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    answer(state, address, headers, None).await
+    answer(state, address, &headers, None).await
 }
 
 /// The same question by `POST` (its body is ignored).
@@ -203,12 +205,12 @@ async fn verify_post(
     address: ClientAddress,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    answer(state, address, headers, None).await
+    answer(state, address, &headers, None).await
 }
 
 /// The original path after `/v1/auth/verify`, with the check request's own query: how
 /// Envoy's `ext_authz` (with `path_prefix: /v1/auth/verify`) passes it.
-fn suffix_of(uri: &OriginalUri) -> Option<String> {
+fn suffix_of(uri: &axum::http::Uri) -> Option<String> {
     let path = uri.path().strip_prefix("/v1/auth/verify")?;
     Some(match uri.query() {
         Some(query) => format!("{path}?{query}"),
@@ -224,5 +226,39 @@ async fn verify_suffix(
     uri: OriginalUri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    answer(state, address, headers, suffix_of(&uri)).await
+    answer(state, address, &headers, suffix_of(&uri.0)).await
+}
+
+/// The route templates of the check, as the metrics name them.
+const ROUTE: &str = "/v1/auth/verify";
+const SUFFIX_ROUTE: &str = "/v1/auth/verify/{*original}";
+
+/// The route template the check at `path` is counted under.
+pub fn route_of(path: &str) -> &'static str {
+    match path {
+        ROUTE => ROUTE,
+        _ => SUFFIX_ROUTE,
+    }
+}
+
+/// The check as the lean path asks it (`http::split`): the same answers as the routes above,
+/// by `GET` or `POST` on `/v1/auth/verify` or below it, without a router or extractors. Its
+/// body is never read.
+pub async fn check(state: AppState, request: axum::extract::Request) -> Response {
+    let (parts, _) = request.into_parts();
+    if !matches!(parts.method, Method::GET | Method::POST) {
+        let error = ApiError::new(
+            Category::MethodNotAllowed,
+            "This method is not allowed on this route.",
+        );
+        return error.into_response();
+    }
+    let address = ClientAddress(client_address(&parts, &state.settings.trusted_proxies));
+    let suffix = match route_of(parts.uri.path()) {
+        ROUTE => None,
+        _ => suffix_of(&parts.uri),
+    };
+    answer(state, address, &parts.headers, suffix)
+        .await
+        .into_response()
 }

@@ -410,4 +410,24 @@ async fn the_check_is_asked_afresh_each_time_even_with_an_idempotency_key() {
     // Then: the answer is today's, not a replay of the first.
     let (status, body) = error_of(again).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "INVALID_AUTH");
+    // Other methods are refused with the error JSON, as on any route.
+    for path in ["/v1/auth/verify", "/v1/auth/verify/v1/listen"] {
+        let answer = (app.client.put(format!("{}{path}", app.address)))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = error_of(answer).await;
+        assert_error(
+            status,
+            &body,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+        );
+    }
+    let (_, metrics) = app.get("/metrics", &Auth::None).await;
+    let text = metrics.as_str().unwrap_or_default();
+    assert!(
+        text.contains(r#"route="/v1/auth/verify/{*original}",method="POST",status="200""#),
+        "{text}"
+    );
 }
