@@ -208,3 +208,90 @@ async fn expired_sessions_and_outbox_messages_are_swept() {
     let (_, outbox) = app.get("/v1/operator/outbox", &Auth::operator()).await;
     assert_eq!(outbox["messages"], json!([]));
 }
+
+/// Sends `body` to `path` with `method` and `Idempotency-Key: key` as `session`: the status,
+/// whether it was a replay, and the body.
+async fn send_with(
+    app: &TestApp,
+    (method, path): (reqwest::Method, &str),
+    session: &Auth,
+    key: &str,
+    body: Value,
+) -> (StatusCode, bool, Value) {
+    let Auth::Bearer(token) = session else {
+        unreachable!()
+    };
+    let response = (app.client.request(method, format!("{}{path}", app.address)))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let replayed = response.headers().contains_key("idempotent-replayed");
+    (status, replayed, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn hand_over_rotation_budgets_and_removal_with_reassignment_are_idempotent() {
+    // Given: Mia, a member, has a key in Olive's project.
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let mia = app.signup("mia@fruit.example").await;
+    app.invite_and_accept(&olive, &mia, "member").await;
+    let key = app
+        .create_key(&mia.session, &olive.project_id, &["member"], &[])
+        .await;
+    let project = &olive.project_id;
+    let keys = format!("/v1/projects/{project}/keys/{}", key.id);
+    let commands = [
+        (
+            (reqwest::Method::POST, format!("{keys}/rotate")),
+            json!({"overlap_seconds": 60}),
+        ),
+        (
+            (
+                reqwest::Method::PUT,
+                format!("/v1/projects/{project}/tags/apple/budget"),
+            ),
+            json!({"monthly_usd": 25, "hard": true}),
+        ),
+        (
+            (reqwest::Method::POST, format!("{keys}/owner")),
+            json!({"member_id": olive.account_id}),
+        ),
+        (
+            (
+                reqwest::Method::DELETE,
+                format!(
+                    "/v1/projects/{project}/members/{}?reassign_keys_to={}",
+                    mia.account_id, olive.account_id
+                ),
+            ),
+            Value::Null,
+        ),
+    ];
+    for ((method, path), body) in commands {
+        let request = (method.clone(), path.as_str());
+        // When: sent twice with the same key.
+        let (status, replayed, first) =
+            send_with(&app, request.clone(), &olive.session, &path, body.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {first}");
+        assert!(!replayed);
+        let head = app.log_head();
+        let (status, replayed, again) = send_with(&app, request, &olive.session, &path, body).await;
+        // Then: the first answer again, and nothing more recorded; a rotation's new secret is
+        // not kept to be shown again.
+        assert_eq!(status, StatusCode::OK, "{path}: {again}");
+        assert!(replayed, "{path}");
+        assert_eq!(app.log_head(), head, "{path}: a replay records nothing");
+        if path.ends_with("/rotate") {
+            assert!(first["key"].as_str().unwrap().starts_with("stw_key_"));
+            assert_eq!(again["key"], "[shown once; not kept]");
+            assert_eq!(again["api_key_id"], first["api_key_id"]);
+        } else {
+            assert_eq!(again, first, "{path}");
+        }
+    }
+}
