@@ -202,16 +202,13 @@ pub(super) async fn sign_up_with_key(
         .send().await.unwrap().json().await.unwrap();
     let project = signup["project_id"].as_str().unwrap().to_owned();
     let session = format!("Bearer {}", signup["session_token"].as_str().unwrap());
-    let key: Value = client
-        .post(format!("{address}/v1/projects/{project}/keys"))
-        .header("Authorization", &session)
-        .json(&json!({"comment": "bench", "scopes": ["owner"], "tags": tags}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let key = create_key(
+        client,
+        address,
+        (&project, &session),
+        json!({"comment": "bench", "scopes": ["owner"], "tags": tags}),
+    )
+    .await;
     Owner {
         account_id: signup["account_id"].as_str().unwrap().parse().unwrap(),
         project,
@@ -219,6 +216,24 @@ pub(super) async fn sign_up_with_key(
         key_id: key["api_key_id"].as_str().unwrap().parse().unwrap(),
         key: format!("Token {}", key["key"].as_str().unwrap()),
     }
+}
+
+/// Creates a key in `project` as `session` (`Bearer …`): the API's answer.
+async fn create_key(
+    client: &reqwest::Client,
+    address: &str,
+    (project, session): (&str, &str),
+    body: Value,
+) -> Value {
+    (client.post(format!("{address}/v1/projects/{project}/keys")))
+        .header("Authorization", session)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 /// A bare axum server: the same routes, parsing the same JSON, answering the same shapes.
@@ -297,16 +312,13 @@ pub(super) async fn http(mode: &Mode) {
     } = sign_up_with_key(&client, &address, &["apple"]).await;
     // The gateway's key makes requests and reads usage, nothing more: its check answers the
     // scopes and tags the bare handler answers, so that both write the same bytes.
-    let gateway_key: Value = client
-        .post(format!("{address}/v1/projects/{project}/keys"))
-        .header("Authorization", &session)
-        .json(&json!({"comment": "gateway", "scopes": ["usage:read", "usage:write"], "tags": ["apple"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let gateway_key = create_key(
+        &client,
+        &address,
+        (&project, &session),
+        json!({"comment": "gateway", "scopes": ["usage:read", "usage:write"], "tags": ["apple"]}),
+    )
+    .await;
     let gateway_key = format!("Token {}", gateway_key["key"].as_str().unwrap());
     for name in ["x-steward-scopes", "x-steward-tags"] {
         let mut answers = Vec::new();
