@@ -498,9 +498,11 @@ fn render_error(mut response: Response, request_id: &str, method: &Method, path:
             request_id: request_id.to_owned(),
         };
         let mut rendered = (status, Json(body)).into_response();
+        // Every value of every header the error carried (two cookies are two `Set-Cookie`s),
+        // but the body's own.
         for (name, value) in response.headers() {
             if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-                rendered.headers_mut().insert(name.clone(), value.clone());
+                rendered.headers_mut().append(name.clone(), value.clone());
             }
         }
         // The answer keeps what the layers inside put on it (the matched route, for one).
@@ -549,5 +551,27 @@ impl MessageResponse {
         Json(Self {
             message: message.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_body_keeps_every_value_of_the_headers_the_error_carried() {
+        let mut error = ApiError::invalid_auth().into_response();
+        for cookie in ["a=1; Path=/", "b=2; Path=/"] {
+            (error.headers_mut()).append(header::SET_COOKIE, HeaderValue::from_static(cookie));
+        }
+        let rendered = render_error(error, "request-1", &Method::GET, "/v1/projects");
+        let cookies: Vec<_> = rendered
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .collect();
+        assert_eq!(cookies, ["a=1; Path=/", "b=2; Path=/"]);
+        assert_eq!(rendered.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(rendered.headers()[REQUEST_ID_HEADER], "request-1");
     }
 }
