@@ -144,7 +144,8 @@ pub async fn show(
             "Your role in this project may not read its audit log.",
         );
     };
-    let members = (state.steward.members(&principal, project_id, None)).unwrap_or_default();
+    // Everyone who has been a member, so that a removed member's actions can be found too.
+    let people = (state.steward.members_ever(&principal, project_id)).unwrap_or_default();
     let rows = (envelopes.items.iter())
         .map(|envelope| AuditRow {
             at: when(envelope.recorded_at),
@@ -160,9 +161,15 @@ pub async fn show(
         },
         rows,
         kinds: Event::KINDS,
-        actors: members
+        actors: people
             .into_iter()
-            .map(|member| (member.account_id.to_string(), member.email))
+            .map(|(account_id, email)| {
+                let name = match email.as_str() {
+                    "" => format!("account {account_id} (deleted)"),
+                    _ => email,
+                };
+                (account_id.to_string(), name)
+            })
             .collect(),
         next: envelopes.next.map(|cursor| form.next(cursor)),
         paged: !form.cursor.trim().is_empty(),

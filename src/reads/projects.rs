@@ -100,6 +100,32 @@ impl Steward {
         })
     }
 
+    /// Everyone who has been a member of the project, now or before (by the membership
+    /// history), for a viewer who may read its members: each one's account id and email (empty
+    /// once their account is deleted), in email order.
+    pub fn members_ever(
+        &self,
+        viewer: &Principal,
+        project_id: ProjectId,
+    ) -> Result<Vec<(AccountId, String)>, ReadError> {
+        self.read(|projections| {
+            viewer
+                .access(projections, project_id)?
+                .require(Permission::MembersRead)?;
+            let membership = &projections.membership;
+            let accounts: std::collections::BTreeSet<AccountId> = (membership.history(project_id))
+                .map(|history| history.member_spans.iter().map(|span| span.account_id))
+                .into_iter()
+                .flatten()
+                .collect();
+            let mut people: Vec<(AccountId, String)> = (accounts.into_iter())
+                .map(|account_id| (account_id, membership.person(account_id).email))
+                .collect();
+            people.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+            Ok(people)
+        })
+    }
+
     /// A member's role: one's own always, another's with the permission to read that role.
     pub fn member_role(
         &self,

@@ -410,3 +410,42 @@ async fn the_team_and_the_keys_are_shown_as_of_an_instant_before_a_removal() {
         assert!(refused.html.contains("value=\"yesterday\""));
     }
 }
+
+#[tokio::test]
+async fn a_removed_member_can_still_be_chosen_as_the_audit_logs_actor() {
+    // Given: Mia made a key, then was removed.
+    let Company {
+        app,
+        mut olive,
+        project_id,
+        olive_session,
+        mia_id,
+        ..
+    } = company().await;
+    let (status, _) = app
+        .delete(
+            &format!("/v1/projects/{project_id}/members/{mia_id}"),
+            &olive_session,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let audit = format!("/console/projects/{project_id}/audit");
+    // When
+    let view = olive.get(&audit).await;
+    let hers = olive.get(&format!("{audit}?actor={mia_id}")).await;
+    // Then: she is offered, and her actions are found.
+    assert!(
+        view.html.contains(&format!(
+            "<option value=\"{mia_id}\">mia@fruit.example</option>"
+        )),
+        "{}",
+        view.html
+    );
+    assert_eq!(hers.status, StatusCode::OK);
+    assert!(
+        hers.html.contains("Mia created the API key"),
+        "{}",
+        hers.html
+    );
+    assert!(!hers.html.contains("Olive removed"), "only Mia's actions");
+}
