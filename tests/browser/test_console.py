@@ -9,7 +9,8 @@ The flows, as the seed describes them:
 - Olive signs up, creates a second project from the Projects dropdown, renames it in Settings;
 - she invites Mia by email ("Invite New Member", "Email Address(es)", "Send Invites");
 - Mia opens the link from the email signed out, signs up, comes back and accepts;
-- as a member Mia sees neither Team Members nor Billing, and makes a key (its secret once);
+- as a member Mia sees neither Team Members, Billing nor Budgets, and makes a key (its secret
+  once);
 - Olive changes Mia's role, makes and deletes a key, moves credit between her projects,
   reads Usage (and downloads its CSV) and the Audit Log;
 - Olive sets a hard budget on a tag in Budgets, and the tag's next request is refused;
@@ -181,9 +182,9 @@ def run(browser, steward, smtp, screenshots):
 
     # As a member, Mia is not offered Team Members, Billing or the Audit Log.
     nav = mia.get_by_role("navigation")
-    for hidden in ["Team Members", "Billing", "Audit Log"]:
+    for hidden in ["Team Members", "Billing", "Budgets", "Audit Log"]:
         expect(nav.get_by_role("link", name=hidden)).to_have_count(0)
-    check(True, "a member sees no Team Members, Billing or Audit Log")
+    check(True, "a member sees no Team Members, Billing, Budgets or Audit Log")
 
     # Mia makes a key: its secret is shown once, with a copy button.
     open_view(mia, "API Keys")
