@@ -182,6 +182,14 @@ impl ApiError {
         Self::new(Category::NotFound, format!("{what} not found."))
     }
 
+    /// 405 `METHOD_NOT_ALLOWED`: a route that exists, asked with another method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            Category::MethodNotAllowed,
+            "This method is not allowed on this route.",
+        )
+    }
+
     /// 400 `INVALID_JSON`: a body that is not the JSON this endpoint takes.
     pub fn invalid_json(details: impl Into<String>) -> Self {
         Self::new(Category::InvalidJson, "The request body is not valid.").with_details(details)

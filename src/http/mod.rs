@@ -44,7 +44,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json, Router,
 };
-use error::{ApiError, Category, ErrorBody, PendingErrorBody};
+use error::{ApiError, ErrorBody, PendingErrorBody};
 use idempotency::IdempotencyStore;
 use std::sync::Arc;
 use steward_events::Nanodollars;
@@ -278,12 +278,7 @@ fn router(state: AppState) -> Router {
         .merge(crate::console::router(state.clone()))
         .route_layer(middleware::from_fn(remember_route))
         .fallback(|| async { ApiError::not_found("Route") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                Category::MethodNotAllowed,
-                "This method is not allowed on this route.",
-            )
-        })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state)
 }
 

@@ -247,11 +247,7 @@ pub fn route_of(path: &str) -> &'static str {
 pub async fn check(state: AppState, request: axum::extract::Request) -> Response {
     let (parts, _) = request.into_parts();
     if !matches!(parts.method, Method::GET | Method::POST) {
-        let error = ApiError::new(
-            Category::MethodNotAllowed,
-            "This method is not allowed on this route.",
-        );
-        return error.into_response();
+        return ApiError::method_not_allowed().into_response();
     }
     let address = ClientAddress(client_address(&parts, &state.settings.trusted_proxies));
     let suffix = match route_of(parts.uri.path()) {
