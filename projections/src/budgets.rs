@@ -77,6 +77,19 @@ pub struct Budget {
     pub passed_in: Option<Timestamp>,
 }
 
+impl Budget {
+    /// Whether this is a hard budget that a month-to-date spend of `spent` has reached: any
+    /// priced request carrying its tag would pass it.
+    pub fn is_reached_by(&self, spent: Nanodollars) -> bool {
+        self.hard && spent >= self.monthly
+    }
+
+    /// Whether it was passed in the month starting at `month_start` (a soft budget).
+    pub fn was_passed_in(&self, month_start: Timestamp) -> bool {
+        self.passed_in == Some(month_start)
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ProjectBudgets {
     pub budgets: BTreeMap<Tag, Budget>,
@@ -140,7 +153,7 @@ impl ProjectBudgets {
         tags.into_iter().find(|tag| {
             self.budgets
                 .get(*tag)
-                .is_some_and(|budget| budget.hard && self.spend.spent(tag, at) >= budget.monthly)
+                .is_some_and(|budget| budget.is_reached_by(self.spend.spent(tag, at)))
         })
     }
 }

@@ -73,10 +73,10 @@ fn standing(line: &TagMonth, month_start: Timestamp) -> String {
     let Some(budget) = line.budget else {
         return String::new();
     };
-    if budget.hard && line.spent >= budget.monthly {
+    if budget.is_reached_by(line.spent) {
         return "reached: its requests are refused".into();
     }
-    if budget.passed_in == Some(month_start) {
+    if budget.was_passed_in(month_start) {
         return "passed".into();
     }
     match budget.monthly.get() {

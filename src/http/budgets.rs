@@ -62,7 +62,7 @@ impl TagView {
                 monthly_usd: Usd(budget.monthly),
                 hard: budget.hard,
                 set_at: budget.set_at,
-                passed_this_month: budget.passed_in == Some(month_start),
+                passed_this_month: budget.was_passed_in(month_start),
             }),
         }
     }

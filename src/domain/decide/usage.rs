@@ -94,7 +94,7 @@ fn hold_to_budgets(
         if budget.hard {
             return Err(DomainError::TagBudgetExceeded(tag.clone()));
         }
-        if budget.passed_in != Some(month_start) {
+        if !budget.was_passed_in(month_start) {
             passed.push(Event::TagBudgetPassed {
                 project_id,
                 tag: tag.clone(),
