@@ -11,6 +11,7 @@ use crate::{
     domain::{may_delete_key, may_hand_over_key, Command, DomainError},
     http::AppState,
     processor::CommandError,
+    reads::MemberListing,
     secrets::Secret,
 };
 use askama::Template;
@@ -21,7 +22,7 @@ use axum::{
     Form,
 };
 use serde::Deserialize;
-use steward_events::{AccountId, KeyId, Permission, ProjectId, Tag};
+use steward_events::{AccountId, KeyId, Permission, Permissions, ProjectId, Role, Tag};
 
 /// The overlaps "Rotate Secret" offers: (seconds, words). The API takes any of 0 to 7 days.
 const OVERLAPS: [(i64, &str); 4] = [
@@ -31,10 +32,24 @@ const OVERLAPS: [(i64, &str); 4] = [
     (604_800, "7 days"),
 ];
 
-/// A member the key may be handed to.
-struct Candidate {
-    account_id: AccountId,
-    label: String,
+/// A member a key may be handed to: their account, and how the page names them.
+pub(super) type Heir = (AccountId, String);
+
+/// The members to whom someone with `permissions` may hand a key acting as `from`, who holds
+/// `from_role`: every other member the rules allow (`may_hand_over_key`).
+pub(super) fn heirs(
+    members: &[MemberListing],
+    permissions: Permissions,
+    (from, from_role): (AccountId, Role),
+) -> Vec<Heir> {
+    (members.iter())
+        .filter(|member| member.account_id != from)
+        .filter(|member| may_hand_over_key(permissions, from_role, member.role))
+        .map(|member| {
+            let name = person(&member.first_name, &member.last_name, &member.email);
+            (member.account_id, name)
+        })
+        .collect()
 }
 
 /// A scope the key was given and cannot use, in words.
@@ -68,7 +83,7 @@ struct KeyPage {
     missing: Vec<ShortfallRow>,
     may_rotate: bool,
     overlaps: Vec<(i64, &'static str)>,
-    candidates: Vec<Candidate>,
+    candidates: Vec<Heir>,
     rotated: Option<Rotated>,
     notice: Option<String>,
     overlap_error: Option<String>,
@@ -131,14 +146,7 @@ fn key_page(
     // Members are listed only to those who may read them; they are the ones who may hand over.
     let members = (state.steward.members(&principal, project_id, None)).unwrap_or_default();
     let candidates = match permissions.owner_role {
-        Some(from) => (members.iter())
-            .filter(|member| member.account_id != key.owner)
-            .filter(|member| may_hand_over_key(access.permissions, from, member.role))
-            .map(|member| Candidate {
-                account_id: member.account_id,
-                label: person(&member.first_name, &member.last_name, &member.email),
-            })
-            .collect(),
+        Some(role) => heirs(&members, access.permissions, (key.owner, role)),
         None => Vec::new(),
     };
     let creator = (members.iter())

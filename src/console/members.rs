@@ -8,7 +8,7 @@ use super::{
     Chrome, SignedIn, User, Visitor,
 };
 use crate::{
-    domain::{may_change_role, may_hand_over_key, may_invite_as, may_remove, Command},
+    domain::{may_change_role, may_invite_as, may_remove, Command},
     http::AppState,
     limits::INVITES_PER_FORM_MAX,
     processor::CommandError,
@@ -413,9 +413,6 @@ struct DyingKeyRow {
     cost: String,
 }
 
-/// A member the leaving member's keys may be handed to: (account, how the page names them).
-type Heir = (AccountId, String);
-
 #[derive(Template)]
 #[template(path = "remove.html")]
 struct RemovePage {
@@ -427,7 +424,7 @@ struct RemovePage {
     days: i64,
     sole_owner: bool,
     /// Whom the person may hand the keys to instead; none offered when they may not.
-    heirs: Vec<Heir>,
+    heirs: Vec<super::key::Heir>,
     error: Option<String>,
 }
 
@@ -463,14 +460,9 @@ fn remove_page(
     let members = (state.steward.members(&principal, project_id, None)).unwrap_or_default();
     let leaving = (members.iter()).find(|member| member.account_id == member_id);
     let heirs = match (leaving, state.steward.access(&principal, project_id)) {
-        (Some(leaving), Ok(access)) if !offboarding.keys.is_empty() => (members.iter())
-            .filter(|member| member.account_id != member_id)
-            .filter(|member| may_hand_over_key(access.permissions, leaving.role, member.role))
-            .map(|member| {
-                let name = super::person(&member.first_name, &member.last_name, &member.email);
-                (member.account_id, name)
-            })
-            .collect(),
+        (Some(leaving), Ok(access)) if !offboarding.keys.is_empty() => {
+            super::key::heirs(&members, access.permissions, (member_id, leaving.role))
+        }
         _ => Vec::new(),
     };
     let template = RemovePage {
