@@ -188,8 +188,8 @@ fn key_page(
                 reason: reason_words(shortfall.reason),
             })
             .collect(),
-        may_rotate: access.permissions.contains(Permission::KeysWrite)
-            && may_delete_key(access.permissions, access.account_id, key.owner),
+        // Rotating takes what deleting takes (keys:write, and members:write for another's).
+        may_rotate: may_delete_key(access.permissions, access.account_id, key.owner),
         overlaps: OVERLAPS.to_vec(),
         candidates,
         rotated: outcome.rotated,

@@ -370,8 +370,6 @@ pub fn person(first_name: &str, last_name: &str, email: &str) -> String {
 pub struct AsOf {
     pub text: String,
     pub at: Option<Timestamp>,
-    /// The instant as the page shows it.
-    pub shown: Option<String>,
     pub error: Option<String>,
 }
 
@@ -381,6 +379,11 @@ pub struct AsOfQuery {
 }
 
 impl AsOf {
+    /// The instant as the page shows it, when there is one.
+    pub fn shown(&self) -> Option<String> {
+        self.at.map(when)
+    }
+
     /// The field of a view's query, and the status the view answers with (400 when refused).
     pub fn of(query: AsOfQuery) -> (StatusCode, Self) {
         let text = query.as_of.unwrap_or_default();
@@ -390,7 +393,6 @@ impl AsOf {
                 Some(at) => (
                     StatusCode::OK,
                     Self {
-                        shown: Some(when(at)),
                         at: Some(at),
                         text,
                         error: None,
