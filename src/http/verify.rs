@@ -15,7 +15,7 @@ use super::{
 };
 use crate::gateway::{Credential, Inference, Refusal, Verified};
 use axum::{
-    extract::{OriginalUri, State},
+    extract::{Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method},
     response::{IntoResponse, Response},
     Json,
@@ -24,15 +24,15 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-/// The check's routes: they describe it in the OpenAPI document, and answer it wherever the
-/// routes are served without `http::app`'s lean path, which answers it with `check`.
+/// The check's routes: they describe it in the OpenAPI document; served (without `http::app`'s
+/// lean path), each answers with `check`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(verify_get, verify_post))
         // Envoy appends the original path, of any depth: a wildcard OpenAPI cannot describe.
         .route(
             "/v1/auth/verify/{*original}",
-            axum::routing::get(verify_suffix).post(verify_suffix),
+            axum::routing::get(verify_routed).post(verify_routed),
         )
 }
 
@@ -187,12 +187,8 @@ async fn answer(
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
-async fn verify_get(
-    State(state): State<AppState>,
-    address: ClientAddress,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    answer(state, address, &headers, None).await
+async fn verify_get(State(state): State<AppState>, request: Request) -> Response {
+    check(state, request).await
 }
 
 /// The same question by `POST` (its body is ignored).
@@ -200,12 +196,8 @@ async fn verify_get(
     responses((status = 200, body = VerifyResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 402, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn verify_post(
-    State(state): State<AppState>,
-    address: ClientAddress,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    answer(state, address, &headers, None).await
+async fn verify_post(State(state): State<AppState>, request: Request) -> Response {
+    check(state, request).await
 }
 
 /// The original path after `/v1/auth/verify`, with the check request's own query: how
@@ -220,13 +212,8 @@ fn suffix_of(uri: &axum::http::Uri) -> Option<String> {
 
 /// The question as Envoy asks it: the original path appended to `/v1/auth/verify`, by `GET`
 /// or `POST`.
-async fn verify_suffix(
-    State(state): State<AppState>,
-    address: ClientAddress,
-    uri: OriginalUri,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    answer(state, address, &headers, suffix_of(&uri.0)).await
+async fn verify_routed(State(state): State<AppState>, request: Request) -> Response {
+    check(state, request).await
 }
 
 /// The route templates of the check, as the metrics name them.
@@ -241,10 +228,10 @@ pub fn route_of(path: &str) -> &'static str {
     }
 }
 
-/// The check as the lean path asks it (`http::split`): the same answers as the routes above,
-/// by `GET` or `POST` on `/v1/auth/verify` or below it, without a router or extractors. Its
-/// body is never read.
-pub async fn check(state: AppState, request: axum::extract::Request) -> Response {
+/// The check, by `GET` or `POST` on `/v1/auth/verify` or below it: what the lean path
+/// (`http::split`) answers without a router or extractors, and what the routes above answer
+/// where they are served. Its body is never read.
+pub async fn check(state: AppState, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     if !matches!(parts.method, Method::GET | Method::POST) {
         return ApiError::method_not_allowed().into_response();
