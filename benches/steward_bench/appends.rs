@@ -33,6 +33,8 @@ pub(super) fn steward_append_rate(batch: usize, events: usize, event: fn(u64) ->
         }
         written += batch;
     }
+    // The indexes are written just after each append: count that work too.
+    log.wait_for_index().unwrap();
     written as f64 / started.elapsed().as_secs_f64()
 }
 

@@ -3,40 +3,12 @@
 mod support;
 
 use steward_events::*;
-use support::{at, id, samples};
+use support::{commit, project, renamed, samples};
 
 fn open() -> (tempfile::TempDir, EventLog) {
     let directory = tempfile::tempdir().unwrap();
     let log = EventLog::open(directory.path()).unwrap();
     (directory, log)
-}
-
-fn proposed(event: Event) -> ProposedEvent {
-    ProposedEvent {
-        event,
-        actor: Actor::System,
-        correlation_id: id(900),
-        event_id: EventId::from_uuid(uuid::Uuid::now_v7()),
-        recorded_at: at(0),
-    }
-}
-
-fn project(n: u128) -> ProjectId {
-    ProjectId::from_uuid(id(n))
-}
-
-fn renamed(project_id: ProjectId, name: &str) -> Event {
-    Event::ProjectRenamed {
-        project_id,
-        name: name.into(),
-    }
-}
-
-fn commit(events: Vec<Event>) -> Commit {
-    Commit {
-        expected_versions: vec![],
-        events: events.into_iter().map(proposed).collect(),
-    }
 }
 
 #[test]
@@ -398,95 +370,6 @@ fn a_log_indexed_one_entry_per_event_without_a_watermark_is_reindexed_on_open() 
         assert_eq!(versions, (from..=12).collect::<Vec<_>>());
     }
     assert_eq!(log.verify().unwrap().events, 12);
-}
-
-fn damage(directory: &std::path::Path, position: u64, change: impl Fn(&mut Vec<u8>)) {
-    // Through the log's own open, which waits for the lock the log just released.
-    let db = EventLog::open(directory).unwrap().db().clone();
-    let events = db.open_tree("events").unwrap();
-    let mut record = events
-        .get(position.to_be_bytes())
-        .unwrap()
-        .unwrap()
-        .to_vec();
-    change(&mut record);
-    events.insert(position.to_be_bytes(), record).unwrap();
-    db.flush().unwrap();
-}
-
-#[test]
-fn a_corrupted_record_is_reported_with_its_position() {
-    // Given
-    let directory = tempfile::tempdir().unwrap();
-    {
-        let log = EventLog::open(directory.path()).unwrap();
-        log.append(commit(samples())).unwrap();
-    }
-    damage(directory.path(), 5, |record| record[10] ^= 0x20);
-    // When
-    let log = EventLog::open(directory.path()).unwrap();
-    let read: Vec<Result<Envelope, LogError>> = log.read_from(1).collect();
-    // Then: the four sound records, then the damage, and nothing after it.
-    assert_eq!(read.len(), 5);
-    assert!(read[..4].iter().all(Result::is_ok));
-    assert!(matches!(
-        read[4],
-        Err(LogError::Corrupt { position: 5, .. })
-    ));
-    assert!(matches!(
-        log.verify(),
-        Err(LogError::Corrupt { position: 5, .. })
-    ));
-}
-
-#[test]
-fn a_truncated_record_is_reported_with_its_position() {
-    // Given
-    let directory = tempfile::tempdir().unwrap();
-    {
-        let log = EventLog::open(directory.path()).unwrap();
-        log.append(commit(samples())).unwrap();
-    }
-    damage(directory.path(), 3, |record| {
-        record.truncate(record.len() / 2)
-    });
-    // When
-    let log = EventLog::open(directory.path()).unwrap();
-    let stream = samples()[2].stream();
-    let by_stream: Vec<_> = log.read_stream(stream, 1).collect();
-    // Then
-    let error = by_stream.into_iter().find_map(Result::err).unwrap();
-    assert!(
-        matches!(error, LogError::Corrupt { position: 3, .. }),
-        "{error}"
-    );
-    assert!(matches!(
-        log.verify(),
-        Err(LogError::Corrupt { position: 3, .. })
-    ));
-}
-
-#[test]
-fn a_missing_record_is_reported_as_a_gap() {
-    // Given
-    let directory = tempfile::tempdir().unwrap();
-    {
-        let log = EventLog::open(directory.path()).unwrap();
-        log.append(commit(samples())).unwrap();
-        log.db()
-            .open_tree("events")
-            .unwrap()
-            .remove(4u64.to_be_bytes())
-            .unwrap();
-        log.db().flush().unwrap();
-    }
-    // When
-    let log = EventLog::open(directory.path()).unwrap();
-    // Then
-    assert!(matches!(
-        log.verify(),
-        Err(LogError::Corrupt { position: 4, .. })
-    ));
 }
 
 #[test]

@@ -33,7 +33,7 @@ impl EventLog {
         let mut heads = self.lock_heads();
         let mut next_position = heads.next_position;
         let mut pending_versions: HashMap<StreamId, u64> = HashMap::new();
-        let mut events_batch = sled::Batch::default();
+        let mut records = Vec::new();
         let mut index_entries = IndexEntries::default();
         let mut outcomes = Vec::with_capacity(commits.len());
 
@@ -43,7 +43,7 @@ impl EventLog {
                 &mut pending_versions,
                 next_position,
                 commit,
-                &mut events_batch,
+                &mut records,
                 &mut index_entries,
             ) {
                 Ok(envelopes) => {
@@ -60,7 +60,7 @@ impl EventLog {
         self.write_durably(
             &mut heads,
             beside,
-            events_batch,
+            records,
             next_position,
             pending_versions,
             index_entries,
@@ -68,13 +68,14 @@ impl EventLog {
         Ok(outcomes)
     }
 
-    /// Writes staged records with one atomic batch and one flush, then moves the heads on to
-    /// `next_position` and `versions` and hands the index entries to the indexer.
+    /// Writes staged records (the positions from the head on, packed into segments) with one
+    /// atomic batch and one flush, then moves the heads on to `next_position` and `versions`
+    /// and hands the index entries to the indexer.
     pub(super) fn write_durably(
         &self,
         heads: &mut Heads,
         beside: BesideWrites,
-        events_batch: sled::Batch,
+        records: Vec<Vec<u8>>,
         next_position: u64,
         versions: HashMap<StreamId, u64>,
         index_entries: IndexEntries,
@@ -84,6 +85,8 @@ impl EventLog {
             .apply()
             .and_then(|()| {
                 if appends_events {
+                    let mut events_batch = sled::Batch::default();
+                    segment::pack(heads.next_position, records, &mut events_batch);
                     self.events.apply_batch(events_batch)
                 } else {
                     Ok(())
@@ -100,22 +103,31 @@ impl EventLog {
         }
         heads.next_position = next_position;
         heads.stream_versions.extend(versions);
+        let mut behind = false;
         if !index_entries.requests.is_empty() {
             // Held until the indexer has written them, so lookups never miss them.
-            lock(&self.recent_requests).extend(index_entries.requests.iter().copied());
+            let mut recent = lock(&self.recent_requests);
+            recent.extend(index_entries.requests.iter().copied());
+            behind = recent.len() > RECENT_REQUESTS_MAX;
         }
         self.indexer
-            .send(IndexJob::Entries(index_entries, next_position - 1))
+            .send(IndexJob::Entries(index_entries, next_position - 1))?;
+        if behind {
+            // The indexer trails by too much: let it catch up before taking more.
+            self.indexer.sync()?;
+        }
+        Ok(())
     }
 
-    /// Checks one commit and adds its records to the batches; leaves all untouched on refusal.
+    /// Checks one commit and adds its records (which take the positions from `first_position`
+    /// on) to `staged`; leaves all untouched on refusal.
     pub(super) fn stage(
         &self,
         heads: &mut Heads,
         pending_versions: &mut HashMap<StreamId, u64>,
         first_position: u64,
         commit: Commit,
-        events_batch: &mut sled::Batch,
+        staged: &mut Vec<Vec<u8>>,
         index_entries: &mut IndexEntries,
     ) -> Result<Vec<Envelope>, LogError> {
         if commit.events.len() > EVENTS_PER_COMMIT_MAX {
@@ -174,8 +186,8 @@ impl EventLog {
             envelopes.push(envelope);
         }
 
-        for (envelope, record) in envelopes.iter().zip(records) {
-            events_batch.insert(&envelope.position.to_be_bytes()[..], record);
+        staged.extend(records);
+        for envelope in &envelopes {
             index_entries.add(envelope);
         }
         pending_versions.extend(versions);

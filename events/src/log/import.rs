@@ -14,7 +14,7 @@ impl EventLog {
         let mut heads = self.lock_heads();
         let mut next_position = heads.next_position;
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
-        let mut events_batch = sled::Batch::default();
+        let mut records = Vec::with_capacity(envelopes.len());
         let mut index_entries = IndexEntries::default();
         for envelope in envelopes {
             let refuse = |reason: String| LogError::Corrupt {
@@ -42,10 +42,7 @@ impl EventLog {
                 )));
             }
             versions.insert(envelope.stream, envelope.stream_version);
-            events_batch.insert(
-                &envelope.position.to_be_bytes()[..],
-                codec::encode(envelope)?,
-            );
+            records.push(codec::encode(envelope)?);
             index_entries.add(envelope);
             next_position += 1;
         }
@@ -55,7 +52,7 @@ impl EventLog {
         self.write_durably(
             &mut heads,
             BesideWrites::default(),
-            events_batch,
+            records,
             next_position,
             versions,
             index_entries,

@@ -45,11 +45,9 @@ impl IndexEntries {
         requests: &sled::Tree,
         through: u64,
     ) -> sled::Result<Vec<RequestKey>> {
-        let mut requests_batch = sled::Batch::default();
         for (key, position) in &self.requests {
-            requests_batch.insert(&key[..], &position.to_be_bytes()[..]);
+            requests.insert(&key[..], &position.to_be_bytes()[..])?;
         }
-        requests.apply_batch(requests_batch)?;
         let mut streams_batch = sled::Batch::default();
         self.runs.write_to(&mut streams_batch);
         streams_batch.insert(INDEXED_THROUGH_KEY, &through.to_be_bytes()[..]);
@@ -135,6 +133,9 @@ pub(super) enum IndexJob {
     Entries(IndexEntries, u64),
     /// Answer once every job sent before is applied.
     Sync(mpsc::Sender<Result<(), String>>),
+    /// Stop until the sender is dropped: how a test makes the indexer fall behind.
+    #[cfg(test)]
+    Hold(mpsc::Receiver<()>),
 }
 
 /// How long the indexer gathers appends before writing them, unless a reader waits: one
@@ -169,6 +170,10 @@ impl Indexer {
                                 through = Some(last);
                             }
                             IndexJob::Sync(reply) => syncs.push(reply),
+                            #[cfg(test)]
+                            IndexJob::Hold(release) => {
+                                let _ = release.recv();
+                            }
                         }
                         next = if syncs.is_empty() {
                             receiver

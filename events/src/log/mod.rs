@@ -1,8 +1,10 @@
 //! The event log on sled: append-only, gap-free positions, versioned streams, group commit.
 //!
 //! Three trees; the first two as DESIGN.md lays out:
-//! - `events`: big-endian position → record (see `codec`). The source of truth. Each append
-//!   writes all its records with one atomic `apply_batch`, so a crash keeps all or none.
+//! - `events`: big-endian position → record (see `codec`), or → a segment of the consecutive
+//!   records of one append from that position on (see `segment`). The source of truth. Each
+//!   append writes all its records with one atomic `apply_batch`, so a crash keeps all or
+//!   none.
 //! - `streams`: stream prefix + big-endian version → the big-endian positions of that version
 //!   and the ones after it in a run (a stream's events in one append take consecutive
 //!   versions, so one entry covers them all; a single position is a run of one). An index
@@ -15,7 +17,8 @@
 //!   Derived like `streams`, by the same indexer, under the same watermark (written before
 //!   it), so that neither the write model nor the read models keep every request id in
 //!   memory. Until the indexer has written them, the request ids of recent appends are held
-//!   in memory, so a lookup never misses an appended request.
+//!   in memory, so a lookup never misses an appended request; an append that leaves more
+//!   than `RECENT_REQUESTS_MAX` of them waiting returns only once the indexer has caught up.
 //!
 //! Idempotency answers, sessions and the outbox keep trees of their own beside these, and
 //! checkpoints are a file; see the `steward` crate. Their writes reach the disk through the
@@ -28,7 +31,8 @@
 //!
 //! One file per concern: `append` (staging commits, the durable write), `beside` (writes to
 //! the trees beside the log), `index` (the indexer thread and its entries), `recovery`
-//! (re-indexing on open), `import`, `read` (positions, streams, request ids) and `verify`.
+//! (re-indexing on open), `import`, `read` (positions, streams, request ids), `segment` (the
+//! values of `events`) and `verify`.
 
 mod append;
 mod beside;
@@ -36,9 +40,13 @@ mod import;
 mod index;
 mod read;
 mod recovery;
+mod segment;
+#[cfg(test)]
+mod tests;
 mod verify;
 
 pub use beside::BesideWrites;
+pub use segment::{Stored, SEGMENT_FORMAT_BYTE};
 
 use crate::{
     catalog::Event,
@@ -46,7 +54,7 @@ use crate::{
     envelope::{Actor, Envelope, StreamId},
     error::LogError,
     ids::{EventId, ProjectId, RequestId},
-    limits::{COMMITS_PER_APPEND_MAX, EVENTS_PER_COMMIT_MAX},
+    limits::{COMMITS_PER_APPEND_MAX, EVENTS_PER_COMMIT_MAX, RECENT_REQUESTS_MAX},
     time::Timestamp,
 };
 use index::{run_len, run_positions, IndexEntries, IndexJob, Indexer, INDEXED_THROUGH_KEY};
@@ -208,6 +216,12 @@ impl EventLog {
     /// The underlying database, for trees of other components (idempotency, checkpoints).
     pub fn db(&self) -> &sled::Db {
         &self.db
+    }
+
+    /// Waits until the derived indexes cover every append that has returned. Reads never need
+    /// it (they wait for what they use); a benchmark does, to count the indexing it caused.
+    pub fn wait_for_index(&self) -> Result<(), LogError> {
+        self.indexer.sync()
     }
 
     /// The position of the last event, 0 when the log is empty.

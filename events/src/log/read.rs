@@ -25,8 +25,19 @@ impl EventLog {
 
     /// The event at `position`, if the log holds it: a point read, cheaper than `read_from`.
     pub fn read_at(&self, position: u64) -> Result<Option<Envelope>, LogError> {
-        match self.events.get(position.to_be_bytes())? {
-            Some(record) => codec::decode(position, &record).map(Some),
+        self.stored_at(position)?
+            .and_then(|stored| stored.decode(position))
+            .transpose()
+    }
+
+    /// The value holding `position`, if any: the last one stored at or before it (which may
+    /// end before it).
+    pub(super) fn stored_at(&self, position: u64) -> Result<Option<segment::Stored>, LogError> {
+        match self.events.range(..=position.to_be_bytes()).next_back() {
+            Some(entry) => {
+                let (key, value) = entry?;
+                segment::Stored::parse(position, &key, value).map(Some)
+            }
             None => Ok(None),
         }
     }
@@ -35,29 +46,42 @@ impl EventLog {
     /// a missing position, ends the iteration with `Corrupt` naming the position.
     pub fn read_from(&self, position: u64) -> impl Iterator<Item = Result<Envelope, LogError>> {
         let start = position.max(1);
+        // Begin at the value holding `start`, when a segment does.
+        let seek = match self.events.range(..=start.to_be_bytes()).next_back() {
+            Some(Ok((key, _))) => be_u64(&key).unwrap_or(start),
+            _ => start,
+        };
         let mut expected_position = start;
         let mut failed = false;
         self.events
-            .range(start.to_be_bytes()..)
-            .map_while(move |entry| {
+            .range(seek.to_be_bytes()..)
+            .flat_map(move |entry| {
+                let stored = entry.map_err(LogError::from).and_then(|(key, value)| {
+                    segment::Stored::parse(expected_position, &key, value)
+                });
+                let records: Vec<Result<Envelope, LogError>> = match stored {
+                    Err(error) => vec![Err(error)],
+                    Ok(stored) if stored.last() < expected_position => Vec::new(),
+                    Ok(stored) if stored.first() > expected_position => {
+                        vec![Err(LogError::Corrupt {
+                            position: expected_position,
+                            reason: format!("missing; the next record is at {}", stored.first()),
+                        })]
+                    }
+                    Ok(stored) => (expected_position..=stored.last())
+                        .map(|position| stored.decode(position).expect("within the value"))
+                        .collect(),
+                };
+                if let Some(Ok(last)) = records.last() {
+                    expected_position = last.position + 1;
+                }
+                records
+            })
+            .map_while(move |decoded| {
                 if failed {
                     return None;
                 }
-                let decoded = entry.map_err(LogError::from).and_then(|(key, record)| {
-                    let position = be_u64(&key).ok_or_else(|| LogError::Corrupt {
-                        position: expected_position,
-                        reason: "an events key is not eight bytes".into(),
-                    })?;
-                    if position != expected_position {
-                        return Err(LogError::Corrupt {
-                            position: expected_position,
-                            reason: format!("missing; the next record is at {position}"),
-                        });
-                    }
-                    codec::decode(position, &record)
-                });
                 failed = decoded.is_err();
-                expected_position += 1;
                 Some(decoded)
             })
     }
@@ -102,14 +126,13 @@ impl EventLog {
             });
         failed.into_iter().chain(indexed.map(move |entry| {
             let (position, version) = entry?;
-            let record =
-                self.events
-                    .get(position.to_be_bytes())?
-                    .ok_or_else(|| LogError::Corrupt {
-                        position,
-                        reason: format!("indexed as {stream} version {version} but missing"),
-                    })?;
-            let envelope = codec::decode(position, &record)?;
+            let envelope = self
+                .stored_at(position)?
+                .and_then(|stored| stored.decode(position))
+                .ok_or_else(|| LogError::Corrupt {
+                    position,
+                    reason: format!("indexed as {stream} version {version} but missing"),
+                })??;
             if envelope.stream != stream || envelope.stream_version != version {
                 return Err(LogError::Corrupt {
                     position,

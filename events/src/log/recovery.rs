@@ -10,10 +10,7 @@ impl EventLog {
     pub(super) fn recover(&self, heads: &mut Heads) -> Result<(), LogError> {
         self.indexer.sync()?;
         let last_position = match self.events.last()? {
-            Some((key, _)) => be_u64(&key).ok_or_else(|| LogError::Corrupt {
-                position: 0,
-                reason: "an events key is not eight bytes".into(),
-            })?,
+            Some((key, value)) => segment::Stored::parse(0, &key, value)?.last(),
             None => 0,
         };
         let indexed_through = match self.streams.get(INDEXED_THROUGH_KEY)? {

@@ -250,3 +250,31 @@ pub fn sample_envelope(position: u64, event: Event) -> Envelope {
         event,
     }
 }
+
+pub fn proposed(event: Event) -> ProposedEvent {
+    ProposedEvent {
+        event,
+        actor: Actor::System,
+        correlation_id: id(900),
+        event_id: EventId::from_uuid(uuid::Uuid::now_v7()),
+        recorded_at: at(0),
+    }
+}
+
+pub fn project(n: u128) -> ProjectId {
+    ProjectId::from_uuid(id(n))
+}
+
+pub fn renamed(project_id: ProjectId, name: &str) -> Event {
+    Event::ProjectRenamed {
+        project_id,
+        name: name.into(),
+    }
+}
+
+pub fn commit(events: Vec<Event>) -> Commit {
+    Commit {
+        expected_versions: vec![],
+        events: events.into_iter().map(proposed).collect(),
+    }
+}
