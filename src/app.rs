@@ -11,12 +11,12 @@ use std::{
     path::{Path, PathBuf},
     sync::{Arc, RwLock, RwLockReadGuard},
 };
-use steward_events::{Actor, BesideWrites, Envelope, EventLog, LogError, Timestamp};
+use steward_events::{Actor, BesideWrites, Envelope, LogError, SledLog, Timestamp};
 use steward_projections::Projections;
 
 pub struct Steward {
     data_directory: PathBuf,
-    log: Arc<EventLog>,
+    log: Arc<SledLog>,
     processor: CommandProcessor,
     projections: Arc<RwLock<Projections>>,
     clock: Arc<dyn Clock>,
@@ -36,7 +36,7 @@ impl Steward {
     /// Opens the log in `data_directory` (creating it if needed), loads the checkpoint if it
     /// can be used, and replays the rest of the log into the write model and every projection.
     pub fn open(data_directory: &Path, clock: Arc<dyn Clock>) -> Result<Self, LogError> {
-        let log = Arc::new(EventLog::open(data_directory)?);
+        let log = Arc::new(SledLog::open(data_directory)?);
         let (mut state, mut projections, checkpoint_position) =
             match checkpoint::load(data_directory, &log) {
                 Ok((state, projections)) => {
@@ -108,12 +108,12 @@ impl Steward {
         read(&read_lock(&self.projections))
     }
 
-    pub fn log(&self) -> &EventLog {
+    pub fn log(&self) -> &SledLog {
         &self.log
     }
 
     /// The shared log, for reads that run on another thread (`reads`).
-    pub(crate) fn log_arc(&self) -> &Arc<EventLog> {
+    pub(crate) fn log_arc(&self) -> &Arc<SledLog> {
         &self.log
     }
 

@@ -10,7 +10,7 @@ use crate::{
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 use std::{io::Write, path::PathBuf};
-use steward_events::{Envelope, EventLog, LogError, ProjectId};
+use steward_events::{Envelope, LogError, ProjectId, SledLog};
 use steward_projections::{
     usage::{Cell, Day},
     Projections,
@@ -149,7 +149,7 @@ fn fixed(value: u64, decimals: u32) -> String {
 }
 
 /// The invoice of `project_id` for `month`, as printed by `steward invoice`.
-pub fn invoice(log: &EventLog, project_id: ProjectId, month: Month) -> Result<String, CliError> {
+pub fn invoice(log: &SledLog, project_id: ProjectId, month: Month) -> Result<String, CliError> {
     let projections = Projections::rebuild(log)?;
     let project = projections
         .membership
@@ -249,7 +249,7 @@ pub fn audit_line(envelope: &Envelope) -> String {
 
 /// Writes the audit trail of `log` (optionally one project's) to `out`.
 pub fn write_audit(
-    log: &EventLog,
+    log: &SledLog,
     project: Option<ProjectId>,
     json: bool,
     out: &mut impl Write,
@@ -259,7 +259,7 @@ pub fn write_audit(
 
 /// `write_audit`, telling `read` each position it read.
 pub fn write_audit_observed(
-    log: &EventLog,
+    log: &SledLog,
     project: Option<ProjectId>,
     json: bool,
     out: &mut impl Write,
@@ -291,7 +291,7 @@ const IMPORT_BATCH: usize = 1000;
 /// Imports JSON lines of envelopes into an empty log, telling `imported` each batch's size;
 /// answers how many.
 pub fn import(
-    log: &EventLog,
+    log: &SledLog,
     input: impl std::io::BufRead,
     mut batch_imported: impl FnMut(u64),
 ) -> Result<u64, CliError> {
@@ -326,7 +326,7 @@ pub fn import(
 
 /// Rebuilds every projection, telling `applied` each position, and returns one line per
 /// projection.
-pub fn rebuild_lines(log: &EventLog, applied: impl FnMut(u64)) -> Result<Vec<String>, CliError> {
+pub fn rebuild_lines(log: &SledLog, applied: impl FnMut(u64)) -> Result<Vec<String>, CliError> {
     let mut projections = Projections::default();
     projections.catch_up_observed(log, applied)?;
     Ok(projections
@@ -343,7 +343,7 @@ pub fn rebuild_lines(log: &EventLog, applied: impl FnMut(u64)) -> Result<Vec<Str
 
 /// Verifies the log, then that every project's credit is conserved; `read` is told each
 /// position of both passes (the log's check, then the read models' rebuild).
-pub fn verify(log: &EventLog, mut read: impl FnMut(u64)) -> Result<String, CliError> {
+pub fn verify(log: &SledLog, mut read: impl FnMut(u64)) -> Result<String, CliError> {
     let report = log.verify_observed(&mut read)?;
     let mut projections = Projections::default();
     projections.catch_up_observed(log, &mut read)?;
@@ -370,7 +370,7 @@ pub fn verify(log: &EventLog, mut read: impl FnMut(u64)) -> Result<String, CliEr
 }
 
 /// `verify` with its progress: both passes over the log.
-fn checked(log: &EventLog) -> Result<String, CliError> {
+fn checked(log: &SledLog) -> Result<String, CliError> {
     let mut progress = Progress::start("verify", Some(2 * log.head()));
     let verdict = verify(log, |_| progress.advance(1));
     progress.finish();
@@ -404,11 +404,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             project,
             json,
         } => {
-            let log = EventLog::open(&data.data_dir)?;
+            let log = SledLog::open(&data.data_dir)?;
             write_audit(&log, project, json, &mut out)?;
         }
         CliCommand::Rebuild { data } => {
-            let log = EventLog::open(&data.data_dir)?;
+            let log = SledLog::open(&data.data_dir)?;
             let mut progress = Progress::start("rebuild", Some(log.head()));
             let lines = rebuild_lines(&log, |_| progress.advance(1))?;
             progress.finish();
@@ -417,7 +417,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         CliCommand::Export { data, output } => {
-            let log = EventLog::open(&data.data_dir)?;
+            let log = SledLog::open(&data.data_dir)?;
             let mut progress = Progress::start("export", Some(log.head()));
             let read = |_| progress.advance(1);
             match output {
@@ -436,7 +436,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             progress.finish();
         }
         CliCommand::Import { data, input } => {
-            let log = EventLog::open(&data.data_dir)?;
+            let log = SledLog::open(&data.data_dir)?;
             let file = std::io::BufReader::new(std::fs::File::open(input)?);
             let mut progress = Progress::start("import", None);
             let imported = import(&log, file, |events| progress.advance(events))?;
@@ -445,7 +445,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             writeln!(out, "{}", checked(&log)?)?;
         }
         CliCommand::Verify { data } => {
-            let log = EventLog::open(&data.data_dir)?;
+            let log = SledLog::open(&data.data_dir)?;
             writeln!(out, "{}", checked(&log)?)?;
         }
         CliCommand::Invoice {
@@ -453,7 +453,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             project,
             month,
         } => {
-            let log = EventLog::open(&data.data_dir)?;
+            let log = SledLog::open(&data.data_dir)?;
             writeln!(out, "{}", invoice(&log, project, month)?)?;
         }
     }

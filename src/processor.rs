@@ -24,7 +24,7 @@ use std::{
 };
 use steward_events::{
     codec, limits::EVENTS_PER_COMMIT_MAX, Actor, BesideWrites, Commit, Envelope, Event, EventId,
-    EventLog, ExpectedVersion, LogError, Nanodollars, ProposedEvent, StreamId,
+    ExpectedVersion, LogError, Nanodollars, ProposedEvent, SledLog, StreamId,
 };
 use steward_projections::Projections;
 use tokio::sync::{mpsc, oneshot};
@@ -108,7 +108,7 @@ pub struct CommandProcessor {
 impl CommandProcessor {
     /// Starts the processor on a write model and projections that already reflect the log.
     pub fn start(
-        log: Arc<EventLog>,
+        log: Arc<SledLog>,
         state: State,
         projections: Arc<RwLock<Projections>>,
         clock: Arc<dyn Clock>,
@@ -215,7 +215,7 @@ impl Drop for CommandProcessor {
 }
 
 struct Worker {
-    log: Arc<EventLog>,
+    log: Arc<SledLog>,
     state: State,
     projections: Arc<RwLock<Projections>>,
     clock: Arc<dyn Clock>,
@@ -436,7 +436,7 @@ impl Worker {
 }
 
 /// Replays the whole log into a fresh write model.
-pub fn load_state(log: &EventLog) -> Result<State, LogError> {
+pub fn load_state(log: &SledLog) -> Result<State, LogError> {
     let mut state = State::default();
     for envelope in log.read_from(1) {
         let envelope = envelope?;

@@ -1,6 +1,7 @@
 //! 1. Durable appends: Steward's log vs raw sled vs a PostgreSQL event table.
 
 use super::*;
+use steward_events::log::postgres::cluster::Cluster;
 
 /// A key created in the bench project: an event of about a usage record's size that carries no
 /// request id, so the log indexes only its stream.
@@ -19,7 +20,25 @@ pub(super) fn key_event(n: u64) -> Event {
 
 pub(super) fn steward_append_rate(batch: usize, events: usize, event: fn(u64) -> Event) -> f64 {
     let directory = tempfile::tempdir().unwrap();
-    let log = EventLog::open(directory.path()).unwrap();
+    let log = SledLog::open(directory.path()).unwrap();
+    // The indexes are written just after each append: count that work too.
+    append_rate(&log, batch, events, event, || log.wait_for_index().unwrap())
+}
+
+/// The PostgreSQL log (`PgLog`): one statement and one commit per append.
+pub(super) fn pg_log_append_rate(postgres: &Postgres, batch: usize, events: usize) -> f64 {
+    let log = PgLog::open(&postgres.database()).unwrap();
+    append_rate(&log, batch, events, usage_event, || {})
+}
+
+/// Appends of `batch` one-event commits until `events`, then `finish`; events per second.
+fn append_rate(
+    log: &dyn EventLog,
+    batch: usize,
+    events: usize,
+    event: fn(u64) -> Event,
+    finish: impl FnOnce(),
+) -> f64 {
     let at = Timestamp::from_unix_micros(1_790_000_000_000_000);
     log.append(commit_of(preamble(at), at)).unwrap();
     let started = Instant::now();
@@ -33,8 +52,7 @@ pub(super) fn steward_append_rate(batch: usize, events: usize, event: fn(u64) ->
         }
         written += batch;
     }
-    // The indexes are written just after each append: count that work too.
-    log.wait_for_index().unwrap();
+    finish();
     written as f64 / started.elapsed().as_secs_f64()
 }
 
@@ -72,100 +90,22 @@ pub(super) fn raw_sled_append_rate(batch: usize, events: usize, event: fn(u64) -
 }
 
 /// A throwaway PostgreSQL cluster from the machine's packages, on a Unix socket.
-pub(super) struct Postgres {
-    directory: tempfile::TempDir,
-    bin: std::path::PathBuf,
-}
+pub(super) struct Postgres(Cluster);
 
 impl Postgres {
     fn start() -> Option<Self> {
-        let bin = [
-            "/usr/lib/postgresql/15/bin",
-            "/usr/lib/postgresql/16/bin",
-            "/usr/lib/postgresql/17/bin",
-        ]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|bin| bin.join("initdb").exists())?;
-        let directory = tempfile::tempdir().ok()?;
-        let as_root = Command::new("id").arg("-u").output().ok()?.stdout == b"0\n";
-        if as_root {
-            Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(directory.path())
-                .status()
-                .ok()?;
-        }
-        let run = |program: &str, arguments: &[&str]| {
-            let mut command = if as_root {
-                let mut command = Command::new("runuser");
-                command
-                    .args(["-u", "postgres", "--"])
-                    .arg(bin.join(program));
-                command
-            } else {
-                Command::new(bin.join(program))
-            };
-            command
-                .args(arguments)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .map(|status| status.success())
-                .unwrap_or(false)
-        };
-        let data = directory.path().join("pgdata");
-        let socket = directory.path().to_str()?.to_owned();
-        if !run(
-            "initdb",
-            &["-D", data.to_str()?, "-U", "postgres", "-A", "trust"],
-        ) {
-            return None;
-        }
-        let options =
-            format!("-k {socket} -c listen_addresses='' -c synchronous_commit=on -c fsync=on");
-        if !run(
-            "pg_ctl",
-            &["-D", data.to_str()?, "-o", &options, "-w", "start"],
-        ) {
-            return None;
-        }
-        Some(Self { directory, bin })
+        Cluster::start().ok().map(Self)
     }
 
     fn client(&self) -> postgres::Client {
-        postgres::Client::connect(
-            &format!(
-                "host={} user=postgres dbname=postgres",
-                self.directory.path().display()
-            ),
-            postgres::NoTls,
-        )
-        .unwrap()
+        postgres::Client::connect(&self.0.url("postgres"), postgres::NoTls).unwrap()
     }
-}
 
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        let data = self.directory.path().join("pgdata");
-        let as_root = Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout == b"0\n")
-            .unwrap_or(false);
-        let mut command = if as_root {
-            let mut command = Command::new("runuser");
-            command
-                .args(["-u", "postgres", "--"])
-                .arg(self.bin.join("pg_ctl"));
-            command
-        } else {
-            Command::new(self.bin.join("pg_ctl"))
-        };
-        let _ = command
-            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "stop"])
-            .stdout(std::process::Stdio::null())
-            .status();
+    /// A fresh database for one run of the PostgreSQL log.
+    fn database(&self) -> String {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.0.create_database(&format!("bench_log_{n}")).unwrap()
     }
 }
 
@@ -295,8 +235,8 @@ pub(super) fn appends(mode: &Mode) {
         "\n## Durable appends of usage records (events/s, median (min–max) of {})\n",
         mode.repetitions
     );
-    println!("| batch | Steward log | raw sled apply_batch+flush | PostgreSQL row by row | PostgreSQL batched | Steward / sled | Steward / PostgreSQL row by row | Steward / PostgreSQL batched |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| batch | Steward log | raw sled apply_batch+flush | PostgreSQL row by row | PostgreSQL batched | Steward's PostgreSQL log | Steward / sled | Steward / PostgreSQL row by row | Steward / PostgreSQL batched | Steward's PostgreSQL log / PostgreSQL batched |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     let postgres = Postgres::start();
     if postgres.is_none() {
         println!("(PostgreSQL not found or not startable here: its column is empty)");
@@ -307,30 +247,37 @@ pub(super) fn appends(mode: &Mode) {
         let mut raw = Vec::new();
         let mut pg = Vec::new();
         let mut pg_batched = Vec::new();
+        let mut pg_log = Vec::new();
         for _ in 0..mode.repetitions {
             ours.push(steward_append_rate(batch, events, usage_event));
             raw.push(raw_sled_append_rate(batch, events, usage_event));
             if let Some(postgres) = &postgres {
                 pg.push(postgres_append_rate(postgres, batch, events));
                 pg_batched.push(postgres_batched_append_rate(postgres, batch, events));
+                pg_log.push(pg_log_append_rate(postgres, batch, events));
             }
         }
         let (ours, raw) = (spread(ours), spread(raw));
         let pg = (!pg.is_empty()).then(|| spread(pg));
         let pg_batched = (!pg_batched.is_empty()).then(|| spread(pg_batched));
-        let ratio = |pg: Option<(f64, f64, f64)>| {
+        let pg_log = (!pg_log.is_empty()).then(|| spread(pg_log));
+        let ratio = |ours: (f64, f64, f64), pg: Option<(f64, f64, f64)>| {
             pg.map(|pg| format!("{:.2}", ours.1 / pg.1))
                 .unwrap_or_default()
         };
         println!(
-            "| {batch} | {} | {} | {} | {} | {:.2} | {} | {} |",
+            "| {batch} | {} | {} | {} | {} | {} | {:.2} | {} | {} | {} |",
             show(ours),
             show(raw),
             pg.map(show).unwrap_or_default(),
             pg_batched.map(show).unwrap_or_default(),
+            pg_log.map(show).unwrap_or_default(),
             ours.1 / raw.1,
-            ratio(pg),
-            ratio(pg_batched),
+            ratio(ours, pg),
+            ratio(ours, pg_batched),
+            pg_log
+                .map(|pg_log| ratio(pg_log, pg_batched))
+                .unwrap_or_default(),
         );
     }
 

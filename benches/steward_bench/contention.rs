@@ -91,7 +91,7 @@ pub(super) async fn contention(mode: &Mode) {
     server.await.unwrap();
     let project_id: ProjectId = project.parse().unwrap();
     {
-        let log = EventLog::open(&data).unwrap();
+        let log = SledLog::open(&data).unwrap();
         let end = Timestamp::from_datetime(chrono::Utc::now());
         let start = end.plus_seconds(-30 * 86_400);
         let mut written = 0;

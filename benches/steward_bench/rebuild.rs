@@ -15,7 +15,7 @@ pub(super) fn rebuild(mode: &Mode) {
 
 pub(super) fn rebuild_of(mode: &Mode, events: u64) {
     let directory = tempfile::tempdir().unwrap();
-    let log = EventLog::open(directory.path()).unwrap();
+    let log = SledLog::open(directory.path()).unwrap();
     let start = Timestamp::from_unix_micros(1_790_000_000_000_000);
     log.append(commit_of(preamble(start), start)).unwrap();
     let mut written = 0u64;
@@ -111,7 +111,7 @@ pub(super) fn rebuild_of(mode: &Mode, events: u64) {
         .unwrap_or(0);
     // Where start-up from a checkpoint spends its time: opening sled, then the checkpoint.
     let started = Instant::now();
-    let log = EventLog::open(directory.path()).unwrap();
+    let log = SledLog::open(directory.path()).unwrap();
     let open_log = started.elapsed();
     let started = Instant::now();
     let loaded = steward::checkpoint::load(directory.path(), &log);

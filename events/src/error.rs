@@ -29,4 +29,11 @@ pub enum LogError {
     /// A commit broke a named limit.
     #[error("limit exceeded: {0}")]
     Limit(&'static str),
+    /// The PostgreSQL log's database failed or refused (connection, statement, schema).
+    #[error("database: {0}")]
+    Database(String),
+    /// This node does not hold the PostgreSQL log's writer lock (another was elected): it
+    /// may read, not append. Nothing of the refused append was written.
+    #[error("this node is not the log's writer")]
+    NotWriter,
 }

@@ -27,7 +27,8 @@ pub use error::LogError;
 pub use features::{Feature, FeatureSet};
 pub use ids::{AccountId, EventId, GrantId, KeyId, ModelId, ProjectId, RequestId, TransferId};
 pub use log::{
-    AppendOutcome, BesideWrites, Commit, EventLog, ExpectedVersion, ProposedEvent, VerifyReport,
+    AppendOutcome, BesideWrites, Commit, EventLog, ExpectedVersion, PgLog, ProposedEvent, SledLog,
+    VerifyReport,
 };
 pub use money::{parse_fixed_decimal, LedgerTotal, Nanodollars};
 pub use spending::{is_expired, spend_order, Expiring};

@@ -20,7 +20,7 @@ enum Layout {
 
 const LAYOUTS: [Layout; 2] = [Layout::OneByOne, Layout::Together];
 
-fn append(log: &EventLog, layout: Layout, events: Vec<Event>) {
+fn append(log: &SledLog, layout: Layout, events: Vec<Event>) {
     match layout {
         Layout::OneByOne => {
             for event in events {
@@ -35,7 +35,7 @@ fn append(log: &EventLog, layout: Layout, events: Vec<Event>) {
 
 fn written(layout: Layout, events: Vec<Event>) -> tempfile::TempDir {
     let directory = tempfile::tempdir().unwrap();
-    let log = EventLog::open(directory.path()).unwrap();
+    let log = SledLog::open(directory.path()).unwrap();
     append(&log, layout, events);
     directory
 }
@@ -97,7 +97,7 @@ fn values(db: &sled::Db) -> Vec<(u64, Vec<Vec<u8>>)> {
 /// Changes the stored record at `position`, wherever it sits, leaving every other byte sound.
 fn damage(directory: &std::path::Path, position: u64, change: impl Fn(&mut Vec<u8>)) {
     // Through the log's own open, which waits for the lock the log just released.
-    let db = EventLog::open(directory).unwrap().db().clone();
+    let db = SledLog::open(directory).unwrap().db().clone();
     let (first, mut records) = values(&db)
         .into_iter()
         .rfind(|(first, _)| *first <= position)
@@ -115,7 +115,7 @@ fn one_append_of_many_events_is_packed_into_segments_and_one_event_stays_a_lone_
     // Given
     let (_directory, log) = {
         let directory = tempfile::tempdir().unwrap();
-        let log = EventLog::open(directory.path()).unwrap();
+        let log = SledLog::open(directory.path()).unwrap();
         (directory, log)
     };
     let name = "n".repeat(1000);
@@ -149,11 +149,11 @@ fn one_append_of_many_events_is_packed_into_segments_and_one_event_stays_a_lone_
 fn every_read_path_sees_the_same_log_whichever_way_it_was_appended() {
     // Given: the same events, once as lone records and once in segments.
     let events = samples();
-    let logs: Vec<(tempfile::TempDir, EventLog)> = LAYOUTS
+    let logs: Vec<(tempfile::TempDir, SledLog)> = LAYOUTS
         .iter()
         .map(|&layout| {
             let directory = written(layout, events.clone());
-            let log = EventLog::open(directory.path()).unwrap();
+            let log = SledLog::open(directory.path()).unwrap();
             (directory, log)
         })
         .collect();
@@ -189,7 +189,7 @@ fn every_read_path_sees_the_same_log_whichever_way_it_was_appended() {
         assert_eq!(log.verify().unwrap().events, head);
     }
     let read =
-        |log: &EventLog| -> Vec<Event> { log.read_from(1).map(|e| e.unwrap().event).collect() };
+        |log: &SledLog| -> Vec<Event> { log.read_from(1).map(|e| e.unwrap().event).collect() };
     assert_eq!(read(&logs[0].1), read(&logs[1].1));
 }
 
@@ -198,11 +198,11 @@ fn a_log_of_both_kinds_of_value_continues_after_reopening() {
     // Given: lone records, then a segment, then a lone record again.
     let directory = written(Layout::OneByOne, samples()[..3].to_vec());
     {
-        let log = EventLog::open(directory.path()).unwrap();
+        let log = SledLog::open(directory.path()).unwrap();
         append(&log, Layout::Together, samples()[3..9].to_vec());
     }
     // When
-    let log = EventLog::open(directory.path()).unwrap();
+    let log = SledLog::open(directory.path()).unwrap();
     log.append(commit(vec![renamed(project(1), "after")]))
         .unwrap();
     // Then
@@ -221,7 +221,7 @@ fn a_corrupted_record_is_reported_with_its_position() {
         let directory = written(layout, samples());
         damage(directory.path(), 5, |record| record[10] ^= 0x20);
         // When
-        let log = EventLog::open(directory.path()).unwrap();
+        let log = SledLog::open(directory.path()).unwrap();
         let read: Vec<Result<Envelope, LogError>> = log.read_from(1).collect();
         // Then: the four sound records, then the damage, and nothing after it.
         assert_eq!(read.len(), 5, "{layout:?}");
@@ -251,7 +251,7 @@ fn a_truncated_record_is_reported_with_its_position() {
             record.truncate(record.len() / 2)
         });
         // When
-        let log = EventLog::open(directory.path()).unwrap();
+        let log = SledLog::open(directory.path()).unwrap();
         let stream = samples()[2].stream();
         let by_stream: Vec<_> = log.read_stream(stream, 1).collect();
         // Then
@@ -269,7 +269,7 @@ fn a_truncated_record_is_reported_with_its_position() {
 
 /// Flips one bit of the header of the segment stored under `first`.
 fn damage_header(directory: &std::path::Path, first: u64) {
-    let db = EventLog::open(directory).unwrap().db().clone();
+    let db = SledLog::open(directory).unwrap().db().clone();
     let events = db.open_tree("events").unwrap();
     let mut value = events.get(first.to_be_bytes()).unwrap().unwrap().to_vec();
     value[4] ^= 0x01; // within the first record's end
@@ -282,13 +282,13 @@ fn a_damaged_segment_header_is_reported_at_the_segment_start() {
     // Given: a lone record, a segment from position 2, a lone record at 7.
     let directory = written(Layout::OneByOne, samples()[..1].to_vec());
     {
-        let log = EventLog::open(directory.path()).unwrap();
+        let log = SledLog::open(directory.path()).unwrap();
         append(&log, Layout::Together, samples()[1..6].to_vec());
         append(&log, Layout::OneByOne, samples()[6..7].to_vec());
     }
     damage_header(directory.path(), 2);
     // When
-    let log = EventLog::open(directory.path()).unwrap();
+    let log = SledLog::open(directory.path()).unwrap();
     let read: Vec<Result<Envelope, LogError>> = log.read_from(1).collect();
     // Then
     assert_eq!(read.len(), 2);
@@ -314,12 +314,12 @@ fn a_log_whose_last_segment_header_is_damaged_is_refused_on_open_with_its_positi
     // Given: where the log ends is not known without the last header.
     let directory = written(Layout::OneByOne, samples()[..1].to_vec());
     {
-        let log = EventLog::open(directory.path()).unwrap();
+        let log = SledLog::open(directory.path()).unwrap();
         append(&log, Layout::Together, samples()[1..6].to_vec());
     }
     damage_header(directory.path(), 2);
     // When
-    let opened = EventLog::open(directory.path());
+    let opened = SledLog::open(directory.path());
     // Then
     assert!(
         matches!(opened, Err(LogError::Corrupt { position: 2, .. })),
@@ -333,7 +333,7 @@ fn a_missing_record_or_segment_is_reported_as_a_gap() {
     // Given: positions 1–3 alone, 4–6 in a segment, 7–9 in another.
     let directory = written(Layout::OneByOne, samples()[..3].to_vec());
     {
-        let log = EventLog::open(directory.path()).unwrap();
+        let log = SledLog::open(directory.path()).unwrap();
         append(&log, Layout::Together, samples()[3..6].to_vec());
         append(&log, Layout::Together, samples()[6..9].to_vec());
     }
@@ -343,13 +343,13 @@ fn a_missing_record_or_segment_is_reported_as_a_gap() {
             copy_tree(&entry.unwrap().path(), copy.path());
         }
         {
-            let db = EventLog::open(copy.path()).unwrap().db().clone();
+            let db = SledLog::open(copy.path()).unwrap().db().clone();
             let events = db.open_tree("events").unwrap();
             assert!(events.remove(removed.to_be_bytes()).unwrap().is_some());
             db.flush().unwrap();
         }
         // When
-        let log = EventLog::open(copy.path()).unwrap();
+        let log = SledLog::open(copy.path()).unwrap();
         // Then
         let error = log.verify().unwrap_err();
         assert!(

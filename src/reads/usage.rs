@@ -6,7 +6,7 @@ use crate::{
     Steward,
 };
 use std::{ops::ControlFlow, sync::Arc};
-use steward_events::{EventLog, Permission, ProjectId, RequestId};
+use steward_events::{Permission, ProjectId, RequestId, SledLog};
 use steward_projections::usage::{
     query::{RequestFilter, Row, Selection, UsageQuery},
     RequestView,
@@ -105,7 +105,7 @@ impl Steward {
 }
 
 /// The request recorded at `position`, read back from the event log.
-fn request_at(log: &EventLog, position: u64) -> Result<RequestView, ReadError> {
+fn request_at(log: &SledLog, position: u64) -> Result<RequestView, ReadError> {
     let envelope = log
         .read_at(position)?
         .ok_or_else(|| ReadError::Storage(format!("no event at position {position}")))?;

@@ -4,7 +4,7 @@
 use crate::helpers::*;
 use reqwest::StatusCode;
 use steward::demo::run_demo;
-use steward_events::{EventLog, Timestamp};
+use steward_events::{SledLog, Timestamp};
 
 #[tokio::test]
 async fn the_fruit_company_bills_apple_banana_and_pear_exactly() {
@@ -51,7 +51,6 @@ async fn the_fruit_company_bills_apple_banana_and_pear_exactly() {
     });
     let month = steward::cli::parse_month("2026-11").unwrap();
     let invoice =
-        steward::cli::invoice(&EventLog::open(&data).unwrap(), report.fruit_company, month)
-            .unwrap();
+        steward::cli::invoice(&SledLog::open(&data).unwrap(), report.fruit_company, month).unwrap();
     insta_settings().bind(|| insta::assert_snapshot!("demo_invoice_2026_11", invoice));
 }

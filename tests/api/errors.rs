@@ -201,7 +201,7 @@ async fn a_graceful_stop_keeps_every_answered_command() {
     // When
     let directory = app.stop().await;
     // Then
-    let log = steward_events::EventLog::open(directory.path().join("data")).unwrap();
+    let log = steward_events::SledLog::open(directory.path().join("data")).unwrap();
     assert_eq!(log.head(), head);
     assert_eq!(log.verify().unwrap().events, head);
     let created = log

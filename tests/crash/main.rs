@@ -23,7 +23,7 @@ use std::{
     sync::{Arc, Mutex},
     time::Duration,
 };
-use steward_events::{Event, EventLog};
+use steward_events::{Event, SledLog};
 use steward_projections::Projections;
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ const CYCLES: usize = 6;
 const CLIENTS: usize = 10;
 
 fn read_log(data: &Path) -> Vec<steward_events::Envelope> {
-    let log = EventLog::open(data).unwrap();
+    let log = SledLog::open(data).unwrap();
     log.read_from(1).collect::<Result<Vec<_>, _>>().unwrap()
 }
 
@@ -124,7 +124,7 @@ async fn acknowledged_commands_survive_sigkill_and_refused_ones_leave_nothing() 
         );
     }
     server.stop();
-    let log = EventLog::open(&data).unwrap();
+    let log = SledLog::open(&data).unwrap();
     let rebuilt = Projections::rebuild(&log).unwrap();
     let rebuilt: Vec<Value> = rebuilt
         .summaries()

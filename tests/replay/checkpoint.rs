@@ -9,7 +9,7 @@ use steward::{
     domain::{Command, PersonName, ProjectName, Registration},
     Steward,
 };
-use steward_events::{AccountId, Actor, Email, EventLog, ProjectId};
+use steward_events::{AccountId, Actor, Email, ProjectId, SledLog};
 use steward_projections::Projections;
 use uuid::Uuid;
 
@@ -31,7 +31,7 @@ fn register(email: &str) -> Command {
 }
 
 fn rebuilt(path: &std::path::Path) -> Vec<steward_projections::ProjectionSummary> {
-    Projections::rebuild(&EventLog::open(path).unwrap())
+    Projections::rebuild(&SledLog::open(path).unwrap())
         .unwrap()
         .summaries()
 }

@@ -229,6 +229,6 @@ async fn an_export_with_a_missing_line_is_refused_at_that_position_and_imports_n
     assert!(!imported.status.success());
     let message = String::from_utf8_lossy(&imported.stderr);
     assert!(message.contains("position 43"), "{message}");
-    let log = steward_events::EventLog::open(&copy).unwrap();
+    let log = steward_events::SledLog::open(&copy).unwrap();
     assert_eq!(log.head(), 0, "the batch holding the gap landed nothing");
 }

@@ -3,7 +3,7 @@
 use crate::helpers::demo;
 use std::sync::Arc;
 use steward::{clock::SystemClock, Steward};
-use steward_events::{EventLog, Nanodollars, Timestamp};
+use steward_events::{Nanodollars, SledLog, Timestamp};
 use steward_projections::{keys::KeyRejection, Projections};
 
 #[tokio::test]
@@ -11,7 +11,7 @@ async fn a_rebuild_from_the_log_equals_the_live_projections() {
     // Given
     let data = demo().await;
     // When
-    let rebuilt = Projections::rebuild(&EventLog::open(data.path()).unwrap()).unwrap();
+    let rebuilt = Projections::rebuild(&SledLog::open(data.path()).unwrap()).unwrap();
     // Then
     assert_eq!(rebuilt.summaries(), data.report.live_summaries);
     assert_eq!(rebuilt.position(), data.report.events);
@@ -41,7 +41,7 @@ async fn a_reopened_data_directory_serves_the_same_state_and_takes_new_commands(
 async fn the_demo_tells_its_story_through_the_projections() {
     // Given
     let data = demo().await;
-    let projections = Projections::rebuild(&EventLog::open(data.path()).unwrap()).unwrap();
+    let projections = Projections::rebuild(&SledLog::open(data.path()).unwrap()).unwrap();
     let fruit = data.report.fruit_company;
     let labs = data.report.fruit_labs;
     let december = Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap();

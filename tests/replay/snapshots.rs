@@ -6,11 +6,11 @@
 use crate::helpers::{demo, insta_settings};
 use std::collections::BTreeMap;
 use steward::cli::write_audit;
-use steward_events::EventLog;
+use steward_events::SledLog;
 use steward_projections::{usage::RequestView, Projections};
 
 fn rebuilt(path: &std::path::Path) -> Projections {
-    Projections::rebuild(&EventLog::open(path).unwrap()).unwrap()
+    Projections::rebuild(&SledLog::open(path).unwrap()).unwrap()
 }
 
 #[tokio::test]
@@ -34,7 +34,7 @@ async fn the_demos_projections_match_their_snapshots() {
             .collect();
         insta::assert_json_snapshot!("demo_usage_days", days);
         // The request log is positions in the event log: read each request back.
-        let log = EventLog::open(data.path()).unwrap();
+        let log = SledLog::open(data.path()).unwrap();
         let requests = projections
             .usage
             .projects
@@ -61,7 +61,7 @@ fn json_lines<T: serde::Serialize>(items: impl IntoIterator<Item = T>) -> String
 async fn the_demos_audit_trail_matches_its_snapshot() {
     // Given
     let data = demo().await;
-    let log = EventLog::open(data.path()).unwrap();
+    let log = SledLog::open(data.path()).unwrap();
     // When
     let mut json_lines = Vec::new();
     write_audit(&log, None, true, &mut json_lines).unwrap();

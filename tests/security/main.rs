@@ -222,7 +222,7 @@ async fn secrets_never_reach_the_data_directory_the_logs_or_error_answers() {
     // Only what the client itself sent comes back in a parse error, never anything else.
     assert!(!bad_json_answer.contains(&first_session));
     // And the log itself holds only hashes.
-    let log = steward_events::EventLog::open(&data).unwrap();
+    let log = steward_events::SledLog::open(&data).unwrap();
     let events: Vec<String> = log
         .read_from(1)
         .map(|envelope| serde_json::to_string(&envelope.unwrap()).unwrap())

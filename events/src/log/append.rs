@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl EventLog {
+impl SledLog {
     /// Appends one commit and flushes. Shorthand for a one-commit `append_all`.
     pub fn append(&self, commit: Commit) -> Result<Vec<Envelope>, LogError> {
         let mut outcomes = self.append_all(vec![commit])?;

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl EventLog {
+impl SledLog {
     /// Appends envelopes exported from another log, keeping their positions, stream versions,
     /// ids, times and actors: the way back from a portable export. Each must continue the log
     /// exactly (the next position, its stream's next version, the stream its event belongs

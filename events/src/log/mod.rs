@@ -36,8 +36,10 @@
 
 mod append;
 mod beside;
+mod contract;
 mod import;
 mod index;
+pub mod postgres;
 mod read;
 mod recovery;
 mod segment;
@@ -46,6 +48,8 @@ mod tests;
 mod verify;
 
 pub use beside::BesideWrites;
+pub use contract::{Envelopes, EventLog};
+pub use postgres::PgLog;
 pub use segment::{Stored, SEGMENT_FORMAT_BYTE};
 
 use crate::{
@@ -98,7 +102,7 @@ pub struct Commit {
 /// (`Conflict`, `Limit`). Storage failures fail the whole append instead.
 pub type AppendOutcome = Result<Vec<Envelope>, LogError>;
 
-/// What `EventLog::verify` found in a sound log.
+/// What `SledLog::verify` found in a sound log.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct VerifyReport {
     pub events: u64,
@@ -113,7 +117,7 @@ struct Heads {
 }
 
 /// The append-only event log.
-pub struct EventLog {
+pub struct SledLog {
     db: sled::Db,
     events: sled::Tree,
     streams: sled::Tree,
@@ -144,7 +148,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl Drop for EventLog {
+impl Drop for SledLog {
     /// Lets the indexer finish what it was sent, so a clean close leaves a complete index.
     fn drop(&mut self) {
         self.indexer.stop();
@@ -163,7 +167,7 @@ fn be_u64(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.try_into().ok()?))
 }
 
-impl EventLog {
+impl SledLog {
     /// Opens (or creates) the log in `path`, re-indexing any tail a crash left unindexed.
     ///
     /// sled locks the directory; a previous holder in this process may still be finishing its

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl EventLog {
+impl SledLog {
     /// The position of the `UsageRecorded` of `request_id` in `project_id`, if it was recorded.
     /// Sees every append that has returned, indexed yet or not.
     pub fn request_position(

@@ -5,7 +5,7 @@ use super::*;
 /// How many events a re-index on open gathers before writing them.
 const REINDEX_CHUNK: u64 = 65_536;
 
-impl EventLog {
+impl SledLog {
     /// Brings the derived index up to the events tree and resets the in-memory heads.
     pub(super) fn recover(&self, heads: &mut Heads) -> Result<(), LogError> {
         self.indexer.sync()?;

@@ -36,7 +36,7 @@ fn usage(n: u128) -> ProposedEvent {
 fn an_append_that_leaves_too_many_request_ids_unindexed_waits_for_the_indexer() {
     // Given: an indexer that takes no job until released.
     let directory = tempfile::tempdir().unwrap();
-    let log = Arc::new(EventLog::open(directory.path()).unwrap());
+    let log = Arc::new(SledLog::open(directory.path()).unwrap());
     // The stream's version is then known without asking the index.
     log.append(Commit {
         expected_versions: vec![],

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl EventLog {
+impl SledLog {
     /// Reads the whole log and checks it: positions gap-free from 1, every record decodes,
     /// stream versions contiguous from 1, and the stream and request indexes agree with the
     /// records.

@@ -275,7 +275,7 @@ pub struct ProjectUsage {
     pub days: BTreeMap<Day, DayUsage>,
     /// The log position of every recorded request, oldest first: the request log is the event
     /// log itself, read back on demand, so memory holds eight bytes per request. (A request
-    /// by its id is found through the log's request index, `EventLog::request_position`.)
+    /// by its id is found through the log's request index, `SledLog::request_position`.)
     pub requests: Vec<u64>,
 }
 

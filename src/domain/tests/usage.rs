@@ -125,14 +125,14 @@ async fn the_same_request_is_recorded_once_per_project() {
         ]
         .concat(),
     );
-    let start_processor = |log: Arc<EventLog>| {
+    let start_processor = |log: Arc<SledLog>| {
         let state = crate::processor::load_state(&log).unwrap();
         let projections = Arc::new(RwLock::new(
             steward_projections::Projections::rebuild(&log).unwrap(),
         ));
         CommandProcessor::start(log, state, projections, Arc::new(ManualClock::new(days(1))))
     };
-    let log = Arc::new(EventLog::open(directory.path()).unwrap());
+    let log = Arc::new(SledLog::open(directory.path()).unwrap());
     log.append(Commit {
         expected_versions: vec![],
         events: history
@@ -178,7 +178,7 @@ async fn the_same_request_is_recorded_once_per_project() {
     // When: retried after a restart
     drop(processor);
     drop(log);
-    let log = Arc::new(EventLog::open(directory.path()).unwrap());
+    let log = Arc::new(SledLog::open(directory.path()).unwrap());
     let processor = start_processor(Arc::clone(&log));
     let again = processor
         .execute(key_of(MEMBER, 1), usage(1, usd(1), 200, &[]))

@@ -1,0 +1,515 @@
+//! The event log on PostgreSQL: the same contract as the sled log ([`EventLog`]), for many
+//! nodes sharing one database.
+//!
+//! How it keeps the guarantees a reader needs (never skip an event whose transaction commits
+//! late):
+//! - **One writer at a time.** A node becomes the writer by taking a session-level advisory
+//!   lock (`pg_try_advisory_lock`) on its own unpooled connection, and then bumps `epoch` in
+//!   the one-row `steward_log_head`. Every append names that epoch: once another node has been
+//!   elected, a stale writer's append matches nothing and is refused (`NotWriter`), with
+//!   nothing written.
+//! - **Positions handed out by the head row, in the statement that inserts.** An append is
+//!   one statement: it moves `steward_log_head.position` from the head the writer knows to the
+//!   new one and inserts the records and their request-index rows, all or nothing, in one
+//!   transaction and one WAL flush. The head row is locked until commit, so commit order is
+//!   position order and a refused or rolled-back append leaves no gap.
+//! - **Readers read up to the head row,** in one statement (one snapshot): a snapshot that sees
+//!   the head at `h` sees every event up to `h`, and none beyond it is half there.
+//! - **Versions from the expected version,** checked by the writer against what it knows, and
+//!   `UNIQUE (stream, version)` as the backstop.
+//!
+//! Each record is the same bytes the sled log stores for one event (`codec`): format byte,
+//! schema version, body, checksum; checked on every read.
+
+#[cfg(feature = "cluster")]
+pub mod cluster;
+mod schema;
+
+use super::*;
+use crate::log::contract::{Envelopes, EventLog};
+use ::postgres::{types::ToSql, Client, NoTls};
+
+/// The advisory lock key whose holder is the log's writer ("steward" in ASCII).
+const WRITER_LOCK: i64 = i64::from_be_bytes(*b"\0steward");
+/// How many rows one read of the log fetches.
+pub const READ_PAGE_ROWS: i64 = 1000;
+
+fn database(error: ::postgres::Error) -> LogError {
+    LogError::Database(error.to_string())
+}
+
+struct Writer {
+    client: Client,
+    /// The epoch this node was elected in; `None` when it is not the writer.
+    epoch: Option<i64>,
+    heads: Heads,
+}
+
+/// The event log in a PostgreSQL database.
+pub struct PgLog {
+    writer: Mutex<Writer>,
+    reader: Mutex<Client>,
+}
+
+impl PgLog {
+    /// Connects to `url`, creates or migrates the schema, and tries to become the writer: a
+    /// node that finds another writer opens the log to read only ([`PgLog::is_writer`]).
+    pub fn open(url: &str) -> Result<Self, LogError> {
+        let mut client = Client::connect(url, NoTls).map_err(database)?;
+        schema::migrate(&mut client)?;
+        let reader = Client::connect(url, NoTls).map_err(database)?;
+        let elected: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+            .map_err(database)?
+            .get(0);
+        let (epoch, head) = if elected {
+            let row = client
+                .query_one(
+                    "UPDATE steward_log_head SET epoch = epoch + 1 RETURNING epoch, position",
+                    &[],
+                )
+                .map_err(database)?;
+            (Some(row.get::<_, i64>(0)), row.get::<_, i64>(1))
+        } else {
+            let row = client
+                .query_one("SELECT position FROM steward_log_head", &[])
+                .map_err(database)?;
+            (None, row.get::<_, i64>(0))
+        };
+        Ok(Self {
+            writer: Mutex::new(Writer {
+                client,
+                epoch,
+                heads: Heads {
+                    next_position: head as u64 + 1,
+                    stream_versions: HashMap::new(),
+                },
+            }),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    /// Whether this node holds the writer's lock, as of its last append.
+    pub fn is_writer(&self) -> bool {
+        lock(&self.writer).epoch.is_some()
+    }
+
+    /// The epoch this node was elected in, if it is the writer.
+    pub fn epoch(&self) -> Option<i64> {
+        lock(&self.writer).epoch
+    }
+
+    fn stream_version_in(client: &mut Client, stream: StreamId) -> Result<u64, LogError> {
+        let row = client
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM steward_events WHERE stream = $1",
+                &[&&stream.storage_prefix()[..]],
+            )
+            .map_err(database)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    /// Checks each commit against the versions known (and those its predecessors leave), and
+    /// encodes the ones that pass at the positions from the head on.
+    fn stage(
+        writer: &mut Writer,
+        commits: Vec<Commit>,
+    ) -> Result<(Staged, Vec<AppendOutcome>), LogError> {
+        let mut staged = Staged::default();
+        let mut outcomes = Vec::with_capacity(commits.len());
+        let mut versions: HashMap<StreamId, u64> = HashMap::new();
+        for commit in commits {
+            if commit.events.len() > EVENTS_PER_COMMIT_MAX {
+                outcomes.push(Err(LogError::Limit(
+                    "a commit exceeds EVENTS_PER_COMMIT_MAX",
+                )));
+                continue;
+            }
+            let first = writer.heads.next_position + staged.records.len() as u64;
+            let mut mine = versions.clone();
+            let mut current =
+                |stream: StreamId, mine: &mut HashMap<StreamId, u64>| -> Result<u64, LogError> {
+                    if let Some(&version) = mine.get(&stream) {
+                        return Ok(version);
+                    }
+                    let version = match writer.heads.stream_versions.get(&stream) {
+                        Some(&version) => version,
+                        None => {
+                            let version = Self::stream_version_in(&mut writer.client, stream)?;
+                            writer.heads.stream_versions.insert(stream, version);
+                            version
+                        }
+                    };
+                    mine.insert(stream, version);
+                    Ok(version)
+                };
+            let mut refusal = None;
+            for &(stream, expected) in &commit.expected_versions {
+                let actual = current(stream, &mut mine)?;
+                if let ExpectedVersion::Exactly(expected) = expected {
+                    if expected != actual {
+                        refusal = Some(LogError::Conflict {
+                            stream,
+                            expected,
+                            actual,
+                        });
+                        break;
+                    }
+                }
+            }
+            if let Some(refusal) = refusal {
+                outcomes.push(Err(refusal));
+                continue;
+            }
+            let mut envelopes = Vec::with_capacity(commit.events.len());
+            for (offset, proposed) in commit.events.into_iter().enumerate() {
+                let stream = proposed.event.stream();
+                let version = current(stream, &mut mine)? + 1;
+                mine.insert(stream, version);
+                envelopes.push(Envelope {
+                    position: first + offset as u64,
+                    stream,
+                    stream_version: version,
+                    event_id: proposed.event_id,
+                    recorded_at: proposed.recorded_at,
+                    actor: proposed.actor,
+                    correlation_id: proposed.correlation_id,
+                    schema_version: codec::SCHEMA_VERSION,
+                    event: proposed.event,
+                });
+            }
+            let records: Result<Vec<Vec<u8>>, LogError> =
+                envelopes.iter().map(codec::encode).collect();
+            match records {
+                Ok(records) => {
+                    for (envelope, record) in envelopes.iter().zip(records) {
+                        staged.add(envelope, record);
+                    }
+                    versions = mine;
+                    outcomes.push(Ok(envelopes));
+                }
+                Err(error) => outcomes.push(Err(error)),
+            }
+        }
+        staged.versions = versions;
+        Ok((staged, outcomes))
+    }
+
+    /// Writes staged records in one statement: the head row moves from the head this writer
+    /// knows, in its epoch, or nothing is written.
+    fn write(writer: &mut Writer, staged: Staged) -> Result<(), LogError> {
+        let Some(epoch) = writer.epoch else {
+            return Err(LogError::NotWriter);
+        };
+        if staged.records.is_empty() {
+            return Ok(());
+        }
+        let from = writer.heads.next_position as i64 - 1;
+        let to = from + staged.records.len() as i64;
+        let parameters: [&(dyn ToSql + Sync); 9] = [
+            &from,
+            &to,
+            &epoch,
+            &staged.positions,
+            &staged.streams,
+            &staged.versions_column,
+            &staged.records,
+            &staged.request_keys,
+            &staged.request_positions,
+        ];
+        let row = writer.client.query_one(schema::APPEND, &parameters);
+        let moved = match row {
+            Ok(row) => row.get::<_, i64>(0) == 1,
+            Err(error) => {
+                // What the database holds now is what counts: start again from it.
+                let _ = Self::reload(writer);
+                return Err(database(error));
+            }
+        };
+        if !moved {
+            // Another node was elected since, or the head moved under this one.
+            writer.epoch = None;
+            let _ = Self::reload(writer);
+            return Err(LogError::NotWriter);
+        }
+        writer.heads.next_position = to as u64 + 1;
+        writer.heads.stream_versions.extend(staged.versions);
+        Ok(())
+    }
+
+    fn reload(writer: &mut Writer) -> Result<(), LogError> {
+        writer.heads.stream_versions.clear();
+        let row = writer
+            .client
+            .query_one("SELECT position, epoch FROM steward_log_head", &[])
+            .map_err(database)?;
+        writer.heads.next_position = row.get::<_, i64>(0) as u64 + 1;
+        if writer.epoch != Some(row.get::<_, i64>(1)) {
+            writer.epoch = None;
+        }
+        Ok(())
+    }
+
+    /// One page of the log from `from` on, up to the head row, in one snapshot.
+    fn page(&self, from: u64) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+        let rows = lock(&self.reader)
+            .query(schema::READ_PAGE, &[&(from as i64), &READ_PAGE_ROWS])
+            .map_err(database)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get::<_, i64>(0) as u64, row.get::<_, Vec<u8>>(1)))
+            .collect())
+    }
+}
+
+/// The columns of one append, one entry per event (and per usage record for the requests).
+#[derive(Default)]
+struct Staged {
+    positions: Vec<i64>,
+    streams: Vec<Vec<u8>>,
+    versions_column: Vec<i64>,
+    records: Vec<Vec<u8>>,
+    request_keys: Vec<Vec<u8>>,
+    request_positions: Vec<i64>,
+    /// The stream versions once these land.
+    versions: HashMap<StreamId, u64>,
+}
+
+impl Staged {
+    fn add(&mut self, envelope: &Envelope, record: Vec<u8>) {
+        self.positions.push(envelope.position as i64);
+        self.streams.push(envelope.stream.storage_prefix().to_vec());
+        self.versions_column.push(envelope.stream_version as i64);
+        self.records.push(record);
+        if let Event::UsageRecorded {
+            project_id,
+            request_id,
+            ..
+        } = &envelope.event
+        {
+            self.request_keys
+                .push(request_key(*project_id, *request_id).to_vec());
+            self.request_positions.push(envelope.position as i64);
+        }
+    }
+}
+
+impl EventLog for PgLog {
+    fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError> {
+        if commits.len() > COMMITS_PER_APPEND_MAX {
+            return Err(LogError::Limit("an append exceeds COMMITS_PER_APPEND_MAX"));
+        }
+        let mut writer = lock(&self.writer);
+        if writer.epoch.is_none() {
+            return Err(LogError::NotWriter);
+        }
+        let (staged, outcomes) = Self::stage(&mut writer, commits)?;
+        Self::write(&mut writer, staged)?;
+        Ok(outcomes)
+    }
+
+    fn head(&self) -> Result<u64, LogError> {
+        let row = lock(&self.reader)
+            .query_one("SELECT position FROM steward_log_head", &[])
+            .map_err(database)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    fn stream_version(&self, stream: StreamId) -> Result<u64, LogError> {
+        Self::stream_version_in(&mut lock(&self.reader), stream)
+    }
+
+    fn read_at(&self, position: u64) -> Result<Option<Envelope>, LogError> {
+        let row = lock(&self.reader)
+            .query_opt(schema::READ_AT, &[&(position as i64)])
+            .map_err(database)?;
+        row.map(|row| codec::decode(position, &row.get::<_, Vec<u8>>(0)))
+            .transpose()
+    }
+
+    fn read_from(&self, position: u64) -> Envelopes<'_> {
+        let mut next = position.max(1);
+        let mut page: std::vec::IntoIter<(u64, Vec<u8>)> = Vec::new().into_iter();
+        let mut done = false;
+        Box::new(std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let (position, record) = match page.next() {
+                Some(row) => row,
+                None => match self.page(next) {
+                    Ok(rows) if rows.is_empty() => return None,
+                    Ok(rows) => {
+                        page = rows.into_iter();
+                        page.next().expect("a page that is not empty")
+                    }
+                    Err(error) => {
+                        done = true;
+                        return Some(Err(error));
+                    }
+                },
+            };
+            let decoded = if position != next {
+                Err(LogError::Corrupt {
+                    position: next,
+                    reason: format!("missing; the next record is at {position}"),
+                })
+            } else {
+                codec::decode(position, &record)
+            };
+            done = decoded.is_err();
+            next += 1;
+            Some(decoded)
+        }))
+    }
+
+    fn read_stream(&self, stream: StreamId, version: u64) -> Envelopes<'_> {
+        let prefix = stream.storage_prefix();
+        let from = version.max(1) as i64;
+        let parameters: [&(dyn ToSql + Sync); 2] = [&&prefix[..], &from];
+        let rows = lock(&self.reader)
+            .query(schema::READ_STREAM, &parameters)
+            .map_err(database);
+        match rows {
+            Err(error) => Box::new(std::iter::once(Err(error))),
+            Ok(rows) => Box::new(rows.into_iter().map(move |row| {
+                let position = row.get::<_, i64>(0) as u64;
+                let version = row.get::<_, i64>(1) as u64;
+                let envelope = codec::decode(position, &row.get::<_, Vec<u8>>(2))?;
+                if envelope.stream != stream || envelope.stream_version != version {
+                    return Err(LogError::Corrupt {
+                        position,
+                        reason: format!(
+                            "stored as {stream} version {version}, holds {} version {}",
+                            envelope.stream, envelope.stream_version
+                        ),
+                    });
+                }
+                Ok(envelope)
+            })),
+        }
+    }
+
+    fn request_position(
+        &self,
+        project_id: ProjectId,
+        request_id: RequestId,
+    ) -> Result<Option<u64>, LogError> {
+        let key = request_key(project_id, request_id);
+        let row = lock(&self.reader)
+            .query_opt(
+                "SELECT position FROM steward_requests WHERE key = $1",
+                &[&&key[..]],
+            )
+            .map_err(database)?;
+        Ok(row.map(|row| row.get::<_, i64>(0) as u64))
+    }
+
+    fn import(&self, envelopes: &[Envelope]) -> Result<(), LogError> {
+        if envelopes.len() > EVENTS_PER_COMMIT_MAX {
+            return Err(LogError::Limit("an import exceeds EVENTS_PER_COMMIT_MAX"));
+        }
+        let mut writer = lock(&self.writer);
+        if writer.epoch.is_none() {
+            return Err(LogError::NotWriter);
+        }
+        let mut staged = Staged::default();
+        for (next_position, envelope) in (writer.heads.next_position..).zip(envelopes) {
+            let refuse = |reason: String| LogError::Corrupt {
+                position: envelope.position,
+                reason,
+            };
+            if envelope.position != next_position {
+                return Err(refuse(format!("expected position {next_position}")));
+            }
+            if envelope.event.stream() != envelope.stream {
+                return Err(refuse(format!(
+                    "a {} event does not belong to {}",
+                    envelope.event.kind(),
+                    envelope.stream
+                )));
+            }
+            let current = match staged.versions.get(&envelope.stream) {
+                Some(&version) => version,
+                None => match writer.heads.stream_versions.get(&envelope.stream) {
+                    Some(&version) => version,
+                    None => Self::stream_version_in(&mut writer.client, envelope.stream)?,
+                },
+            };
+            if envelope.stream_version != current + 1 {
+                return Err(refuse(format!(
+                    "{} version {} does not follow version {current}",
+                    envelope.stream, envelope.stream_version
+                )));
+            }
+            staged
+                .versions
+                .insert(envelope.stream, envelope.stream_version);
+            staged.add(envelope, codec::encode(envelope)?);
+        }
+        Self::write(&mut writer, staged)
+    }
+
+    fn verify_observed(&self, checked: &mut dyn FnMut(u64)) -> Result<VerifyReport, LogError> {
+        let head = EventLog::head(self)?;
+        let mut versions: HashMap<StreamId, u64> = HashMap::new();
+        let mut events = 0u64;
+        let mut requests = 0u64;
+        for record in self.read_from(1) {
+            let envelope = record?;
+            if envelope.position > head {
+                break;
+            }
+            let version = versions.entry(envelope.stream).or_insert(0);
+            if envelope.stream_version != *version + 1 {
+                return Err(LogError::Corrupt {
+                    position: envelope.position,
+                    reason: format!(
+                        "{} version {} follows version {}",
+                        envelope.stream, envelope.stream_version, version
+                    ),
+                });
+            }
+            *version = envelope.stream_version;
+            if let Event::UsageRecorded {
+                project_id,
+                request_id,
+                ..
+            } = &envelope.event
+            {
+                if self.request_position(*project_id, *request_id)? != Some(envelope.position) {
+                    return Err(LogError::Corrupt {
+                        position: envelope.position,
+                        reason: format!("the request index does not point at {request_id}"),
+                    });
+                }
+                requests += 1;
+            }
+            events += 1;
+            checked(envelope.position);
+        }
+        if events != head {
+            return Err(LogError::Corrupt {
+                position: events + 1,
+                reason: format!("the log's head is {head}, but {events} records read"),
+            });
+        }
+        let indexed: i64 = lock(&self.reader)
+            .query_one(
+                "SELECT count(*) FROM steward_requests WHERE position <= $1",
+                &[&(head as i64)],
+            )
+            .map_err(database)?
+            .get(0);
+        if indexed as u64 != requests {
+            return Err(LogError::Corrupt {
+                position: head,
+                reason: format!("{indexed} request index rows for {requests} recorded requests"),
+            });
+        }
+        Ok(VerifyReport {
+            events,
+            streams: versions.len() as u64,
+        })
+    }
+}
