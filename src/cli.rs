@@ -10,7 +10,7 @@ use crate::{
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 use std::{io::Write, path::PathBuf};
-use steward_events::{Envelope, LogError, ProjectId, SledLog};
+use steward_events::{Envelope, EventLog, LogError, PgLog, ProjectId, SledLog};
 use steward_projections::{
     usage::{Cell, Day},
     Projections,
@@ -75,10 +75,25 @@ pub enum CliCommand {
         #[arg(long)]
         input: PathBuf,
     },
-    /// Check the log's integrity and every project's credit conservation.
+    /// Check the log's integrity and every project's credit conservation: the log in the
+    /// data directory, or the PostgreSQL log with `--postgres-url`.
     Verify {
         #[command(flatten)]
         data: DataDirectory,
+        /// A PostgreSQL log's connection string (`host=… dbname=…` or `postgresql://…`).
+        #[arg(long, env = "STEWARD_POSTGRES_URL")]
+        postgres_url: Option<String>,
+    },
+    /// Copy the sled log of a data directory into an empty PostgreSQL log, keeping every
+    /// position, version and id; then verify the copy and compare its read models with the
+    /// original's.
+    Migrate {
+        /// The data directory whose log is copied (it is only read).
+        #[arg(long)]
+        from_data_dir: PathBuf,
+        /// The PostgreSQL log's connection string; its schema is created if need be.
+        #[arg(long, env = "STEWARD_POSTGRES_URL")]
+        postgres_url: String,
     },
     /// Print a project's bill for one month per tag: requests, units and cost, an untagged
     /// line, and the total.
@@ -215,8 +230,17 @@ pub enum CliError {
     Output(#[from] std::io::Error),
     #[error("the data directory already holds {0} events; import needs an empty one")]
     NotEmpty(u64),
+    #[error("the PostgreSQL log already holds {0} events; migrate needs an empty one")]
+    TargetNotEmpty(u64),
     #[error("line {line} of the import: {reason}")]
     BadImport { line: usize, reason: String },
+    #[error(
+        "the copy's read models differ from the original's:\n  original: {original:?}\n  copy: {copy:?}"
+    )]
+    Diverged {
+        original: Vec<String>,
+        copy: Vec<String>,
+    },
     #[error("no project {0} in the log")]
     UnknownProject(ProjectId),
     #[error("project {project_id}: credit is not conserved: {detail}")]
@@ -249,7 +273,7 @@ pub fn audit_line(envelope: &Envelope) -> String {
 
 /// Writes the audit trail of `log` (optionally one project's) to `out`.
 pub fn write_audit(
-    log: &SledLog,
+    log: &dyn EventLog,
     project: Option<ProjectId>,
     json: bool,
     out: &mut impl Write,
@@ -259,7 +283,7 @@ pub fn write_audit(
 
 /// `write_audit`, telling `read` each position it read.
 pub fn write_audit_observed(
-    log: &SledLog,
+    log: &dyn EventLog,
     project: Option<ProjectId>,
     json: bool,
     out: &mut impl Write,
@@ -291,12 +315,13 @@ const IMPORT_BATCH: usize = 1000;
 /// Imports JSON lines of envelopes into an empty log, telling `imported` each batch's size;
 /// answers how many.
 pub fn import(
-    log: &SledLog,
+    log: &dyn EventLog,
     input: impl std::io::BufRead,
     mut batch_imported: impl FnMut(u64),
 ) -> Result<u64, CliError> {
-    if log.head() > 0 {
-        return Err(CliError::NotEmpty(log.head()));
+    let head = log.head()?;
+    if head > 0 {
+        return Err(CliError::NotEmpty(head));
     }
     let mut batch = Vec::with_capacity(IMPORT_BATCH);
     let mut imported = 0;
@@ -326,7 +351,10 @@ pub fn import(
 
 /// Rebuilds every projection, telling `applied` each position, and returns one line per
 /// projection.
-pub fn rebuild_lines(log: &SledLog, applied: impl FnMut(u64)) -> Result<Vec<String>, CliError> {
+pub fn rebuild_lines(
+    log: &dyn EventLog,
+    applied: impl FnMut(u64),
+) -> Result<Vec<String>, CliError> {
     let mut projections = Projections::default();
     projections.catch_up_observed(log, applied)?;
     Ok(projections
@@ -343,7 +371,7 @@ pub fn rebuild_lines(log: &SledLog, applied: impl FnMut(u64)) -> Result<Vec<Stri
 
 /// Verifies the log, then that every project's credit is conserved; `read` is told each
 /// position of both passes (the log's check, then the read models' rebuild).
-pub fn verify(log: &SledLog, mut read: impl FnMut(u64)) -> Result<String, CliError> {
+pub fn verify(log: &dyn EventLog, mut read: impl FnMut(u64)) -> Result<String, CliError> {
     let report = log.verify_observed(&mut read)?;
     let mut projections = Projections::default();
     projections.catch_up_observed(log, &mut read)?;
@@ -370,11 +398,58 @@ pub fn verify(log: &SledLog, mut read: impl FnMut(u64)) -> Result<String, CliErr
 }
 
 /// `verify` with its progress: both passes over the log.
-fn checked(log: &SledLog) -> Result<String, CliError> {
-    let mut progress = Progress::start("verify", Some(2 * log.head()));
+fn checked(log: &dyn EventLog) -> Result<String, CliError> {
+    let mut progress = Progress::start("verify", Some(2 * log.head()?));
     let verdict = verify(log, |_| progress.advance(1));
     progress.finish();
     verdict
+}
+
+/// Runs `work` on a thread that may block (the PostgreSQL client's calls do).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CliError> + Send + 'static,
+) -> Result<T, CliError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+}
+
+/// Copies `from` into the empty log `into`, IMPORT_BATCH envelopes per import, then verifies
+/// `into` and checks that its read models equal those rebuilt from `from`. Answers the lines
+/// to print.
+pub fn migrate(from: &dyn EventLog, into: &dyn EventLog) -> Result<Vec<String>, CliError> {
+    let head = into.head()?;
+    if head > 0 {
+        return Err(CliError::TargetNotEmpty(head));
+    }
+    let total = from.head()?;
+    let mut progress = Progress::start("migrate", Some(total));
+    let mut batch = Vec::with_capacity(IMPORT_BATCH);
+    for envelope in from.read_from(1) {
+        batch.push(envelope?);
+        if batch.len() == IMPORT_BATCH {
+            into.import(&batch)?;
+            progress.advance(batch.len() as u64);
+            batch.clear();
+        }
+    }
+    into.import(&batch)?;
+    progress.advance(batch.len() as u64);
+    progress.finish();
+    let verdict = checked(into)?;
+    let original = rebuild_lines(from, |_| {})?;
+    let copy = rebuild_lines(into, |_| {})?;
+    if original != copy {
+        return Err(CliError::Diverged { original, copy });
+    }
+    Ok(vec![
+        format!("migrated {total} events"),
+        verdict,
+        format!(
+            "read models equal the original's: {} projections",
+            copy.len()
+        ),
+    ])
 }
 
 /// Runs a parsed command line, writing results to standard output.
@@ -444,9 +519,34 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             writeln!(out, "imported {imported} events")?;
             writeln!(out, "{}", checked(&log)?)?;
         }
-        CliCommand::Verify { data } => {
+        CliCommand::Verify {
+            data,
+            postgres_url: None,
+        } => {
             let log = SledLog::open(&data.data_dir)?;
             writeln!(out, "{}", checked(&log)?)?;
+        }
+        CliCommand::Verify {
+            postgres_url: Some(url),
+            ..
+        } => {
+            // The PostgreSQL client blocks: off the async runtime.
+            let verdict = blocking(move || checked(&PgLog::open(&url)?)).await?;
+            writeln!(out, "{verdict}")?;
+        }
+        CliCommand::Migrate {
+            from_data_dir,
+            postgres_url,
+        } => {
+            let lines = blocking(move || {
+                let from = SledLog::open(&from_data_dir)?;
+                let into = PgLog::open(&postgres_url)?;
+                migrate(&from, &into)
+            })
+            .await?;
+            for line in lines {
+                writeln!(out, "{line}")?;
+            }
         }
         CliCommand::Invoice {
             data,

@@ -423,7 +423,7 @@ impl Worker {
     fn reload(&mut self) {
         let reloaded = load_state(&self.log).and_then(|state| {
             let mut projections = self.projections.write().expect("projections lock");
-            projections.catch_up(&self.log)?;
+            projections.catch_up(&*self.log)?;
             Ok(state)
         });
         match reloaded {

@@ -12,7 +12,7 @@ pub mod usage;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use steward_events::{Envelope, LogError, SledLog};
+use steward_events::{Envelope, EventLog, LogError};
 
 /// A read model fed by log position.
 pub trait Projection: Serialize {
@@ -119,21 +119,21 @@ impl Projections {
     }
 
     /// Replays the whole log from position 1.
-    pub fn rebuild(log: &SledLog) -> Result<Self, LogError> {
+    pub fn rebuild(log: &dyn EventLog) -> Result<Self, LogError> {
         let mut projections = Self::default();
         projections.catch_up(log)?;
         Ok(projections)
     }
 
     /// Applies whatever the log holds beyond the current position.
-    pub fn catch_up(&mut self, log: &SledLog) -> Result<(), LogError> {
+    pub fn catch_up(&mut self, log: &dyn EventLog) -> Result<(), LogError> {
         self.catch_up_observed(log, |_| {})
     }
 
     /// `catch_up`, telling `applied` each position once applied.
     pub fn catch_up_observed(
         &mut self,
-        log: &SledLog,
+        log: &dyn EventLog,
         mut applied: impl FnMut(u64),
     ) -> Result<(), LogError> {
         for envelope in log.read_from(self.position + 1) {

@@ -5,5 +5,6 @@ mod checkpoint;
 mod cli;
 mod group_commit;
 mod helpers;
+mod postgres;
 mod rebuild;
 mod snapshots;

@@ -128,7 +128,7 @@ async fn the_same_request_is_recorded_once_per_project() {
     let start_processor = |log: Arc<SledLog>| {
         let state = crate::processor::load_state(&log).unwrap();
         let projections = Arc::new(RwLock::new(
-            steward_projections::Projections::rebuild(&log).unwrap(),
+            steward_projections::Projections::rebuild(&*log).unwrap(),
         ));
         CommandProcessor::start(log, state, projections, Arc::new(ManualClock::new(days(1))))
     };
