@@ -365,17 +365,35 @@ impl EventLog for PgLog {
 
     fn read_stream(&self, stream: StreamId, version: u64) -> Envelopes<'_> {
         let prefix = stream.storage_prefix();
-        let from = version.max(1) as i64;
-        let parameters: [&(dyn ToSql + Sync); 2] = [&&prefix[..], &from];
-        let rows = lock(&self.reader)
-            .query(schema::READ_STREAM, &parameters)
-            .map_err(database);
-        match rows {
-            Err(error) => Box::new(std::iter::once(Err(error))),
-            Ok(rows) => Box::new(rows.into_iter().map(move |row| {
-                let position = row.get::<_, i64>(0) as u64;
-                let version = row.get::<_, i64>(1) as u64;
-                let envelope = codec::decode(position, &row.get::<_, Vec<u8>>(2))?;
+        let mut next = version.max(1);
+        let mut page: std::vec::IntoIter<::postgres::Row> = Vec::new().into_iter();
+        let mut done = false;
+        Box::new(std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            let row = match page.next() {
+                Some(row) => row,
+                None => {
+                    let from = next as i64;
+                    let parameters: [&(dyn ToSql + Sync); 3] =
+                        [&&prefix[..], &from, &READ_PAGE_ROWS];
+                    match lock(&self.reader).query(schema::READ_STREAM, &parameters) {
+                        Ok(rows) if rows.is_empty() => return None,
+                        Ok(rows) => {
+                            page = rows.into_iter();
+                            page.next().expect("a page that is not empty")
+                        }
+                        Err(error) => {
+                            done = true;
+                            return Some(Err(database(error)));
+                        }
+                    }
+                }
+            };
+            let position = row.get::<_, i64>(0) as u64;
+            let version = row.get::<_, i64>(1) as u64;
+            let decoded = codec::decode(position, &row.get::<_, Vec<u8>>(2)).and_then(|envelope| {
                 if envelope.stream != stream || envelope.stream_version != version {
                     return Err(LogError::Corrupt {
                         position,
@@ -386,8 +404,11 @@ impl EventLog for PgLog {
                     });
                 }
                 Ok(envelope)
-            })),
-        }
+            });
+            done = decoded.is_err();
+            next = version + 1;
+            Some(decoded)
+        }))
     }
 
     fn request_position(

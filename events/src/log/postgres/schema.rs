@@ -111,9 +111,10 @@ pub const READ_AT: &str = "
     FROM steward_events e, steward_log_head h
     WHERE e.position = $1 AND e.position <= h.position";
 
-/// Stream $1 from version $2 on.
+/// Up to $3 events of stream $1 from version $2 on.
 pub const READ_STREAM: &str = "
     SELECT position, version, record
     FROM steward_events
     WHERE stream = $1 AND version >= $2
-    ORDER BY version";
+    ORDER BY version
+    LIMIT $3";
