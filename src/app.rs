@@ -103,6 +103,20 @@ impl Steward {
         self.processor.execute_with(actor, command, beside).await
     }
 
+    /// The log position the read models reflect: every command answered so far, and at least
+    /// the position of each one's last event.
+    pub fn visible_position(&self) -> u64 {
+        *self.processor.visible().borrow()
+    }
+
+    /// Waits until the read models reflect `position`, for at most `within`; answers whether
+    /// they do.
+    pub async fn reached(&self, position: u64, within: std::time::Duration) -> bool {
+        let mut visible = self.processor.visible().clone();
+        let reached = tokio::time::timeout(within, visible.wait_for(|&at| at >= position)).await;
+        matches!(reached, Ok(Ok(_)))
+    }
+
     /// Runs `read` against the read models, which reflect every answered command.
     pub fn read<R>(&self, read: impl FnOnce(&Projections) -> R) -> R {
         read(&read_lock(&self.projections))

@@ -115,3 +115,6 @@ pub const OUTBOX_WALKED_MAX: usize = 10_000;
 pub const DELIVERIES_PER_ROUND_MAX: usize = 100;
 /// Addresses one "Invite New Member" form of the console sends invitations to.
 pub const INVITES_PER_FORM_MAX: usize = 50;
+/// The longest a request carrying `Steward-Min-Position` waits for the read models to reach
+/// it before it is answered 503 with `Retry-After`.
+pub const MIN_POSITION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);

@@ -27,7 +27,7 @@ use steward_events::{
     ExpectedVersion, LogError, Nanodollars, ProposedEvent, SledLog, StreamId,
 };
 use steward_projections::Projections;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
 /// Why a command was not carried out. In every case nothing of it was recorded.
@@ -103,6 +103,7 @@ pub struct CommandProcessor {
     thread: Option<JoinHandle<State>>,
     stats: Arc<Mutex<ProcessorStats>>,
     metrics: CommitMetrics,
+    visible: watch::Receiver<u64>,
 }
 
 impl CommandProcessor {
@@ -116,10 +117,13 @@ impl CommandProcessor {
         let (sender, receiver) = mpsc::channel(QUEUED_COMMANDS_MAX);
         let stats = Arc::new(Mutex::new(ProcessorStats::default()));
         let metrics = CommitMetrics::default();
+        let visible = watch::Sender::new(crate::app::read_lock(&projections).position());
+        let visible_positions = visible.subscribe();
         let worker = Worker {
             log,
             state,
             projections,
+            visible,
             clock,
             stats: Arc::clone(&stats),
             metrics: metrics.clone(),
@@ -133,7 +137,14 @@ impl CommandProcessor {
             thread: Some(thread),
             stats,
             metrics,
+            visible: visible_positions,
         }
+    }
+
+    /// The log position the projections reflect, told each time they move on (before the
+    /// commands that moved them are answered).
+    pub fn visible(&self) -> &watch::Receiver<u64> {
+        &self.visible
     }
 
     /// What the processor records of its batches, for `/metrics`.
@@ -218,6 +229,8 @@ struct Worker {
     log: Arc<SledLog>,
     state: State,
     projections: Arc<RwLock<Projections>>,
+    /// The position the projections reflect, told once they do (before any reply).
+    visible: watch::Sender<u64>,
     clock: Arc<dyn Clock>,
     stats: Arc<Mutex<ProcessorStats>>,
     metrics: CommitMetrics,
@@ -377,6 +390,7 @@ impl Worker {
                     Err(_) => diverged = true,
                 }
             }
+            self.visible.send_replace(projections.position());
         }
         for (reply, decided) in pending {
             let answer = match decided {
@@ -424,6 +438,7 @@ impl Worker {
         let reloaded = load_state(&self.log).and_then(|state| {
             let mut projections = self.projections.write().expect("projections lock");
             projections.catch_up(&*self.log)?;
+            self.visible.send_replace(projections.position());
             Ok(state)
         });
         match reloaded {

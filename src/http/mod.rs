@@ -23,6 +23,7 @@ mod metering;
 mod models;
 mod operator;
 mod permissions;
+mod position;
 mod projects;
 pub(crate) mod query;
 mod requests;
@@ -351,8 +352,12 @@ pub fn with_middleware(
                     header::AUTHORIZATION,
                     header::CONTENT_TYPE,
                     HeaderName::from_static(idempotency::IDEMPOTENCY_HEADER),
+                    position::MIN_POSITION_HEADER,
                 ])
-                .expose_headers([HeaderName::from_static(REQUEST_ID_HEADER)]),
+                .expose_headers([
+                    HeaderName::from_static(REQUEST_ID_HEADER),
+                    position::POSITION_HEADER,
+                ]),
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -400,6 +405,15 @@ async fn request_context(
     next: Next,
 ) -> Response {
     let context = RequestContext::of(&request);
+    match position::asked(&request) {
+        Ok(None) => {}
+        Ok(Some(asked)) => {
+            if let Some(refusal) = position::wait_for(&state, asked).await {
+                return context.finish(&state, refusal, "unmatched");
+            }
+        }
+        Err(refusal) => return context.finish(&state, refusal.into_response(), "unmatched"),
+    }
     let response = next.run(request).await;
     let route = response
         .extensions()
@@ -438,7 +452,8 @@ impl RequestContext {
             path,
             started,
         } = self;
-        let response = render_error(response, &request_id, &method, &path);
+        let mut response = render_error(response, &request_id, &method, &path);
+        position::tell(state, &mut response);
         let status = response.status().as_u16();
         // Any other method is one label: a client cannot make the metrics grow.
         let method_label = match method {

@@ -20,5 +20,6 @@ mod members;
 mod models;
 mod openapi;
 mod outbox;
+mod positions;
 mod transfers;
 mod usage;
