@@ -61,6 +61,105 @@ pub trait EventLog: Send + Sync {
     }
 }
 
+/// Why an imported `envelope` does not continue a log whose next position is `next_position`
+/// and whose stream holds `current_version` events, if it does not.
+pub(super) fn refuse_import(
+    envelope: &Envelope,
+    next_position: u64,
+    current_version: u64,
+) -> Result<(), LogError> {
+    let refuse = |reason: String| LogError::Corrupt {
+        position: envelope.position,
+        reason,
+    };
+    if envelope.position != next_position {
+        return Err(refuse(format!("expected position {next_position}")));
+    }
+    if envelope.event.stream() != envelope.stream {
+        return Err(refuse(format!(
+            "a {} event does not belong to {}",
+            envelope.event.kind(),
+            envelope.stream
+        )));
+    }
+    if envelope.stream_version != current_version + 1 {
+        return Err(refuse(format!(
+            "{} version {} does not follow version {current_version}",
+            envelope.stream, envelope.stream_version
+        )));
+    }
+    Ok(())
+}
+
+/// What a whole-log check found: the report, and how many requests were recorded.
+pub(super) struct Walked {
+    pub(super) report: VerifyReport,
+    pub(super) requests: u64,
+}
+
+/// The checks every log's `verify` makes, reading `log` up to `head`: positions gap-free from
+/// 1, every record sound, stream versions contiguous from 1, each recorded request found by
+/// its id at its position, and `head` events in all. `more` adds a log's own checks of each
+/// event; `checked` is told each position that passed.
+pub(super) fn walk(
+    log: &dyn EventLog,
+    head: u64,
+    checked: &mut dyn FnMut(u64),
+    more: &mut dyn FnMut(&Envelope) -> Result<(), LogError>,
+) -> Result<Walked, LogError> {
+    let mut versions: HashMap<StreamId, u64> = HashMap::new();
+    let mut events = 0u64;
+    let mut requests = 0u64;
+    for record in log.read_from(1) {
+        let envelope = record?;
+        if envelope.position > head {
+            // Appended since the check began.
+            break;
+        }
+        let version = versions.entry(envelope.stream).or_insert(0);
+        if envelope.stream_version != *version + 1 {
+            return Err(LogError::Corrupt {
+                position: envelope.position,
+                reason: format!(
+                    "{} version {} follows version {}",
+                    envelope.stream, envelope.stream_version, version
+                ),
+            });
+        }
+        *version = envelope.stream_version;
+        more(&envelope)?;
+        if let Event::UsageRecorded {
+            project_id,
+            request_id,
+            ..
+        } = &envelope.event
+        {
+            if log.request_position(*project_id, *request_id)? != Some(envelope.position) {
+                return Err(LogError::Corrupt {
+                    position: envelope.position,
+                    reason: format!("the request index does not point at {request_id}"),
+                });
+            }
+            requests += 1;
+        }
+        events += 1;
+        checked(envelope.position);
+    }
+    if events != head {
+        return Err(LogError::Corrupt {
+            position: events + 1,
+            reason: format!("the log's head is {head}, but {events} records read"),
+        });
+    }
+    Ok(Walked {
+        report: VerifyReport {
+            events,
+            streams: versions.len() as u64,
+        },
+        requests,
+    })
+}
+
 impl EventLog for SledLog {
     fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError> {
         SledLog::append_all(self, commits)

@@ -17,30 +17,11 @@ impl SledLog {
         let mut records = Vec::with_capacity(envelopes.len());
         let mut index_entries = IndexEntries::default();
         for envelope in envelopes {
-            let refuse = |reason: String| LogError::Corrupt {
-                position: envelope.position,
-                reason,
-            };
-            if envelope.position != next_position {
-                return Err(refuse(format!("expected position {next_position}")));
-            }
-            if envelope.event.stream() != envelope.stream {
-                return Err(refuse(format!(
-                    "a {} event does not belong to {}",
-                    envelope.event.kind(),
-                    envelope.stream
-                )));
-            }
             let current = match versions.get(&envelope.stream) {
                 Some(&version) => version,
                 None => self.cached_stream_version(&mut heads, envelope.stream)?,
             };
-            if envelope.stream_version != current + 1 {
-                return Err(refuse(format!(
-                    "{} version {} does not follow version {current}",
-                    envelope.stream, envelope.stream_version
-                )));
-            }
+            contract::refuse_import(envelope, next_position, current)?;
             versions.insert(envelope.stream, envelope.stream_version);
             records.push(codec::encode(envelope)?);
             index_entries.add(envelope);

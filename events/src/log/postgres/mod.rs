@@ -26,7 +26,7 @@ pub mod cluster;
 mod schema;
 
 use super::*;
-use crate::log::contract::{Envelopes, EventLog};
+use crate::log::contract::{self, Envelopes, EventLog};
 use ::postgres::{types::ToSql, Client, NoTls};
 
 /// The advisory lock key whose holder is the log's writer ("steward" in ASCII).
@@ -436,20 +436,6 @@ impl EventLog for PgLog {
         }
         let mut staged = Staged::default();
         for (next_position, envelope) in (writer.heads.next_position..).zip(envelopes) {
-            let refuse = |reason: String| LogError::Corrupt {
-                position: envelope.position,
-                reason,
-            };
-            if envelope.position != next_position {
-                return Err(refuse(format!("expected position {next_position}")));
-            }
-            if envelope.event.stream() != envelope.stream {
-                return Err(refuse(format!(
-                    "a {} event does not belong to {}",
-                    envelope.event.kind(),
-                    envelope.stream
-                )));
-            }
             let current = match staged.versions.get(&envelope.stream) {
                 Some(&version) => version,
                 None => match writer.heads.stream_versions.get(&envelope.stream) {
@@ -457,12 +443,7 @@ impl EventLog for PgLog {
                     None => Self::stream_version_in(&mut writer.client, envelope.stream)?,
                 },
             };
-            if envelope.stream_version != current + 1 {
-                return Err(refuse(format!(
-                    "{} version {} does not follow version {current}",
-                    envelope.stream, envelope.stream_version
-                )));
-            }
+            contract::refuse_import(envelope, next_position, current)?;
             staged
                 .versions
                 .insert(envelope.stream, envelope.stream_version);
@@ -473,48 +454,8 @@ impl EventLog for PgLog {
 
     fn verify_observed(&self, checked: &mut dyn FnMut(u64)) -> Result<VerifyReport, LogError> {
         let head = EventLog::head(self)?;
-        let mut versions: HashMap<StreamId, u64> = HashMap::new();
-        let mut events = 0u64;
-        let mut requests = 0u64;
-        for record in self.read_from(1) {
-            let envelope = record?;
-            if envelope.position > head {
-                break;
-            }
-            let version = versions.entry(envelope.stream).or_insert(0);
-            if envelope.stream_version != *version + 1 {
-                return Err(LogError::Corrupt {
-                    position: envelope.position,
-                    reason: format!(
-                        "{} version {} follows version {}",
-                        envelope.stream, envelope.stream_version, version
-                    ),
-                });
-            }
-            *version = envelope.stream_version;
-            if let Event::UsageRecorded {
-                project_id,
-                request_id,
-                ..
-            } = &envelope.event
-            {
-                if self.request_position(*project_id, *request_id)? != Some(envelope.position) {
-                    return Err(LogError::Corrupt {
-                        position: envelope.position,
-                        reason: format!("the request index does not point at {request_id}"),
-                    });
-                }
-                requests += 1;
-            }
-            events += 1;
-            checked(envelope.position);
-        }
-        if events != head {
-            return Err(LogError::Corrupt {
-                position: events + 1,
-                reason: format!("the log's head is {head}, but {events} records read"),
-            });
-        }
+        let walked = contract::walk(self, head, checked, &mut |_| Ok(()))?;
+        let requests = walked.requests;
         let indexed: i64 = lock(&self.reader)
             .query_one(
                 "SELECT count(*) FROM steward_requests WHERE position <= $1",
@@ -528,9 +469,6 @@ impl EventLog for PgLog {
                 reason: format!("{indexed} request index rows for {requests} recorded requests"),
             });
         }
-        Ok(VerifyReport {
-            events,
-            streams: versions.len() as u64,
-        })
+        Ok(walked.report)
     }
 }
