@@ -171,17 +171,7 @@ impl SledLog {
                     *version = stream_version;
                 }
             }
-            let envelope = Envelope {
-                position: first_position + offset as u64,
-                stream,
-                stream_version,
-                event_id: proposed.event_id,
-                recorded_at: proposed.recorded_at,
-                actor: proposed.actor,
-                correlation_id: proposed.correlation_id,
-                schema_version: codec::SCHEMA_VERSION,
-                event: proposed.event,
-            };
+            let envelope = proposed.placed(first_position + offset as u64, stream_version);
             records.push(codec::encode(&envelope)?);
             envelopes.push(envelope);
         }

@@ -61,6 +61,26 @@ pub trait EventLog: Send + Sync {
     }
 }
 
+/// `envelope`, read where a log's index or table said `stream`'s `version` is (`how`:
+/// "indexed", "stored"), if it is that.
+pub(super) fn holds(
+    envelope: Envelope,
+    how: &str,
+    stream: StreamId,
+    version: u64,
+) -> Result<Envelope, LogError> {
+    if envelope.stream != stream || envelope.stream_version != version {
+        return Err(LogError::Corrupt {
+            position: envelope.position,
+            reason: format!(
+                "{how} as {stream} version {version}, holds {} version {}",
+                envelope.stream, envelope.stream_version
+            ),
+        });
+    }
+    Ok(envelope)
+}
+
 /// Why an imported `envelope` does not continue a log whose next position is `next_position`
 /// and whose stream holds `current_version` events, if it does not.
 pub(super) fn refuse_import(

@@ -91,6 +91,23 @@ pub struct ProposedEvent {
     pub recorded_at: Timestamp,
 }
 
+impl ProposedEvent {
+    /// The envelope this event takes at `position`, as version `stream_version` of its stream.
+    fn placed(self, position: u64, stream_version: u64) -> Envelope {
+        Envelope {
+            position,
+            stream: self.event.stream(),
+            stream_version,
+            event_id: self.event_id,
+            recorded_at: self.recorded_at,
+            actor: self.actor,
+            correlation_id: self.correlation_id,
+            schema_version: codec::SCHEMA_VERSION,
+            event: self.event,
+        }
+    }
+}
+
 /// The events of one command, appended all or none, under optional version checks.
 #[derive(Clone, Debug, Default)]
 pub struct Commit {

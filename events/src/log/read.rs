@@ -133,16 +133,7 @@ impl SledLog {
                     position,
                     reason: format!("indexed as {stream} version {version} but missing"),
                 })??;
-            if envelope.stream != stream || envelope.stream_version != version {
-                return Err(LogError::Corrupt {
-                    position,
-                    reason: format!(
-                        "indexed as {stream} version {version}, holds {} version {}",
-                        envelope.stream, envelope.stream_version
-                    ),
-                });
-            }
-            Ok(envelope)
+            contract::holds(envelope, "indexed", stream, version)
         }))
     }
 

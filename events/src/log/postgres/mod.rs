@@ -166,17 +166,7 @@ impl PgLog {
                 let stream = proposed.event.stream();
                 let version = current(stream, &mut mine)? + 1;
                 mine.insert(stream, version);
-                envelopes.push(Envelope {
-                    position: first + offset as u64,
-                    stream,
-                    stream_version: version,
-                    event_id: proposed.event_id,
-                    recorded_at: proposed.recorded_at,
-                    actor: proposed.actor,
-                    correlation_id: proposed.correlation_id,
-                    schema_version: codec::SCHEMA_VERSION,
-                    event: proposed.event,
-                });
+                envelopes.push(proposed.placed(first + offset as u64, version));
             }
             let records: Result<Vec<Vec<u8>>, LogError> =
                 envelopes.iter().map(codec::encode).collect();
@@ -262,6 +252,40 @@ impl PgLog {
     }
 }
 
+/// Envelopes read a page at a time: `fetch(next)` answers the rows from `next` on (none at
+/// the end); `decode(row, &mut next)` the envelope of one row, moving `next` past it. An error
+/// ends the iteration.
+fn paged<'a, R: 'a>(
+    mut next: u64,
+    mut fetch: impl FnMut(u64) -> Result<Vec<R>, LogError> + 'a,
+    mut decode: impl FnMut(R, &mut u64) -> Result<Envelope, LogError> + 'a,
+) -> Envelopes<'a> {
+    let mut page = Vec::new().into_iter();
+    let mut done = false;
+    Box::new(std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let row = match page.next() {
+            Some(row) => row,
+            None => match fetch(next) {
+                Ok(rows) if rows.is_empty() => return None,
+                Ok(rows) => {
+                    page = rows.into_iter();
+                    page.next().expect("a page that is not empty")
+                }
+                Err(error) => {
+                    done = true;
+                    return Some(Err(error));
+                }
+            },
+        };
+        let decoded = decode(row, &mut next);
+        done = decoded.is_err();
+        Some(decoded)
+    }))
+}
+
 /// The columns of one append, one entry per event (and per usage record for the requests).
 #[derive(Default)]
 struct Staged {
@@ -328,87 +352,39 @@ impl EventLog for PgLog {
     }
 
     fn read_from(&self, position: u64) -> Envelopes<'_> {
-        let mut next = position.max(1);
-        let mut page: std::vec::IntoIter<(u64, Vec<u8>)> = Vec::new().into_iter();
-        let mut done = false;
-        Box::new(std::iter::from_fn(move || {
-            if done {
-                return None;
-            }
-            let (position, record) = match page.next() {
-                Some(row) => row,
-                None => match self.page(next) {
-                    Ok(rows) if rows.is_empty() => return None,
-                    Ok(rows) => {
-                        page = rows.into_iter();
-                        page.next().expect("a page that is not empty")
-                    }
-                    Err(error) => {
-                        done = true;
-                        return Some(Err(error));
-                    }
-                },
-            };
-            let decoded = if position != next {
-                Err(LogError::Corrupt {
-                    position: next,
-                    reason: format!("missing; the next record is at {position}"),
-                })
-            } else {
+        paged(
+            position.max(1),
+            |from| self.page(from),
+            |(position, record), next| {
+                let expected = *next;
+                *next += 1;
+                if position != expected {
+                    return Err(LogError::Corrupt {
+                        position: expected,
+                        reason: format!("missing; the next record is at {position}"),
+                    });
+                }
                 codec::decode(position, &record)
-            };
-            done = decoded.is_err();
-            next += 1;
-            Some(decoded)
-        }))
+            },
+        )
     }
 
     fn read_stream(&self, stream: StreamId, version: u64) -> Envelopes<'_> {
         let prefix = stream.storage_prefix();
-        let mut next = version.max(1);
-        let mut page: std::vec::IntoIter<::postgres::Row> = Vec::new().into_iter();
-        let mut done = false;
-        Box::new(std::iter::from_fn(move || {
-            if done {
-                return None;
-            }
-            let row = match page.next() {
-                Some(row) => row,
-                None => {
-                    let from = next as i64;
-                    let parameters: [&(dyn ToSql + Sync); 3] =
-                        [&&prefix[..], &from, &READ_PAGE_ROWS];
-                    match lock(&self.reader).query(schema::READ_STREAM, &parameters) {
-                        Ok(rows) if rows.is_empty() => return None,
-                        Ok(rows) => {
-                            page = rows.into_iter();
-                            page.next().expect("a page that is not empty")
-                        }
-                        Err(error) => {
-                            done = true;
-                            return Some(Err(database(error)));
-                        }
-                    }
-                }
-            };
+        let fetch = move |from: u64| {
+            let from = from as i64;
+            let parameters: [&(dyn ToSql + Sync); 3] = [&&prefix[..], &from, &READ_PAGE_ROWS];
+            lock(&self.reader)
+                .query(schema::READ_STREAM, &parameters)
+                .map_err(database)
+        };
+        paged(version.max(1), fetch, move |row: ::postgres::Row, next| {
             let position = row.get::<_, i64>(0) as u64;
             let version = row.get::<_, i64>(1) as u64;
-            let decoded = codec::decode(position, &row.get::<_, Vec<u8>>(2)).and_then(|envelope| {
-                if envelope.stream != stream || envelope.stream_version != version {
-                    return Err(LogError::Corrupt {
-                        position,
-                        reason: format!(
-                            "stored as {stream} version {version}, holds {} version {}",
-                            envelope.stream, envelope.stream_version
-                        ),
-                    });
-                }
-                Ok(envelope)
-            });
-            done = decoded.is_err();
-            next = version + 1;
-            Some(decoded)
-        }))
+            *next = version + 1;
+            let envelope = codec::decode(position, &row.get::<_, Vec<u8>>(2))?;
+            contract::holds(envelope, "stored", stream, version)
+        })
     }
 
     fn request_position(
