@@ -126,21 +126,26 @@ impl PgLog {
                 continue;
             }
             let first = writer.heads.next_position + staged.records.len() as u64;
-            let mut mine = versions.clone();
+            // This commit's streams (one or two) and their versions as it leaves them: merged
+            // into `versions` only if it is staged.
+            let mut mine: Vec<(StreamId, u64)> = Vec::with_capacity(2);
             let mut current =
-                |stream: StreamId, mine: &mut HashMap<StreamId, u64>| -> Result<u64, LogError> {
-                    if let Some(&version) = mine.get(&stream) {
+                |stream: StreamId, mine: &mut Vec<(StreamId, u64)>| -> Result<u64, LogError> {
+                    if let Some(&(_, version)) = mine.iter().find(|(known, _)| *known == stream) {
                         return Ok(version);
                     }
-                    let version = match writer.heads.stream_versions.get(&stream) {
+                    let version = match versions.get(&stream) {
                         Some(&version) => version,
-                        None => {
-                            let version = Self::stream_version_in(&mut writer.client, stream)?;
-                            writer.heads.stream_versions.insert(stream, version);
-                            version
-                        }
+                        None => match writer.heads.stream_versions.get(&stream) {
+                            Some(&version) => version,
+                            None => {
+                                let version = Self::stream_version_in(&mut writer.client, stream)?;
+                                writer.heads.stream_versions.insert(stream, version);
+                                version
+                            }
+                        },
                     };
-                    mine.insert(stream, version);
+                    mine.push((stream, version));
                     Ok(version)
                 };
             let mut refusal = None;
@@ -165,7 +170,11 @@ impl PgLog {
             for (offset, proposed) in commit.events.into_iter().enumerate() {
                 let stream = proposed.event.stream();
                 let version = current(stream, &mut mine)? + 1;
-                mine.insert(stream, version);
+                for (known, known_version) in mine.iter_mut() {
+                    if *known == stream {
+                        *known_version = version;
+                    }
+                }
                 envelopes.push(proposed.placed(first + offset as u64, version));
             }
             let records: Result<Vec<Vec<u8>>, LogError> =
@@ -175,7 +184,7 @@ impl PgLog {
                     for (envelope, record) in envelopes.iter().zip(records) {
                         staged.add(envelope, record);
                     }
-                    versions = mine;
+                    versions.extend(mine);
                     outcomes.push(Ok(envelopes));
                 }
                 Err(error) => outcomes.push(Err(error)),
