@@ -230,6 +230,8 @@ pub enum CliError {
     Output(#[from] std::io::Error),
     #[error("the data directory already holds {0} events; import needs an empty one")]
     NotEmpty(u64),
+    #[error("no data directory at {}", .0.display())]
+    NoDataDirectory(PathBuf),
     #[error("the PostgreSQL log already holds {0} events; migrate needs an empty one")]
     TargetNotEmpty(u64),
     #[error("line {line} of the import: {reason}")]
@@ -539,6 +541,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             postgres_url,
         } => {
             let lines = blocking(move || {
+                // Opening would create an empty log where there is none.
+                if !from_data_dir.is_dir() {
+                    return Err(CliError::NoDataDirectory(from_data_dir));
+                }
                 let from = SledLog::open(&from_data_dir)?;
                 let into = PgLog::open(&postgres_url)?;
                 migrate(&from, &into)

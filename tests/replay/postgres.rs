@@ -100,6 +100,22 @@ fn migrate_into_a_log_that_is_not_empty_is_refused_and_changes_nothing() {
     );
     let verified = steward(&["verify", "--postgres-url", &url]);
     assert!(lines(&verified)[0].starts_with(&format!("ok: {} events, ", data.report.events)));
+    // A data directory that is not there is named, and nothing is created in its place.
+    let missing = data.path().join("no such directory");
+    let from_nowhere = steward(&[
+        "migrate",
+        "--from-data-dir",
+        missing.to_str().unwrap(),
+        "--postgres-url",
+        &cluster.create_database("from_nowhere").unwrap(),
+    ]);
+    assert!(!from_nowhere.status.success());
+    assert!(
+        String::from_utf8_lossy(&from_nowhere.stderr).contains("no data directory at"),
+        "{}",
+        String::from_utf8_lossy(&from_nowhere.stderr)
+    );
+    assert!(!missing.exists());
     // A database that cannot be reached is named as such.
     let unreachable = steward(&["verify", "--postgres-url", "host=/nonexistent dbname=x"]);
     assert!(!unreachable.status.success());
