@@ -130,57 +130,17 @@ impl SledLog {
         staged: &mut Vec<Vec<u8>>,
         index_entries: &mut IndexEntries,
     ) -> Result<Vec<Envelope>, LogError> {
-        if commit.events.len() > EVENTS_PER_COMMIT_MAX {
-            return Err(LogError::Limit("a commit exceeds EVENTS_PER_COMMIT_MAX"));
-        }
-        // A commit touches one or two streams: a small list beats a map here.
-        let mut versions: Vec<(StreamId, u64)> = Vec::with_capacity(2);
-        let mut current_version =
-            |stream: StreamId, versions: &mut Vec<(StreamId, u64)>| -> Result<u64, LogError> {
-                if let Some(&(_, version)) = versions.iter().find(|(known, _)| *known == stream) {
-                    return Ok(version);
-                }
-                let version = match pending_versions.get(&stream) {
-                    Some(&version) => version,
-                    None => self.cached_stream_version(heads, stream)?,
-                };
-                versions.push((stream, version));
-                Ok(version)
-            };
-
-        for &(stream, expected) in &commit.expected_versions {
-            let actual = current_version(stream, &mut versions)?;
-            if let ExpectedVersion::Exactly(expected) = expected {
-                if expected != actual {
-                    return Err(LogError::Conflict {
-                        stream,
-                        expected,
-                        actual,
-                    });
-                }
+        let placed = contract::place(commit, first_position, |stream| {
+            match pending_versions.get(&stream) {
+                Some(&version) => Ok(version),
+                None => self.cached_stream_version(heads, stream),
             }
-        }
-
-        let mut envelopes = Vec::with_capacity(commit.events.len());
-        let mut records = Vec::with_capacity(commit.events.len());
-        for (offset, proposed) in commit.events.into_iter().enumerate() {
-            let stream = proposed.event.stream();
-            let stream_version = current_version(stream, &mut versions)? + 1;
-            for (known, version) in versions.iter_mut() {
-                if *known == stream {
-                    *version = stream_version;
-                }
-            }
-            let envelope = proposed.placed(first_position + offset as u64, stream_version);
-            records.push(codec::encode(&envelope)?);
-            envelopes.push(envelope);
-        }
-
-        staged.extend(records);
-        for envelope in &envelopes {
+        })?;
+        staged.extend(placed.records);
+        for envelope in &placed.envelopes {
             index_entries.add(envelope);
         }
-        pending_versions.extend(versions);
-        Ok(envelopes)
+        pending_versions.extend(placed.versions);
+        Ok(placed.envelopes)
     }
 }

@@ -61,6 +61,69 @@ pub trait EventLog: Send + Sync {
     }
 }
 
+/// One commit placed in the log: its envelopes, their encoded records, and the version it
+/// leaves each of its streams at.
+pub(super) struct Placed {
+    pub(super) envelopes: Vec<Envelope>,
+    pub(super) records: Vec<Vec<u8>>,
+    pub(super) versions: Vec<(StreamId, u64)>,
+}
+
+/// Places `commit` at the positions from `first`: checks its expected versions and its size,
+/// and gives each event its stream version. `version_of` answers a stream's version before
+/// this commit (as the append's earlier commits leave it, or as the log holds it). On
+/// refusal nothing is placed.
+pub(super) fn place(
+    commit: Commit,
+    first: u64,
+    mut version_of: impl FnMut(StreamId) -> Result<u64, LogError>,
+) -> Result<Placed, LogError> {
+    if commit.events.len() > EVENTS_PER_COMMIT_MAX {
+        return Err(LogError::Limit("a commit exceeds EVENTS_PER_COMMIT_MAX"));
+    }
+    // A commit touches one or two streams: a small list beats a map here.
+    let mut versions: Vec<(StreamId, u64)> = Vec::with_capacity(2);
+    let mut current = |stream: StreamId, versions: &mut Vec<(StreamId, u64)>| {
+        if let Some(&(_, version)) = versions.iter().find(|(known, _)| *known == stream) {
+            return Ok(version);
+        }
+        let version = version_of(stream)?;
+        versions.push((stream, version));
+        Ok::<u64, LogError>(version)
+    };
+    for &(stream, expected) in &commit.expected_versions {
+        let actual = current(stream, &mut versions)?;
+        if let ExpectedVersion::Exactly(expected) = expected {
+            if expected != actual {
+                return Err(LogError::Conflict {
+                    stream,
+                    expected,
+                    actual,
+                });
+            }
+        }
+    }
+    let mut envelopes = Vec::with_capacity(commit.events.len());
+    let mut records = Vec::with_capacity(commit.events.len());
+    for (offset, proposed) in commit.events.into_iter().enumerate() {
+        let stream = proposed.event.stream();
+        let stream_version = current(stream, &mut versions)? + 1;
+        for (known, version) in versions.iter_mut() {
+            if *known == stream {
+                *version = stream_version;
+            }
+        }
+        let envelope = proposed.placed(first + offset as u64, stream_version);
+        records.push(codec::encode(&envelope)?);
+        envelopes.push(envelope);
+    }
+    Ok(Placed {
+        envelopes,
+        records,
+        versions,
+    })
+}
+
 /// `envelope`, read where a log's index or table said `stream`'s `version` is (`how`:
 /// "indexed", "stored"), if it is that.
 pub(super) fn holds(

@@ -119,75 +119,29 @@ impl PgLog {
         let mut outcomes = Vec::with_capacity(commits.len());
         let mut versions: HashMap<StreamId, u64> = HashMap::new();
         for commit in commits {
-            if commit.events.len() > EVENTS_PER_COMMIT_MAX {
-                outcomes.push(Err(LogError::Limit(
-                    "a commit exceeds EVENTS_PER_COMMIT_MAX",
-                )));
-                continue;
-            }
             let first = writer.heads.next_position + staged.records.len() as u64;
-            // This commit's streams (one or two) and their versions as it leaves them: merged
-            // into `versions` only if it is staged.
-            let mut mine: Vec<(StreamId, u64)> = Vec::with_capacity(2);
-            let mut current =
-                |stream: StreamId, mine: &mut Vec<(StreamId, u64)>| -> Result<u64, LogError> {
-                    if let Some(&(_, version)) = mine.iter().find(|(known, _)| *known == stream) {
-                        return Ok(version);
-                    }
-                    let version = match versions.get(&stream) {
-                        Some(&version) => version,
-                        None => match writer.heads.stream_versions.get(&stream) {
-                            Some(&version) => version,
-                            None => {
-                                let version = Self::stream_version_in(&mut writer.client, stream)?;
-                                writer.heads.stream_versions.insert(stream, version);
-                                version
-                            }
-                        },
-                    };
-                    mine.push((stream, version));
-                    Ok(version)
-                };
-            let mut refusal = None;
-            for &(stream, expected) in &commit.expected_versions {
-                let actual = current(stream, &mut mine)?;
-                if let ExpectedVersion::Exactly(expected) = expected {
-                    if expected != actual {
-                        refusal = Some(LogError::Conflict {
-                            stream,
-                            expected,
-                            actual,
-                        });
-                        break;
-                    }
+            let placed = contract::place(commit, first, |stream| {
+                if let Some(&version) = versions.get(&stream) {
+                    return Ok(version);
                 }
-            }
-            if let Some(refusal) = refusal {
-                outcomes.push(Err(refusal));
-                continue;
-            }
-            let mut envelopes = Vec::with_capacity(commit.events.len());
-            for (offset, proposed) in commit.events.into_iter().enumerate() {
-                let stream = proposed.event.stream();
-                let version = current(stream, &mut mine)? + 1;
-                for (known, known_version) in mine.iter_mut() {
-                    if *known == stream {
-                        *known_version = version;
-                    }
+                if let Some(&version) = writer.heads.stream_versions.get(&stream) {
+                    return Ok(version);
                 }
-                envelopes.push(proposed.placed(first + offset as u64, version));
-            }
-            let records: Result<Vec<Vec<u8>>, LogError> =
-                envelopes.iter().map(codec::encode).collect();
-            match records {
-                Ok(records) => {
-                    for (envelope, record) in envelopes.iter().zip(records) {
+                let version = Self::stream_version_in(&mut writer.client, stream)?;
+                writer.heads.stream_versions.insert(stream, version);
+                Ok(version)
+            });
+            match placed {
+                Ok(placed) => {
+                    for (envelope, record) in placed.envelopes.iter().zip(placed.records) {
                         staged.add(envelope, record);
                     }
-                    versions.extend(mine);
-                    outcomes.push(Ok(envelopes));
+                    versions.extend(placed.versions);
+                    outcomes.push(Ok(placed.envelopes));
                 }
-                Err(error) => outcomes.push(Err(error)),
+                // The database failed: nothing of this append can be trusted.
+                Err(error @ LogError::Database(_)) => return Err(error),
+                Err(refusal) => outcomes.push(Err(refusal)),
             }
         }
         staged.versions = versions;
