@@ -1,18 +1,6 @@
 //! The `steward` binary's replay commands, run as a user would run them.
 
-use crate::helpers::demo;
-use std::process::{Command, Output};
-
-fn steward(arguments: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_steward"))
-        .args(arguments)
-        .output()
-        .expect("the steward binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
+use crate::helpers::{demo, stdout, steward};
 
 #[tokio::test]
 async fn rebuild_prints_one_line_per_projection_and_the_same_lines_twice() {

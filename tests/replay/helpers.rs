@@ -1,6 +1,9 @@
 //! Shared fixtures: the demo scenario written into a fresh data directory.
 
-use std::path::Path;
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
 use steward::demo::{run_demo, DemoReport};
 use tempfile::TempDir;
 
@@ -13,6 +16,21 @@ impl DemoData {
     pub fn path(&self) -> &Path {
         self.directory.path()
     }
+}
+
+/// Runs the `steward` binary as a user would, with `arguments` alone choosing the log: a
+/// `STEWARD_POSTGRES_URL` in the environment would send `verify` to PostgreSQL.
+pub fn steward(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(arguments)
+        .env_remove("STEWARD_POSTGRES_URL")
+        .output()
+        .expect("the steward binary runs")
+}
+
+/// What a run printed on standard output.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
 }
 
 /// Runs the demo scenario into a new temporary data directory.

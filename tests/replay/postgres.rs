@@ -1,8 +1,8 @@
 //! `steward migrate` and `steward verify --postgres-url`, against a throwaway PostgreSQL
 //! cluster (ignored by a plain `cargo test`; `.ci/run` runs them with `--ignored`).
 
-use crate::helpers::{demo, DemoData};
-use std::process::{Command, Output};
+use crate::helpers::{demo, stdout, steward, DemoData};
+use std::process::Output;
 use steward_events::{log::postgres::cluster::Cluster, EventLog, PgLog, SledLog};
 
 /// The demo's data directory, made on a runtime of its own: the PostgreSQL client these
@@ -11,20 +11,8 @@ fn demo_data() -> DemoData {
     tokio::runtime::Runtime::new().unwrap().block_on(demo())
 }
 
-fn steward(arguments: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_steward"))
-        .args(arguments)
-        .env_remove("STEWARD_POSTGRES_URL")
-        .output()
-        .expect("the steward binary runs")
-}
-
 fn lines(output: &Output) -> Vec<String> {
-    String::from_utf8(output.stdout.clone())
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    stdout(output).lines().map(str::to_owned).collect()
 }
 
 #[test]
