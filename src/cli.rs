@@ -359,21 +359,32 @@ pub fn rebuild_lines(
 ) -> Result<Vec<String>, CliError> {
     let mut projections = Projections::default();
     projections.catch_up_observed(log, applied)?;
-    Ok(projections
-        .summaries()
-        .into_iter()
+    Ok(summary_lines(&projections))
+}
+
+/// One line per projection: its name, position and digest.
+fn summary_lines(projections: &Projections) -> Vec<String> {
+    (projections.summaries().into_iter())
         .map(|summary| {
             format!(
                 "{} position={} digest={}",
                 summary.name, summary.position, summary.digest
             )
         })
-        .collect())
+        .collect()
 }
 
 /// Verifies the log, then that every project's credit is conserved; `read` is told each
 /// position of both passes (the log's check, then the read models' rebuild).
-pub fn verify(log: &dyn EventLog, mut read: impl FnMut(u64)) -> Result<String, CliError> {
+pub fn verify(log: &dyn EventLog, read: impl FnMut(u64)) -> Result<String, CliError> {
+    verified(log, read).map(|(verdict, _)| verdict)
+}
+
+/// `verify`, answering the read models it rebuilt as well.
+fn verified(
+    log: &dyn EventLog,
+    mut read: impl FnMut(u64),
+) -> Result<(String, Projections), CliError> {
     let report = log.verify_observed(&mut read)?;
     let mut projections = Projections::default();
     projections.catch_up_observed(log, &mut read)?;
@@ -391,18 +402,19 @@ pub fn verify(log: &dyn EventLog, mut read: impl FnMut(u64)) -> Result<String, C
             });
         }
     }
-    Ok(format!(
+    let verdict = format!(
         "ok: {} events, {} streams, {} projects with balanced credit",
         report.events,
         report.streams,
         projections.credits.projects.len()
-    ))
+    );
+    Ok((verdict, projections))
 }
 
-/// `verify` with its progress: both passes over the log.
-fn checked(log: &dyn EventLog) -> Result<String, CliError> {
+/// `verify` with its progress: both passes over the log. Answers the read models rebuilt.
+fn checked(log: &dyn EventLog) -> Result<(String, Projections), CliError> {
     let mut progress = Progress::start("verify", Some(2 * log.head()?));
-    let verdict = verify(log, |_| progress.advance(1));
+    let verdict = verified(log, |_| progress.advance(1));
     progress.finish();
     verdict
 }
@@ -438,9 +450,9 @@ pub fn migrate(from: &dyn EventLog, into: &dyn EventLog) -> Result<Vec<String>, 
     into.import(&batch)?;
     progress.advance(batch.len() as u64);
     progress.finish();
-    let verdict = checked(into)?;
+    let (verdict, copied) = checked(into)?;
     let original = rebuild_lines(from, |_| {})?;
-    let copy = rebuild_lines(into, |_| {})?;
+    let copy = summary_lines(&copied);
     if original != copy {
         return Err(CliError::Diverged { original, copy });
     }
@@ -519,21 +531,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let imported = import(&log, file, |events| progress.advance(events))?;
             progress.finish();
             writeln!(out, "imported {imported} events")?;
-            writeln!(out, "{}", checked(&log)?)?;
+            writeln!(out, "{}", checked(&log)?.0)?;
         }
         CliCommand::Verify {
             data,
             postgres_url: None,
         } => {
             let log = SledLog::open(&data.data_dir)?;
-            writeln!(out, "{}", checked(&log)?)?;
+            writeln!(out, "{}", checked(&log)?.0)?;
         }
         CliCommand::Verify {
             postgres_url: Some(url),
             ..
         } => {
             // The PostgreSQL client blocks: off the async runtime.
-            let verdict = blocking(move || checked(&PgLog::open(&url)?)).await?;
+            let verdict = blocking(move || Ok(checked(&PgLog::open(&url)?)?.0)).await?;
             writeln!(out, "{verdict}")?;
         }
         CliCommand::Migrate {
