@@ -11,12 +11,13 @@ use std::{
     path::{Path, PathBuf},
     sync::{Arc, RwLock, RwLockReadGuard},
 };
-use steward_events::{Actor, BesideWrites, Envelope, LogError, SledLog, Timestamp};
+use steward_events::{Actor, BesideWrites, Envelope, LogError, LogStore, SledLog, Timestamp};
 use steward_projections::Projections;
 
 pub struct Steward {
+    /// Where the checkpoint is kept (with the sled log, the log's own directory).
     data_directory: PathBuf,
-    log: Arc<SledLog>,
+    log: Arc<dyn LogStore>,
     processor: CommandProcessor,
     projections: Arc<RwLock<Projections>>,
     clock: Arc<dyn Clock>,
@@ -36,9 +37,19 @@ impl Steward {
     /// Opens the log in `data_directory` (creating it if needed), loads the checkpoint if it
     /// can be used, and replays the rest of the log into the write model and every projection.
     pub fn open(data_directory: &Path, clock: Arc<dyn Clock>) -> Result<Self, LogError> {
-        let log = Arc::new(SledLog::open(data_directory)?);
+        let log: Arc<dyn LogStore> = Arc::new(SledLog::open(data_directory)?);
+        Self::open_on(log, data_directory, clock)
+    }
+
+    /// Opens on `log`, with the checkpoint kept in `data_directory`, and replays the log
+    /// after it into the write model and every projection.
+    pub fn open_on(
+        log: Arc<dyn LogStore>,
+        data_directory: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, LogError> {
         let (mut state, mut projections, checkpoint_position) =
-            match checkpoint::load(data_directory, &log) {
+            match checkpoint::load(data_directory, log.as_ref()) {
                 Ok((state, projections)) => {
                     let position = projections.position();
                     (state, projections, Some(position))
@@ -122,12 +133,13 @@ impl Steward {
         read(&read_lock(&self.projections))
     }
 
-    pub fn log(&self) -> &SledLog {
-        &self.log
+    pub fn log(&self) -> &dyn LogStore {
+        self.log.as_ref()
     }
 
-    /// The shared log, for reads that run on another thread (`reads`).
-    pub(crate) fn log_arc(&self) -> &Arc<SledLog> {
+    /// The shared log, for reads that run on another thread (`reads`) and the stores beside
+    /// it.
+    pub fn log_arc(&self) -> &Arc<dyn LogStore> {
         &self.log
     }
 
@@ -159,14 +171,16 @@ impl Steward {
     pub fn shutdown(self) -> Result<(), LogError> {
         if let Some(state) = self.processor.shutdown() {
             let projections = read_lock(&self.projections);
-            if let Err(error) =
-                checkpoint::write(&self.data_directory, &self.log, &state, &projections)
-            {
+            if let Err(error) = checkpoint::write(
+                &self.data_directory,
+                self.log.as_ref(),
+                &state,
+                &projections,
+            ) {
                 tracing::warn!(%error, "writing the checkpoint failed");
             }
         }
-        self.log.db().flush()?;
-        Ok(())
+        self.log.flush()
     }
 }
 

@@ -16,7 +16,7 @@ use std::{
     io::Write,
     path::{Path, PathBuf},
 };
-use steward_events::{EventId, SledLog};
+use steward_events::{EventId, EventLog};
 use steward_projections::Projections;
 
 /// The code version a checkpoint must have been written by to be used.
@@ -51,7 +51,7 @@ fn path(data_directory: &Path) -> PathBuf {
 }
 
 /// The id of the event at `position`, if the log holds it.
-fn event_id_at(log: &SledLog, position: u64) -> Option<EventId> {
+fn event_id_at(log: &dyn EventLog, position: u64) -> Option<EventId> {
     if position == 0 {
         return None;
     }
@@ -64,7 +64,7 @@ fn event_id_at(log: &SledLog, position: u64) -> Option<EventId> {
 /// Writes a checkpoint of `state` and `projections`, which must reflect the log's head.
 pub fn write(
     data_directory: &Path,
-    log: &SledLog,
+    log: &dyn EventLog,
     state: &State,
     projections: &Projections,
 ) -> std::io::Result<()> {
@@ -95,10 +95,12 @@ pub enum Unused {
     Undecodable,
     /// The log does not hold the checkpoint's position with its event (another log).
     NotThisLog,
+    /// The log could not be read to check it.
+    Unreadable,
 }
 
 /// The checkpoint in `data_directory`, if it can be used with `log`.
-pub fn load(data_directory: &Path, log: &SledLog) -> Result<(State, Projections), Unused> {
+pub fn load(data_directory: &Path, log: &dyn EventLog) -> Result<(State, Projections), Unused> {
     let bytes = fs::read(path(data_directory)).map_err(|_| Unused::Missing)?;
     let (checkpoint, _): (Checkpoint, usize) =
         bincode::serde::decode_from_slice(&bytes, bincode_config())
@@ -106,7 +108,7 @@ pub fn load(data_directory: &Path, log: &SledLog) -> Result<(State, Projections)
     if checkpoint.code_version != CODE_VERSION {
         return Err(Unused::OtherCodeVersion(checkpoint.code_version));
     }
-    if checkpoint.position > log.head()
+    if checkpoint.position > log.head().map_err(|_| Unused::Unreadable)?
         || checkpoint.projections.position() != checkpoint.position
         || event_id_at(log, checkpoint.position) != checkpoint.event_id
     {

@@ -191,8 +191,9 @@ fn text<T>(parse: fn(String) -> Result<T, DomainError>, text: &str) -> T {
 pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
     let clock = Arc::new(ManualClock::new(demo_start()));
     let steward = Steward::open(data_directory, clock.clone())?;
-    if steward.log().head() > 0 {
-        return Err(DemoError::NotEmpty(steward.log().head()));
+    let head = steward.log().head()?;
+    if head > 0 {
+        return Err(DemoError::NotEmpty(head));
     }
     let mut demo = Demo {
         steward,
@@ -543,7 +544,7 @@ pub async fn run_demo(data_directory: &Path) -> Result<DemoReport, DemoError> {
         .set(Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").expect("valid"));
     demo.run(Actor::System, Command::ExpireCredits).await?;
 
-    let events = demo.steward.log().head();
+    let events = demo.steward.log().head()?;
     let live_summaries = demo.steward.read(|projections| projections.summaries());
     demo.steward.shutdown()?;
     Ok(DemoReport {

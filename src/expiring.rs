@@ -1,6 +1,6 @@
-//! Stores whose entries expire (sessions, idempotency answers, outbox messages): a sled tree of
-//! values beside an index tree `{name}_expiry` of (expiry, key), so that a sweep reads only
-//! what has expired. Writes go through the command processor's group commit
+//! Stores whose entries expire (sessions, idempotency answers, outbox messages): a tree of
+//! values beside the log, and an index tree `{name}_expiry` of (expiry, key), so that a sweep
+//! reads only what has expired. Writes go through the command processor's group commit
 //! (`DurableWriter`), like every write beside the log.
 //!
 //! Each store says how to read a value's expiry (`expiry_of`), so that reads never return an
@@ -14,21 +14,25 @@ use crate::{
     processor::{CommandError, DurableWriter},
 };
 use std::sync::Arc;
-use steward_events::{BesideWrites, LogError, Timestamp};
+use steward_events::{BesideWrites, KeyRange, LogError, LogStore, Timestamp, TreeName};
 
 /// When an entry expires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expiry(pub Timestamp);
 
-/// The index key marking that every value of the tree is indexed (set by `index_existing`).
+/// The index key marking that every value of the tree is indexed (set by `open`).
 const INDEXED_MARKER: &[u8] = b"#indexed";
+
+/// How many values one read of a tree takes while walking it.
+const WALK_PAGE: usize = 256;
 
 /// How a store reads the expiry out of one of its values.
 pub type ExpiryOf = Box<dyn Fn(&[u8]) -> Expiry + Send + Sync>;
 
 pub struct ExpiringTree {
-    values: sled::Tree,
-    expiries: sled::Tree,
+    store: Arc<dyn LogStore>,
+    values: TreeName,
+    expiries: TreeName,
     writer: DurableWriter,
     expiry_of: ExpiryOf,
 }
@@ -42,58 +46,89 @@ fn index_key(expiry: Expiry, key: &[u8]) -> Vec<u8> {
     index
 }
 
-fn storage(error: sled::Error) -> CommandError {
-    CommandError::Storage(Arc::new(LogError::from(error)))
+fn storage(error: LogError) -> CommandError {
+    CommandError::Storage(Arc::new(error))
 }
 
 impl ExpiringTree {
-    /// Opens the tree `name` and its index, indexing once the values an earlier version wrote
-    /// without one (plain inserts, made durable by the next group commit; an interrupted run
-    /// is simply run again).
+    /// Opens the tree `values` and its index `expiries`, indexing once the values an earlier
+    /// version wrote without one (writes outside any append, made durable by the next one; an
+    /// interrupted run is simply run again).
     pub fn open(
-        db: &sled::Db,
-        name: &str,
+        store: &Arc<dyn LogStore>,
+        (values, expiries): (TreeName, TreeName),
         writer: DurableWriter,
         expiry_of: impl Fn(&[u8]) -> Expiry + Send + Sync + 'static,
-    ) -> sled::Result<Self> {
+    ) -> Result<Self, LogError> {
         let tree = Self {
-            values: db.open_tree(name)?,
-            expiries: db.open_tree(format!("{name}_expiry"))?,
+            store: Arc::clone(store),
+            values,
+            expiries,
             writer,
             expiry_of: Box::new(expiry_of),
         };
-        if !tree.expiries.contains_key(INDEXED_MARKER)? {
-            for entry in tree.values.iter() {
-                let (key, value) = entry?;
-                let index = index_key((tree.expiry_of)(&value), &key);
-                tree.expiries.insert(index, &[][..])?;
+        if tree.store.get(expiries, INDEXED_MARKER)?.is_none() {
+            let mut from = Vec::new();
+            loop {
+                let range = KeyRange {
+                    from: &from,
+                    to: None,
+                    descending: false,
+                };
+                let page = tree.store.scan(values, range, WALK_PAGE)?;
+                let Some((last, _)) = page.last() else {
+                    break;
+                };
+                from = [&last[..], &[0]].concat();
+                let mut writes = BesideWrites::default();
+                for (key, value) in &page {
+                    writes.insert(
+                        expiries,
+                        index_key((tree.expiry_of)(value), key),
+                        Vec::new(),
+                    );
+                }
+                tree.store.apply_now(writes)?;
             }
-            tree.expiries.insert(INDEXED_MARKER, &[][..])?;
+            let mut marker = BesideWrites::default();
+            marker.insert(expiries, INDEXED_MARKER, Vec::new());
+            tree.store.apply_now(marker)?;
         }
         Ok(tree)
     }
 
     /// The value at `key`, unless it expired by `now`.
-    pub fn get(&self, key: &[u8], now: Timestamp) -> sled::Result<Option<sled::IVec>> {
+    pub fn get(&self, key: &[u8], now: Timestamp) -> Result<Option<Vec<u8>>, LogError> {
         Ok(self
-            .values
-            .get(key)?
+            .store
+            .get(self.values, key)?
             .filter(|value| (self.expiry_of)(value).0 > now))
     }
 
     /// The live values with the greatest keys, at most `limit`, greatest first (for listings).
-    pub fn newest_live(&self, now: Timestamp, limit: usize) -> sled::Result<Vec<sled::IVec>> {
+    pub fn newest_live(&self, now: Timestamp, limit: usize) -> Result<Vec<Vec<u8>>, LogError> {
         let mut live = Vec::new();
-        for entry in self.values.iter().rev() {
-            let (_, value) = entry?;
-            if (self.expiry_of)(&value).0 > now {
-                live.push(value);
-                if live.len() == limit {
-                    break;
+        let mut before: Option<Vec<u8>> = None;
+        loop {
+            let range = KeyRange {
+                from: &[],
+                to: before.as_deref(),
+                descending: true,
+            };
+            let page = self.store.scan(self.values, range, WALK_PAGE)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(live);
+            };
+            before = Some(last.clone());
+            for (_, value) in page {
+                if (self.expiry_of)(&value).0 > now {
+                    live.push(value);
+                    if live.len() == limit {
+                        return Ok(live);
+                    }
                 }
             }
         }
-        Ok(live)
     }
 
     /// Keeps `value` at `key` until `expiry`; returns once durable.
@@ -109,23 +144,17 @@ impl ExpiringTree {
     /// The writes that keep `value` at `key` until `expiry`, to be made durable with a
     /// command (`Steward::execute_with`).
     pub fn insertion(&self, key: &[u8], value: Vec<u8>, expiry: Expiry) -> BesideWrites {
-        let mut values = sled::Batch::default();
-        values.insert(key, value);
-        let mut expiries = sled::Batch::default();
-        expiries.insert(index_key(expiry, key), &[][..]);
         let mut writes = BesideWrites::default();
-        writes.push(&self.values, values);
-        writes.push(&self.expiries, expiries);
+        writes.insert(self.values, key, value);
+        writes.insert(self.expiries, index_key(expiry, key), Vec::new());
         writes
     }
 
     /// Removes the value at `key` now (its index entry goes with the sweep); returns once
     /// durable.
     pub async fn remove(&self, key: &[u8]) -> Result<(), CommandError> {
-        let mut values = sled::Batch::default();
-        values.remove(key);
         let mut writes = BesideWrites::default();
-        writes.push(&self.values, values);
+        writes.remove(self.values, key);
         self.writer.write(writes).await
     }
 
@@ -139,45 +168,38 @@ impl ExpiringTree {
             )),
             &[],
         );
+        // Index keys sort after the marker, which the range starts beyond.
+        let expired = KeyRange {
+            from: &[0x80u8],
+            to: Some(&end),
+            descending: false,
+        };
         let mut swept = 0;
         loop {
-            let mut values = sled::Batch::default();
-            let mut expiries = sled::Batch::default();
-            let mut chunk = 0;
-            // Index keys sort after the marker, which the range starts beyond.
-            for entry in self
-                .expiries
-                .range(&[0x80u8][..]..end.as_slice())
-                .take(SWEEP_CHUNK_MAX)
-            {
-                let (index, _) = entry.map_err(storage)?;
-                let key = &index[8..];
-                // A value written again since this entry carries a later expiry: it stays.
-                if let Some(value) = self.values.get(key).map_err(storage)? {
-                    if (self.expiry_of)(&value).0 <= now {
-                        values.remove(key);
-                    }
-                }
-                expiries.remove(index);
-                chunk += 1;
-            }
-            if chunk == 0 {
+            let chunk = (self.store)
+                .scan(self.expiries, expired, SWEEP_CHUNK_MAX)
+                .map_err(storage)?;
+            if chunk.is_empty() {
                 return Ok(swept);
             }
             let mut writes = BesideWrites::default();
-            writes.push(&self.values, values);
-            writes.push(&self.expiries, expiries);
+            for (index, _) in &chunk {
+                let key = &index[8..];
+                // A value written again since this entry carries a later expiry: it stays.
+                if let Some(value) = self.store.get(self.values, key).map_err(storage)? {
+                    if (self.expiry_of)(&value).0 <= now {
+                        writes.remove(self.values, key);
+                    }
+                }
+                writes.remove(self.expiries, index.clone());
+            }
             self.writer.write(writes).await?;
-            swept += chunk;
+            swept += chunk.len();
         }
     }
 
     /// How many values are kept.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+    pub fn count(&self) -> Result<u64, LogError> {
+        self.store.count(self.values)
     }
 }

@@ -1,6 +1,6 @@
-//! The outbox: invitation emails and how their delivery goes. Kept in the sled tree `outbox`,
-//! never in the log, because a message holds the invitation token and secrets never enter the
-//! log; swept once its invitation has expired.
+//! The outbox: invitation emails and how their delivery goes. Kept in the tree `outbox` beside
+//! the log, never in the log, because a message holds the invitation token and secrets never
+//! enter the log; swept once its invitation has expired.
 //!
 //! A message is written in the same group commit as the command that invites (or invites
 //! again), before its events (`Steward::execute_with`), so an answered invitation always has
@@ -13,7 +13,11 @@ use crate::{
     processor::{CommandError, DurableWriter},
 };
 use serde::{Deserialize, Serialize};
-use steward_events::{BesideWrites, Email, ProjectId, Timestamp};
+use std::sync::Arc;
+use steward_events::{
+    BesideWrites, Email, KeyRange, LogError, LogStore, ProjectId, Timestamp, TreeName,
+    SCAN_ENTRIES_MAX,
+};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -91,10 +95,11 @@ pub struct Outbox {
     tree: ExpiringTree,
     /// The ids of the pending messages (tree `outbox_pending`), so that the worker reads only
     /// those, however many sent ones the outbox still shows.
-    pending: sled::Tree,
+    pending: TreeName,
     /// Project id + invited address → the id of the newest message to it (tree
     /// `outbox_latest`), for showing an invitation's delivery.
-    latest: sled::Tree,
+    latest: TreeName,
+    store: Arc<dyn LogStore>,
     writer: DurableWriter,
     invitation_ttl_seconds: i64,
     /// Wakes the mail worker when a message was written.
@@ -107,18 +112,24 @@ impl Outbox {
     /// Messages expire with their invitation (`invitation_ttl_seconds` after they were written,
     /// for messages that do not say).
     pub fn open(
-        db: &sled::Db,
+        store: &Arc<dyn LogStore>,
         writer: DurableWriter,
         invitation_ttl_seconds: i64,
-    ) -> sled::Result<Self> {
+    ) -> Result<Self, LogError> {
         let expiry_of = move |value: &[u8]| match serde_json::from_slice::<OutboxMessage>(value) {
             Ok(message) => Expiry(expiry(&message, invitation_ttl_seconds)),
             Err(_) => Expiry(Timestamp::from_unix_micros(i64::MIN / 2)),
         };
         Ok(Self {
-            tree: ExpiringTree::open(db, "outbox", writer.clone(), expiry_of)?,
-            pending: db.open_tree("outbox_pending")?,
-            latest: db.open_tree("outbox_latest")?,
+            tree: ExpiringTree::open(
+                store,
+                ("outbox", "outbox_expiry"),
+                writer.clone(),
+                expiry_of,
+            )?,
+            pending: "outbox_pending",
+            latest: "outbox_latest",
+            store: Arc::clone(store),
             writer,
             invitation_ttl_seconds,
             written: tokio::sync::Notify::new(),
@@ -141,12 +152,11 @@ impl Outbox {
     pub fn insertion(&self, message: &OutboxMessage) -> BesideWrites {
         let mut writes = self.writes(message);
         if let (Some(project_id), Some(email)) = (message.project_id, message.recipient()) {
-            let mut latest = sled::Batch::default();
-            latest.insert(
+            writes.insert(
+                self.latest,
                 latest_key(project_id, &email),
                 &message.message_id.as_bytes()[..],
             );
-            writes.push(&self.latest, latest);
         }
         writes
     }
@@ -157,8 +167,11 @@ impl Outbox {
         project_id: ProjectId,
         email: &Email,
         now: Timestamp,
-    ) -> sled::Result<Option<Delivery>> {
-        let Some(message_id) = self.latest.get(latest_key(project_id, email))? else {
+    ) -> Result<Option<Delivery>, LogError> {
+        let Some(message_id) = self
+            .store
+            .get(self.latest, &latest_key(project_id, email))?
+        else {
             return Ok(None);
         };
         Ok((self.tree.get(&message_id, now)?)
@@ -172,12 +185,10 @@ impl Outbox {
         let value = serde_json::to_vec(message).expect("messages serialize");
         let expires = Expiry(expiry(message, self.invitation_ttl_seconds));
         let mut writes = self.tree.insertion(key, value, expires);
-        let mut pending = sled::Batch::default();
         match message.delivery.state {
-            DeliveryState::Pending => pending.insert(key, &[][..]),
-            _ => pending.remove(key),
+            DeliveryState::Pending => writes.insert(self.pending, key, Vec::new()),
+            _ => writes.remove(self.pending, key),
         }
-        writes.push(&self.pending, pending);
         writes
     }
 
@@ -197,22 +208,41 @@ impl Outbox {
 
     /// How many messages wait to be sent: at most `OUTBOX_WALKED_MAX`, as many as the mail
     /// worker looks at.
-    pub fn pending_count(&self) -> usize {
-        self.pending.iter().take(OUTBOX_WALKED_MAX).count()
+    pub fn pending_count(&self) -> Result<usize, LogError> {
+        Ok(self.pending_ids()?.len())
+    }
+
+    /// The ids of the first `OUTBOX_WALKED_MAX` pending messages, oldest first.
+    fn pending_ids(&self) -> Result<Vec<Vec<u8>>, LogError> {
+        let mut ids = Vec::new();
+        let mut from = Vec::new();
+        while ids.len() < OUTBOX_WALKED_MAX {
+            let range = KeyRange {
+                from: &from,
+                to: None,
+                descending: false,
+            };
+            let page = self.store.scan(self.pending, range, SCAN_ENTRIES_MAX)?;
+            let Some((last, _)) = page.last() else {
+                break;
+            };
+            from = [&last[..], &[0]].concat();
+            let room = OUTBOX_WALKED_MAX - ids.len();
+            ids.extend(page.into_iter().take(room).map(|(key, _)| key));
+        }
+        Ok(ids)
     }
 
     /// Forgets a pending id whose message is gone (swept with its expired invitation).
     async fn forget(&self, message_id: &[u8]) -> Result<(), CommandError> {
-        let mut pending = sled::Batch::default();
-        pending.remove(message_id);
         let mut writes = BesideWrites::default();
-        writes.push(&self.pending, pending);
+        writes.remove(self.pending, message_id);
         self.writer.write(writes).await
     }
 
     /// The newest `OUTBOX_LISTED_MAX` messages whose invitations can still be accepted at
     /// `now`, oldest first (message ids are UUID v7).
-    pub fn list(&self, now: Timestamp) -> sled::Result<Vec<OutboxMessage>> {
+    pub fn list(&self, now: Timestamp) -> Result<Vec<OutboxMessage>, LogError> {
         let newest = self.tree.newest_live(now, OUTBOX_LISTED_MAX)?;
         Ok(newest
             .iter()
@@ -225,8 +255,7 @@ impl Outbox {
     /// `DELIVERIES_PER_ROUND_MAX` of them, of the first `OUTBOX_WALKED_MAX` pending ones.
     pub async fn due(&self, now: Timestamp) -> Result<Vec<OutboxMessage>, CommandError> {
         let mut due = Vec::new();
-        for entry in self.pending.iter().take(OUTBOX_WALKED_MAX) {
-            let (key, _) = entry.map_err(storage)?;
+        for key in self.pending_ids().map_err(storage)? {
             let message = (self.tree.get(&key, now).map_err(storage)?)
                 .and_then(|value| serde_json::from_slice::<OutboxMessage>(&value).ok());
             let Some(message) = message else {
@@ -257,8 +286,8 @@ fn latest_key(project_id: ProjectId, email: &Email) -> Vec<u8> {
     key
 }
 
-fn storage(error: sled::Error) -> CommandError {
-    CommandError::Storage(std::sync::Arc::new(steward_events::LogError::from(error)))
+fn storage(error: LogError) -> CommandError {
+    CommandError::Storage(Arc::new(error))
 }
 
 /// When `message` expires: with its invitation.

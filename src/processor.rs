@@ -24,7 +24,7 @@ use std::{
 };
 use steward_events::{
     codec, limits::EVENTS_PER_COMMIT_MAX, Actor, BesideWrites, Commit, Envelope, Event, EventId,
-    ExpectedVersion, LogError, Nanodollars, ProposedEvent, SledLog, StreamId,
+    EventLog, ExpectedVersion, LogError, LogStore, Nanodollars, ProposedEvent, StreamId,
 };
 use steward_projections::Projections;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -109,7 +109,7 @@ pub struct CommandProcessor {
 impl CommandProcessor {
     /// Starts the processor on a write model and projections that already reflect the log.
     pub fn start(
-        log: Arc<SledLog>,
+        log: Arc<dyn LogStore>,
         state: State,
         projections: Arc<RwLock<Projections>>,
         clock: Arc<dyn Clock>,
@@ -226,7 +226,7 @@ impl Drop for CommandProcessor {
 }
 
 struct Worker {
-    log: Arc<SledLog>,
+    log: Arc<dyn LogStore>,
     state: State,
     projections: Arc<RwLock<Projections>>,
     /// The position the projections reflect, told once they do (before any reply).
@@ -435,9 +435,9 @@ impl Worker {
 
     /// Rebuilds the write model from the log and brings the projections up to it.
     fn reload(&mut self) {
-        let reloaded = load_state(&self.log).and_then(|state| {
+        let reloaded = load_state(self.log.as_ref()).and_then(|state| {
             let mut projections = self.projections.write().expect("projections lock");
-            projections.catch_up(&*self.log)?;
+            projections.catch_up(self.log.as_ref())?;
             self.visible.send_replace(projections.position());
             Ok(state)
         });
@@ -451,7 +451,7 @@ impl Worker {
 }
 
 /// Replays the whole log into a fresh write model.
-pub fn load_state(log: &SledLog) -> Result<State, LogError> {
+pub fn load_state(log: &dyn EventLog) -> Result<State, LogError> {
     let mut state = State::default();
     for envelope in log.read_from(1) {
         let envelope = envelope?;

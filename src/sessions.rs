@@ -1,5 +1,5 @@
 //! Account sessions: random bearer tokens, stored only as their SHA-256 with the account and
-//! an expiry, in the sled tree `sessions` beside the log (indexed by expiry, and swept once
+//! an expiry, in the tree `sessions` beside the log (indexed by expiry, and swept once
 //! expired). Not events: a session is a login, not a fact about projects, and it would only
 //! grow the log.
 
@@ -8,7 +8,8 @@ use crate::{
     processor::{CommandError, DurableWriter},
     secrets::{hash_secret, Secret},
 };
-use steward_events::{AccountId, Timestamp};
+use std::sync::Arc;
+use steward_events::{AccountId, LogError, LogStore, Timestamp};
 use uuid::Uuid;
 
 /// Prefix of every session token.
@@ -29,9 +30,13 @@ fn expiry_of(value: &[u8]) -> Expiry {
 }
 
 impl Sessions {
-    pub fn open(db: &sled::Db, writer: DurableWriter, ttl_seconds: i64) -> sled::Result<Self> {
+    pub fn open(
+        store: &Arc<dyn LogStore>,
+        writer: DurableWriter,
+        ttl_seconds: i64,
+    ) -> Result<Self, LogError> {
         Ok(Self {
-            tree: ExpiringTree::open(db, "sessions", writer, expiry_of)?,
+            tree: ExpiringTree::open(store, ("sessions", "sessions_expiry"), writer, expiry_of)?,
             ttl_seconds,
         })
     }
@@ -53,7 +58,7 @@ impl Sessions {
     }
 
     /// The account a live session token belongs to.
-    pub fn account(&self, token: &str, now: Timestamp) -> sled::Result<Option<AccountId>> {
+    pub fn account(&self, token: &str, now: Timestamp) -> Result<Option<AccountId>, LogError> {
         let Some(value) = self.tree.get(hash_secret(token).as_bytes(), now)? else {
             return Ok(None);
         };
@@ -73,11 +78,7 @@ impl Sessions {
     }
 
     /// How many sessions are kept, expired or not yet swept.
-    pub fn len(&self) -> usize {
-        self.tree.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+    pub fn count(&self) -> Result<u64, LogError> {
+        self.tree.count()
     }
 }

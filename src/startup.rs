@@ -83,15 +83,15 @@ impl Application {
         let steward = Arc::new(Steward::open(&settings.data_dir, clock)?);
         let grants =
             GrantKeys::open(&settings.data_dir, steward.now()).map_err(StartError::GrantKeys)?;
-        let db = steward.log().db().clone();
+        let store = Arc::clone(steward.log_arc());
         let outbox = Arc::new(Outbox::open(
-            &db,
+            &store,
             steward.writer(),
             i64::from(settings.invitation_ttl_hours) * 3600,
         )?);
         let state = AppState::new(Services {
             sessions: Arc::new(Sessions::open(
-                &db,
+                &store,
                 steward.writer(),
                 i64::from(settings.session_ttl_hours) * 3600,
             )?),
@@ -101,7 +101,7 @@ impl Application {
             models: Arc::new(models),
             grants: Arc::new(grants),
             idempotency: Arc::new(IdempotencyStore::open(
-                &db,
+                &store,
                 steward.writer(),
                 i64::from(settings.idempotency_ttl_hours) * 3600,
             )?),
@@ -186,7 +186,7 @@ impl Application {
         }
         match Arc::try_unwrap(steward) {
             Ok(steward) => steward.shutdown()?,
-            Err(steward) => steward.log().db().flush().map(drop)?,
+            Err(steward) => steward.log().flush()?,
         }
         tracing::info!("stopped");
         Ok(())

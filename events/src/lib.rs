@@ -27,8 +27,8 @@ pub use error::LogError;
 pub use features::{Feature, FeatureSet};
 pub use ids::{AccountId, EventId, GrantId, KeyId, ModelId, ProjectId, RequestId, TransferId};
 pub use log::{
-    AppendOutcome, BesideWrites, Commit, EventLog, ExpectedVersion, PgLog, ProposedEvent, SledLog,
-    VerifyReport,
+    AppendOutcome, BesideStore, BesideWrites, Commit, Entry, EventLog, ExpectedVersion, KeyRange,
+    LogStore, PgLog, ProposedEvent, SledLog, TreeName, VerifyReport, SCAN_ENTRIES_MAX,
 };
 pub use money::{parse_fixed_decimal, LedgerTotal, Nanodollars};
 pub use spending::{is_expired, spend_order, Expiring};

@@ -192,28 +192,3 @@ fn a_log_indexed_one_entry_per_event_without_a_watermark_is_reindexed_on_open() 
     }
     assert_eq!(log.verify().unwrap().events, 12);
 }
-
-#[test]
-fn writes_beside_the_log_land_with_an_append_and_without_one() {
-    // Given
-    let (_directory, log) = open();
-    let sessions = log.db().open_tree("sessions").unwrap();
-    let write = |key: &str| {
-        let mut batch = sled::Batch::default();
-        batch.insert(key.as_bytes(), &b"value"[..]);
-        let mut writes = BesideWrites::default();
-        writes.push(&sessions, batch);
-        writes
-    };
-    // When: one with a commit, one alone.
-    let outcomes = log
-        .append_all_with(vec![commit(vec![renamed(project(1), "a")])], write("with"))
-        .unwrap();
-    let alone = log.append_all_with(vec![], write("alone")).unwrap();
-    // Then
-    assert_eq!(outcomes.len(), 1);
-    assert!(alone.is_empty());
-    assert_eq!(log.head(), 1);
-    assert!(sessions.contains_key("with").unwrap());
-    assert!(sessions.contains_key("alone").unwrap());
-}

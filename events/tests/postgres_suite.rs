@@ -17,7 +17,7 @@ use support::{commit, project, renamed};
 struct Postgres(String);
 
 impl suite::Store for Postgres {
-    fn open(&self) -> Box<dyn EventLog> {
+    fn open(&self) -> Box<dyn LogStore> {
         Box::new(PgLog::open(&self.0).unwrap())
     }
 }
@@ -85,16 +85,26 @@ fn a_writer_whose_epoch_has_passed_is_refused_and_writes_nothing() {
     raw(&url)
         .execute("UPDATE steward_log_head SET epoch = epoch + 1", &[])
         .unwrap();
-    // When
-    let refused = stale.append(commit(vec![renamed(project(1), "b")]));
+    // When: it appends, with a write beside the log, and then writes beside the log alone.
+    let mut beside = BesideWrites::default();
+    beside.insert("sessions", b"k".to_vec(), b"v".to_vec());
+    let refused = stale.append_all_with(vec![commit(vec![renamed(project(1), "b")])], beside);
+    let mut alone = BesideWrites::default();
+    alone.insert("sessions", b"j".to_vec(), b"v".to_vec());
+    let refused_alone = stale.append_all_with(Vec::new(), alone);
     // Then
     assert!(matches!(refused, Err(LogError::NotWriter)), "{refused:?}");
+    assert!(
+        matches!(refused_alone, Err(LogError::NotWriter)),
+        "{refused_alone:?}"
+    );
     assert!(!stale.is_writer());
     let count: i64 = raw(&url)
         .query_one("SELECT count(*) FROM steward_events", &[])
         .unwrap()
         .get(0);
     assert_eq!(count, 1);
+    assert_eq!(stale.count("sessions").unwrap(), 0);
     assert_eq!(stale.verify().unwrap().events, 1);
 }
 
@@ -116,6 +126,7 @@ fn once_the_writer_is_gone_the_next_node_is_elected_in_a_later_epoch_and_continu
     let next = PgLog::open(&url).unwrap();
     // Then
     assert!(next.epoch().unwrap() > first_epoch);
+    assert!(!waiting.try_elect(Some("http://waiting")).unwrap());
     let appended = next.append(commit(vec![renamed(project(1), "b")])).unwrap();
     assert_eq!(appended[0].position, 2);
     assert_eq!(appended[0].stream_version, 2);
@@ -166,4 +177,47 @@ fn a_transaction_held_open_keeps_the_tail_from_passing_it() {
         let tail: Vec<u64> = reader.read_from(1).map(|e| e.unwrap().position).collect();
         assert_eq!(tail, [1, 2]);
     });
+}
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs; run by .ci/run"]
+fn a_follower_is_woken_by_an_append_and_elected_once_the_writer_is_gone() {
+    // Given: a writer that says where it takes commands, and a follower listening.
+    let cluster = cluster();
+    let url = database(&cluster);
+    let writer = PgLog::connect(&url).unwrap();
+    assert!(writer.try_elect(Some("http://one:3000")).unwrap());
+    let follower = PgLog::connect(&url).unwrap();
+    assert!(!follower.try_elect(Some("http://two:3000")).unwrap());
+    assert_eq!(
+        follower.writer_url().unwrap().as_deref(),
+        Some("http://one:3000")
+    );
+    follower.wait_for_append(Duration::from_millis(10)).unwrap();
+    // When: the writer appends while the follower waits.
+    std::thread::scope(|scope| {
+        let waited = scope.spawn(|| {
+            let started = Instant::now();
+            follower.wait_for_append(Duration::from_secs(20)).unwrap();
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        writer
+            .append(commit(vec![renamed(project(1), "a")]))
+            .unwrap();
+        // Then it is woken well before its timeout, and reads the event.
+        assert!(waited.join().unwrap() < Duration::from_secs(10));
+    });
+    assert_eq!(EventLog::head(&follower).unwrap(), 1);
+    // And once the writer is gone, the follower is elected and says where it is.
+    drop(writer);
+    assert!(follower.try_elect(Some("http://two:3000")).unwrap());
+    assert_eq!(
+        follower.writer_url().unwrap().as_deref(),
+        Some("http://two:3000")
+    );
+    let appended = follower
+        .append(commit(vec![renamed(project(1), "b")]))
+        .unwrap();
+    assert_eq!(appended[0].position, 2);
 }

@@ -8,7 +8,7 @@ use steward_events::*;
 struct Sled(tempfile::TempDir);
 
 impl suite::Store for Sled {
-    fn open(&self) -> Box<dyn EventLog> {
+    fn open(&self) -> Box<dyn LogStore> {
         Box::new(SledLog::open(self.0.path()).unwrap())
     }
 }
@@ -37,6 +37,7 @@ cases!(
     an_oversized_event_is_refused_and_nothing_lands,
     appends_at_one_expected_version_from_64_threads_give_exactly_one_success,
     an_import_continues_the_log_exactly_or_lands_nothing,
+    writes_beside_the_log_land_with_an_append_and_read_back_in_key_order,
 );
 
 #[test]

@@ -1,6 +1,6 @@
 //! `Idempotency-Key` on every command (POST, PUT, PATCH, DELETE): the same key with the same
 //! request answers the first answer again, byte for byte; the same key with another request is
-//! a 409. Answers are kept in the sled tree `idempotency`, so they survive restarts.
+//! a 409. Answers are kept in the tree `idempotency` beside the log, so they survive restarts.
 //!
 //! Keys are scoped to the caller (the hash of the `Authorization` header), so one caller's key
 //! never replays another's answer. Only authenticated callers' answers are kept (an anonymous
@@ -24,8 +24,11 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::{collections::HashSet, sync::Mutex};
-use steward_events::Timestamp;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
+use steward_events::{LogError, LogStore, Timestamp};
 
 /// The request header naming the key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -81,9 +84,14 @@ impl Drop for InFlight<'_> {
 }
 
 impl IdempotencyStore {
-    pub fn open(db: &sled::Db, writer: DurableWriter, ttl_seconds: i64) -> sled::Result<Self> {
+    pub fn open(
+        store: &Arc<dyn LogStore>,
+        writer: DurableWriter,
+        ttl_seconds: i64,
+    ) -> Result<Self, LogError> {
+        let trees = ("idempotency", "idempotency_expiry");
         Ok(Self {
-            answers: ExpiringTree::open(db, "idempotency", writer, expiry_of)?,
+            answers: ExpiringTree::open(store, trees, writer, expiry_of)?,
             ttl_seconds,
             in_flight: Mutex::new(HashSet::new()),
         })
@@ -125,12 +133,8 @@ impl IdempotencyStore {
     }
 
     /// How many answers are kept (for tests and operations).
-    pub fn len(&self) -> usize {
-        self.answers.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    pub fn count(&self) -> Result<u64, LogError> {
+        self.answers.count()
     }
 }
 

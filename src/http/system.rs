@@ -41,14 +41,24 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
         content_type = "text/plain; version=0.0.4; charset=utf-8", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Response {
     let position = state.steward.read(|projections| projections.position());
-    let head = state.steward.log().head();
-    state.metrics.log_head.set(head as i64);
+    // A figure that cannot be read keeps its last value; the failure is in the log.
+    match state.steward.log().head() {
+        Ok(head) => {
+            state.metrics.log_head.set(head as i64);
+        }
+        Err(error) => tracing::warn!(%error, "reading the log's head for /metrics failed"),
+    }
     for projection in steward_projections::Projections::NAMES {
         (state.metrics.projection_position)
             .get_or_create(&ProjectionLabel { projection })
             .set(position as i64);
     }
-    (state.metrics.outbox_pending).set(state.outbox.pending_count() as i64);
+    match state.outbox.pending_count() {
+        Ok(pending) => {
+            state.metrics.outbox_pending.set(pending as i64);
+        }
+        Err(error) => tracing::warn!(%error, "counting the outbox for /metrics failed"),
+    }
     (
         [(
             header::CONTENT_TYPE,

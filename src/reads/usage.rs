@@ -6,7 +6,7 @@ use crate::{
     Steward,
 };
 use std::{ops::ControlFlow, sync::Arc};
-use steward_events::{Permission, ProjectId, RequestId, SledLog};
+use steward_events::{EventLog, Permission, ProjectId, RequestId};
 use steward_projections::usage::{
     query::{RequestFilter, Row, Selection, UsageQuery},
     RequestView,
@@ -47,7 +47,7 @@ impl Steward {
                     let mut rows = Vec::new();
                     let positions = Positions::Requests(project_id);
                     newest_first(&projections, positions, None, |position| {
-                        rows.extend(query.rows_of(&request_at(&log, position)?));
+                        rows.extend(query.rows_of(&request_at(log.as_ref(), position)?));
                         Ok(ControlFlow::Continue(()))
                     })?;
                     Ok(rows)
@@ -73,7 +73,7 @@ impl Steward {
         blocking(move || {
             let positions = Positions::Requests(project_id);
             page_newest_first(&projections, positions, page, |position| {
-                let request = request_at(&log, position)?;
+                let request = request_at(log.as_ref(), position)?;
                 Ok(filter.wants(&request).then_some(request))
             })
         })
@@ -105,7 +105,7 @@ impl Steward {
 }
 
 /// The request recorded at `position`, read back from the event log.
-fn request_at(log: &SledLog, position: u64) -> Result<RequestView, ReadError> {
+fn request_at(log: &dyn EventLog, position: u64) -> Result<RequestView, ReadError> {
     let envelope = log
         .read_at(position)?
         .ok_or_else(|| ReadError::Storage(format!("no event at position {position}")))?;

@@ -145,7 +145,7 @@ impl TestApp {
 
     /// The position of the last recorded event: unchanged means nothing was recorded.
     pub fn log_head(&self) -> u64 {
-        self.state.steward.log().head()
+        self.state.steward.log().head().unwrap()
     }
 
     pub fn advance_days(&self, days: i64) {

@@ -57,7 +57,7 @@ async fn concurrent_commands_share_flushes_and_all_land_in_order() {
     }
     // Then
     assert_eq!((landed, refused), (signups, 1));
-    assert_eq!(steward.log().head(), 3 * signups as u64);
+    assert_eq!(steward.log().head().unwrap(), 3 * signups as u64);
     assert_eq!(steward.log().verify().unwrap().events, 3 * signups as u64);
     let stats = steward.processor_stats();
     assert_eq!(stats.commands, signups as u64 + 1);

@@ -81,22 +81,21 @@ impl SledLog {
         index_entries: IndexEntries,
     ) -> Result<(), LogError> {
         let appends_events = next_position != heads.next_position;
-        let written = beside
-            .apply()
+        let written = self
+            .apply_beside(beside)
             .and_then(|()| {
                 if appends_events {
                     let mut events_batch = sled::Batch::default();
                     segment::pack(heads.next_position, records, &mut events_batch);
-                    self.events.apply_batch(events_batch)
-                } else {
-                    Ok(())
+                    self.events.apply_batch(events_batch)?;
                 }
+                Ok(())
             })
-            .and_then(|()| self.db.flush().map(drop));
+            .and_then(|()| Ok(self.db.flush().map(drop)?));
         if let Err(error) = written {
             // What reached the trees is unknown; start again from what they hold.
             let _ = self.recover(heads);
-            return Err(error.into());
+            return Err(error);
         }
         if !appends_events {
             return Ok(());

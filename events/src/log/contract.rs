@@ -14,7 +14,18 @@ pub trait EventLog: Send + Sync {
     /// against the versions its predecessors in the same call leave behind; a commit that fails
     /// its check is left out (its outcome says why) and the others still land. The outer
     /// error means storage failed and nothing of this call can be trusted to have landed.
-    fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError>;
+    fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError> {
+        self.append_all_with(commits, BesideWrites::default())
+    }
+
+    /// `append_all`, with writes to the trees beside the log made durable with the commits
+    /// (and written even when no commit lands). An error means storage failed and neither the
+    /// commits nor the writes beside them can be trusted to have landed.
+    fn append_all_with(
+        &self,
+        commits: Vec<Commit>,
+        beside: BesideWrites,
+    ) -> Result<Vec<AppendOutcome>, LogError>;
 
     /// Appends one commit: a one-commit `append_all`.
     fn append(&self, commit: Commit) -> Result<Vec<Envelope>, LogError> {
@@ -244,8 +255,12 @@ pub(super) fn walk(
 }
 
 impl EventLog for SledLog {
-    fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError> {
-        SledLog::append_all(self, commits)
+    fn append_all_with(
+        &self,
+        commits: Vec<Commit>,
+        beside: BesideWrites,
+    ) -> Result<Vec<AppendOutcome>, LogError> {
+        SledLog::append_all_with(self, commits, beside)
     }
 
     fn head(&self) -> Result<u64, LogError> {

@@ -30,7 +30,7 @@
 //! Every append ends with one `flush`, so an append that returned is durable.
 //!
 //! One file per concern: `append` (staging commits, the durable write), `beside` (writes to
-//! the trees beside the log), `index` (the indexer thread and its entries), `recovery`
+//! the trees beside the log), `trees` (them on sled), `index` (the indexer thread and its entries), `recovery`
 //! (re-indexing on open), `import`, `read` (positions, streams, request ids), `segment` (the
 //! values of `events`) and `verify`.
 
@@ -45,9 +45,12 @@ mod recovery;
 mod segment;
 #[cfg(test)]
 mod tests;
+mod trees;
 mod verify;
 
-pub use beside::BesideWrites;
+pub use beside::{
+    BesideStore, BesideWrites, Entry, KeyRange, LogStore, TreeName, SCAN_ENTRIES_MAX,
+};
 pub use contract::{Envelopes, EventLog};
 pub use postgres::PgLog;
 pub use segment::{Stored, SEGMENT_FORMAT_BYTE};
@@ -142,6 +145,8 @@ pub struct SledLog {
     recent_requests: RecentRequests,
     heads: Mutex<Heads>,
     indexer: Indexer,
+    /// The trees beside the log opened so far, by name (`trees`).
+    beside: std::sync::RwLock<HashMap<TreeName, sled::Tree>>,
 }
 
 type StreamKey = [u8; StreamId::PREFIX_LEN + 8];
@@ -222,6 +227,7 @@ impl SledLog {
             requests,
             recent_requests,
             db,
+            beside: Default::default(),
             heads: Mutex::new(Heads {
                 next_position: 1,
                 stream_versions: HashMap::new(),

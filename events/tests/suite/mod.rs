@@ -7,7 +7,7 @@ use steward_events::*;
 
 /// Where a case's log lives; `open` may be called again once the previous log is dropped.
 pub trait Store {
-    fn open(&self) -> Box<dyn EventLog>;
+    fn open(&self) -> Box<dyn LogStore>;
 }
 
 /// One case of the suite.
@@ -58,6 +58,10 @@ pub const CASES: &[(&str, Case)] = &[
     (
         "an_import_continues_the_log_exactly_or_lands_nothing",
         an_import_continues_the_log_exactly_or_lands_nothing,
+    ),
+    (
+        "writes_beside_the_log_land_with_an_append_and_read_back_in_key_order",
+        writes_beside_the_log_land_with_an_append_and_read_back_in_key_order,
     ),
 ];
 
@@ -367,4 +371,57 @@ pub fn an_import_continues_the_log_exactly_or_lands_nothing(store: &dyn Store) {
         .unwrap();
     assert_eq!(more[0].position, exported.len() as u64 + 1);
     assert_eq!(log.verify().unwrap().events, exported.len() as u64 + 1);
+}
+
+fn keys(entries: Vec<Entry>) -> Vec<Vec<u8>> {
+    entries.into_iter().map(|(key, _)| key).collect()
+}
+
+pub fn writes_beside_the_log_land_with_an_append_and_read_back_in_key_order(store: &dyn Store) {
+    // Given: an append with writes to two trees, one key written twice and one removed.
+    let log = store.open();
+    let mut beside = BesideWrites::default();
+    for key in [b"c", b"a", b"d", b"b"] {
+        beside.insert("letters", key.to_vec(), key.repeat(2));
+    }
+    beside.insert("letters", b"a".to_vec(), b"again".to_vec());
+    beside.remove("letters", b"d".to_vec());
+    beside.insert("others", b"a".to_vec(), b"other".to_vec());
+    let outcomes = log
+        .append_all_with(vec![commit(vec![renamed(project(1), "a")])], beside)
+        .unwrap();
+    assert!(outcomes[0].is_ok());
+    // And writes beside with no commit at all.
+    let mut alone = BesideWrites::default();
+    alone.insert("letters", b"e".to_vec(), b"ee".to_vec());
+    log.append_all_with(Vec::new(), alone).unwrap();
+    drop(log);
+    // When
+    let log = store.open();
+    // Then
+    assert_eq!(log.head().unwrap(), 1);
+    assert_eq!(log.get("letters", b"a").unwrap(), Some(b"again".to_vec()));
+    assert_eq!(log.get("letters", b"d").unwrap(), None);
+    assert_eq!(log.get("others", b"a").unwrap(), Some(b"other".to_vec()));
+    assert_eq!(log.count("letters").unwrap(), 4);
+    let all = log.scan("letters", KeyRange::all(), 10).unwrap();
+    assert_eq!(keys(all), [b"a", b"b", b"c", b"e"]);
+    let range = KeyRange {
+        from: b"b",
+        to: Some(b"e"),
+        descending: true,
+    };
+    assert_eq!(keys(log.scan("letters", range, 10).unwrap()), [b"c", b"b"]);
+    let from_b = KeyRange {
+        from: b"b",
+        to: None,
+        descending: false,
+    };
+    assert_eq!(keys(log.scan("letters", from_b, 2).unwrap()), [b"b", b"c"]);
+    // A tree named like one of the log's own is refused, or kept apart from it.
+    let mut apart = BesideWrites::default();
+    apart.insert("events", b"x".to_vec(), b"y".to_vec());
+    let _ = log.append_all_with(Vec::new(), apart);
+    assert_eq!(log.head().unwrap(), 1);
+    assert_eq!(log.read_from(1).count(), 1);
 }

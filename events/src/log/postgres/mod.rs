@@ -21,13 +21,18 @@
 //! Each record is the same bytes the sled log stores for one event (`codec`): format byte,
 //! schema version, body, checksum; checked on every read.
 
+mod beside;
 #[cfg(feature = "cluster")]
 pub mod cluster;
+mod pool;
 mod schema;
+
+pub use pool::READER_CONNECTIONS;
 
 use super::*;
 use crate::log::contract::{self, Envelopes, EventLog};
-use ::postgres::{types::ToSql, Client, NoTls};
+use ::postgres::{fallible_iterator::FallibleIterator, types::ToSql, Client, NoTls};
+use pool::{off_runtime, Pool};
 
 /// The advisory lock key whose holder is the log's writer ("steward" in ASCII).
 const WRITER_LOCK: i64 = i64::from_be_bytes(*b"\0steward");
@@ -45,47 +50,123 @@ struct Writer {
     heads: Heads,
 }
 
+/// The channel an append notifies, with the new head, when it commits.
+const APPENDED_CHANNEL: &str = "steward_log";
+
 /// The event log in a PostgreSQL database.
 pub struct PgLog {
+    url: String,
     writer: Mutex<Writer>,
-    reader: Mutex<Client>,
+    readers: Pool,
+    /// The connection that listens on `APPENDED_CHANNEL`, opened on first wait.
+    listener: Mutex<Option<Client>>,
 }
 
 impl PgLog {
     /// Connects to `url`, creates or migrates the schema, and tries to become the writer: a
     /// node that finds another writer opens the log to read only ([`PgLog::is_writer`]).
     pub fn open(url: &str) -> Result<Self, LogError> {
-        let mut client = Client::connect(url, NoTls).map_err(database)?;
-        schema::migrate(&mut client)?;
-        let reader = Client::connect(url, NoTls).map_err(database)?;
-        let elected: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
-            .map_err(database)?
-            .get(0);
-        let (epoch, head) = if elected {
-            let row = client
+        let log = Self::connect(url)?;
+        log.try_elect(None)?;
+        Ok(log)
+    }
+
+    /// Connects to `url` and creates or migrates the schema, to read only until elected
+    /// ([`PgLog::try_elect`]).
+    pub fn connect(url: &str) -> Result<Self, LogError> {
+        off_runtime(|| {
+            let mut client = Client::connect(url, NoTls).map_err(database)?;
+            schema::migrate(&mut client)?;
+            let head: i64 = client
+                .query_one("SELECT position FROM steward_log_head", &[])
+                .map_err(database)?
+                .get(0);
+            Ok(Self {
+                url: url.to_owned(),
+                writer: Mutex::new(Writer {
+                    client,
+                    epoch: None,
+                    heads: Heads {
+                        next_position: head as u64 + 1,
+                        stream_versions: HashMap::new(),
+                    },
+                }),
+                readers: Pool::connect(url)?,
+                listener: Mutex::new(None),
+            })
+        })
+    }
+
+    /// Becomes the writer if no node is: takes the writer's lock, bumps the epoch (fencing
+    /// off any writer elected before), and records `writer_url` as where other nodes send
+    /// commands. Answers whether this node is the writer now. Once it is, no other node can
+    /// append, so the head it then reads is final until it stops.
+    pub fn try_elect(&self, writer_url: Option<&str>) -> Result<bool, LogError> {
+        let mut guard = lock(&self.writer);
+        let writer: &mut Writer = &mut guard;
+        if writer.epoch.is_some() {
+            return Ok(true);
+        }
+        off_runtime(|| {
+            let elected: bool = writer
+                .client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+                .map_err(database)?
+                .get(0);
+            if !elected {
+                return Ok(false);
+            }
+            let row = writer
+                .client
                 .query_one(
-                    "UPDATE steward_log_head SET epoch = epoch + 1 RETURNING epoch, position",
-                    &[],
+                    "UPDATE steward_log_head SET epoch = epoch + 1, writer_url = $1
+                     RETURNING epoch, position",
+                    &[&writer_url],
                 )
                 .map_err(database)?;
-            (Some(row.get::<_, i64>(0)), row.get::<_, i64>(1))
-        } else {
-            let row = client
-                .query_one("SELECT position FROM steward_log_head", &[])
-                .map_err(database)?;
-            (None, row.get::<_, i64>(0))
-        };
-        Ok(Self {
-            writer: Mutex::new(Writer {
-                client,
-                epoch,
-                heads: Heads {
-                    next_position: head as u64 + 1,
-                    stream_versions: HashMap::new(),
-                },
-            }),
-            reader: Mutex::new(reader),
+            writer.epoch = Some(row.get::<_, i64>(0));
+            writer.heads.next_position = row.get::<_, i64>(1) as u64 + 1;
+            writer.heads.stream_versions.clear();
+            Ok(true)
+        })
+    }
+
+    /// Where the writer elected last takes commands, as it said when elected.
+    pub fn writer_url(&self) -> Result<Option<String>, LogError> {
+        self.readers.with(|client| {
+            client
+                .query_one("SELECT writer_url FROM steward_log_head", &[])
+                .map(|row| row.get(0))
+        })
+    }
+
+    /// Waits until an append commits, or for at most `timeout`. Only a hint that the log may
+    /// have moved on: a reader reads from its own position whatever this answers (a
+    /// notification can be missed while the listener reconnects).
+    pub fn wait_for_append(&self, timeout: std::time::Duration) -> Result<(), LogError> {
+        off_runtime(|| {
+            let mut listener = lock(&self.listener);
+            if listener.is_none() {
+                let mut client = Client::connect(&self.url, NoTls).map_err(database)?;
+                client
+                    .batch_execute(&format!("LISTEN {APPENDED_CHANNEL}"))
+                    .map_err(database)?;
+                *listener = Some(client);
+            }
+            let client = listener.as_mut().expect("a listener was connected");
+            let waited = client.notifications().timeout_iter(timeout).next();
+            let drained = waited.and_then(|_| {
+                let mut pending = client.notifications();
+                let mut pending = pending.iter();
+                while pending.next()?.is_some() {}
+                Ok(())
+            });
+            if let Err(error) = drained {
+                // Connected again on the next wait.
+                *listener = None;
+                return Err(database(error));
+            }
+            Ok(())
         })
     }
 
@@ -101,10 +182,7 @@ impl PgLog {
 
     fn stream_version_in(client: &mut Client, stream: StreamId) -> Result<u64, LogError> {
         let row = client
-            .query_one(
-                "SELECT coalesce(max(version), 0) FROM steward_events WHERE stream = $1",
-                &[&&stream.storage_prefix()[..]],
-            )
+            .query_one(schema::STREAM_VERSION, &[&&stream.storage_prefix()[..]])
             .map_err(database)?;
         Ok(row.get::<_, i64>(0) as u64)
     }
@@ -148,18 +226,21 @@ impl PgLog {
         Ok((staged, outcomes))
     }
 
-    /// Writes staged records in one statement: the head row moves from the head this writer
-    /// knows, in its epoch, or nothing is written.
+    /// Writes staged records and writes beside the log in one statement: the head row moves
+    /// from the head this writer knows, in its epoch, or nothing is written.
     fn write(writer: &mut Writer, staged: Staged) -> Result<(), LogError> {
         let Some(epoch) = writer.epoch else {
             return Err(LogError::NotWriter);
         };
-        if staged.records.is_empty() {
+        if staged.records.is_empty()
+            && staged.kept_keys.is_empty()
+            && staged.removed_keys.is_empty()
+        {
             return Ok(());
         }
         let from = writer.heads.next_position as i64 - 1;
         let to = from + staged.records.len() as i64;
-        let parameters: [&(dyn ToSql + Sync); 9] = [
+        let parameters: [&(dyn ToSql + Sync); 14] = [
             &from,
             &to,
             &epoch,
@@ -169,8 +250,13 @@ impl PgLog {
             &staged.records,
             &staged.request_keys,
             &staged.request_positions,
+            &staged.kept_trees,
+            &staged.kept_keys,
+            &staged.kept_values,
+            &staged.removed_trees,
+            &staged.removed_keys,
         ];
-        let row = writer.client.query_one(schema::APPEND, &parameters);
+        let row = off_runtime(|| writer.client.query_one(schema::APPEND, &parameters));
         let moved = match row {
             Ok(row) => row.get::<_, i64>(0) == 1,
             Err(error) => {
@@ -192,10 +278,11 @@ impl PgLog {
 
     fn reload(writer: &mut Writer) -> Result<(), LogError> {
         writer.heads.stream_versions.clear();
-        let row = writer
-            .client
-            .query_one("SELECT position, epoch FROM steward_log_head", &[])
-            .map_err(database)?;
+        let row = off_runtime(|| {
+            (writer.client)
+                .query_one("SELECT position, epoch FROM steward_log_head", &[])
+                .map_err(database)
+        })?;
         writer.heads.next_position = row.get::<_, i64>(0) as u64 + 1;
         if writer.epoch != Some(row.get::<_, i64>(1)) {
             writer.epoch = None;
@@ -205,9 +292,9 @@ impl PgLog {
 
     /// One page of the log from `from` on, up to the head row, in one snapshot.
     fn page(&self, from: u64) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
-        let rows = lock(&self.reader)
-            .query(schema::READ_PAGE, &[&(from as i64), &READ_PAGE_ROWS])
-            .map_err(database)?;
+        let rows = self
+            .readers
+            .with(|client| client.query(schema::READ_PAGE, &[&(from as i64), &READ_PAGE_ROWS]))?;
         Ok(rows
             .into_iter()
             .map(|row| (row.get::<_, i64>(0) as u64, row.get::<_, Vec<u8>>(1)))
@@ -258,6 +345,12 @@ struct Staged {
     records: Vec<Vec<u8>>,
     request_keys: Vec<Vec<u8>>,
     request_positions: Vec<i64>,
+    /// Rows of `steward_beside` to keep, and to remove.
+    kept_trees: Vec<&'static str>,
+    kept_keys: Vec<Vec<u8>>,
+    kept_values: Vec<Vec<u8>>,
+    removed_trees: Vec<&'static str>,
+    removed_keys: Vec<Vec<u8>>,
     /// The stream versions once these land.
     versions: HashMap<StreamId, u64>,
 }
@@ -282,34 +375,48 @@ impl Staged {
 }
 
 impl EventLog for PgLog {
-    fn append_all(&self, commits: Vec<Commit>) -> Result<Vec<AppendOutcome>, LogError> {
+    fn append_all_with(
+        &self,
+        commits: Vec<Commit>,
+        beside: BesideWrites,
+    ) -> Result<Vec<AppendOutcome>, LogError> {
         if commits.len() > COMMITS_PER_APPEND_MAX {
             return Err(LogError::Limit("an append exceeds COMMITS_PER_APPEND_MAX"));
         }
-        let mut writer = lock(&self.writer);
+        let mut guard = lock(&self.writer);
+        let writer: &mut Writer = &mut guard;
         if writer.epoch.is_none() {
             return Err(LogError::NotWriter);
         }
-        let (staged, outcomes) = Self::stage(&mut writer, commits)?;
-        Self::write(&mut writer, staged)?;
+        let (mut staged, outcomes) = off_runtime(|| Self::stage(writer, commits))?;
+        staged.add_beside(beside);
+        Self::write(writer, staged)?;
         Ok(outcomes)
     }
 
     fn head(&self) -> Result<u64, LogError> {
-        let row = lock(&self.reader)
-            .query_one("SELECT position FROM steward_log_head", &[])
-            .map_err(database)?;
-        Ok(row.get::<_, i64>(0) as u64)
+        let head: i64 = self.readers.with(|client| {
+            client
+                .query_one("SELECT position FROM steward_log_head", &[])
+                .map(|row| row.get(0))
+        })?;
+        Ok(head as u64)
     }
 
     fn stream_version(&self, stream: StreamId) -> Result<u64, LogError> {
-        Self::stream_version_in(&mut lock(&self.reader), stream)
+        let prefix = stream.storage_prefix();
+        let version: i64 = self.readers.with(|client| {
+            client
+                .query_one(schema::STREAM_VERSION, &[&&prefix[..]])
+                .map(|row| row.get(0))
+        })?;
+        Ok(version as u64)
     }
 
     fn read_at(&self, position: u64) -> Result<Option<Envelope>, LogError> {
-        let row = lock(&self.reader)
-            .query_opt(schema::READ_AT, &[&(position as i64)])
-            .map_err(database)?;
+        let row = self
+            .readers
+            .with(|client| client.query_opt(schema::READ_AT, &[&(position as i64)]))?;
         row.map(|row| codec::decode(position, &row.get::<_, Vec<u8>>(0)))
             .transpose()
     }
@@ -336,10 +443,10 @@ impl EventLog for PgLog {
         let prefix = stream.storage_prefix();
         let fetch = move |from: u64| {
             let from = from as i64;
-            let parameters: [&(dyn ToSql + Sync); 3] = [&&prefix[..], &from, &READ_PAGE_ROWS];
-            lock(&self.reader)
-                .query(schema::READ_STREAM, &parameters)
-                .map_err(database)
+            self.readers.with(|client| {
+                let parameters: [&(dyn ToSql + Sync); 3] = [&&prefix[..], &from, &READ_PAGE_ROWS];
+                client.query(schema::READ_STREAM, &parameters)
+            })
         };
         paged(version.max(1), fetch, move |row: ::postgres::Row, next| {
             let position = row.get::<_, i64>(0) as u64;
@@ -356,12 +463,12 @@ impl EventLog for PgLog {
         request_id: RequestId,
     ) -> Result<Option<u64>, LogError> {
         let key = request_key(project_id, request_id);
-        let row = lock(&self.reader)
-            .query_opt(
+        let row = self.readers.with(|client| {
+            client.query_opt(
                 "SELECT position FROM steward_requests WHERE key = $1",
                 &[&&key[..]],
             )
-            .map_err(database)?;
+        })?;
         Ok(row.map(|row| row.get::<_, i64>(0) as u64))
     }
 
@@ -369,7 +476,8 @@ impl EventLog for PgLog {
         if envelopes.len() > EVENTS_PER_COMMIT_MAX {
             return Err(LogError::Limit("an import exceeds EVENTS_PER_COMMIT_MAX"));
         }
-        let mut writer = lock(&self.writer);
+        let mut guard = lock(&self.writer);
+        let writer: &mut Writer = &mut guard;
         if writer.epoch.is_none() {
             return Err(LogError::NotWriter);
         }
@@ -379,7 +487,9 @@ impl EventLog for PgLog {
                 Some(&version) => version,
                 None => match writer.heads.stream_versions.get(&envelope.stream) {
                     Some(&version) => version,
-                    None => Self::stream_version_in(&mut writer.client, envelope.stream)?,
+                    None => off_runtime(|| {
+                        Self::stream_version_in(&mut writer.client, envelope.stream)
+                    })?,
                 },
             };
             contract::refuse_import(envelope, next_position, current)?;
@@ -388,20 +498,21 @@ impl EventLog for PgLog {
                 .insert(envelope.stream, envelope.stream_version);
             staged.add(envelope, codec::encode(envelope)?);
         }
-        Self::write(&mut writer, staged)
+        Self::write(writer, staged)
     }
 
     fn verify_observed(&self, checked: &mut dyn FnMut(u64)) -> Result<VerifyReport, LogError> {
         let head = EventLog::head(self)?;
         let walked = contract::walk(self, head, checked, &mut |_| Ok(()))?;
         let requests = walked.requests;
-        let indexed: i64 = lock(&self.reader)
-            .query_one(
-                "SELECT count(*) FROM steward_requests WHERE position <= $1",
-                &[&(head as i64)],
-            )
-            .map_err(database)?
-            .get(0);
+        let indexed: i64 = self.readers.with(|client| {
+            client
+                .query_one(
+                    "SELECT count(*) FROM steward_requests WHERE position <= $1",
+                    &[&(head as i64)],
+                )
+                .map(|row| row.get(0))
+        })?;
         if indexed as u64 != requests {
             return Err(LogError::Corrupt {
                 position: head,

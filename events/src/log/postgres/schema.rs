@@ -11,9 +11,10 @@ use ::postgres::Client;
 const MIGRATION_LOCK: i64 = i64::from_be_bytes(*b"\0stewmig");
 
 /// Every migration, in order: (version, statements).
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE steward_log_head (
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE steward_log_head (
          only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
          position bigint NOT NULL CHECK (position >= 0),
          epoch bigint NOT NULL
@@ -30,7 +31,18 @@ const MIGRATIONS: &[(i32, &str)] = &[(
          key bytea PRIMARY KEY,
          position bigint NOT NULL
      );",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE steward_beside (
+             tree text NOT NULL,
+             key bytea NOT NULL,
+             value bytea NOT NULL,
+             PRIMARY KEY (tree, key)
+         );
+         ALTER TABLE steward_log_head ADD COLUMN writer_url text;",
+    ),
+];
 
 /// The newest schema version this code knows.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -75,9 +87,10 @@ pub fn migrate(client: &mut Client) -> Result<(), LogError> {
     transaction.commit().map_err(database)
 }
 
-/// One append: moves the head row from $1 to $2 in epoch $3 and inserts the records and
-/// their request-index rows, or (the head or epoch having moved) inserts nothing. Answers
-/// whether the head moved.
+/// One append: moves the head row from $1 to $2 in epoch $3, inserts the records and their
+/// request-index rows, keeps rows $10–$12 of `steward_beside` and removes rows $13–$14 (no
+/// key in both), and notifies `steward_log` with the new head; or (the head or epoch having
+/// moved) does nothing. Answers whether the head moved.
 pub const APPEND: &str = "
     WITH head AS (
         UPDATE steward_log_head SET position = $2
@@ -94,8 +107,25 @@ pub const APPEND: &str = "
         SELECT r.key, r.position
         FROM head, unnest($8::bytea[], $9::bigint[]) AS r (key, position)
         RETURNING 1
+    ), kept AS (
+        INSERT INTO steward_beside (tree, key, value)
+        SELECT b.tree, b.key, b.value
+        FROM head, unnest($10::text[], $11::bytea[], $12::bytea[]) AS b (tree, key, value)
+        ON CONFLICT (tree, key) DO UPDATE SET value = excluded.value
+        RETURNING 1
+    ), removed AS (
+        DELETE FROM steward_beside b
+        USING head, unnest($13::text[], $14::bytea[]) AS r (tree, key)
+        WHERE b.tree = r.tree AND b.key = r.key
+        RETURNING 1
+    ), notified AS (
+        SELECT pg_notify('steward_log', $2::text) FROM head
     )
-    SELECT (SELECT count(*) FROM head)";
+    SELECT (SELECT count(*) FROM head), (SELECT count(*) FROM notified)";
+
+/// The version of stream $1: how many events it holds.
+pub const STREAM_VERSION: &str =
+    "SELECT coalesce(max(version), 0) FROM steward_events WHERE stream = $1";
 
 /// Up to $2 records from position $1 on, none past the head row, in one snapshot.
 pub const READ_PAGE: &str = "

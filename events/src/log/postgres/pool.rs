@@ -1,0 +1,73 @@
+//! Connections for reading, and running the blocking client where the caller is.
+//!
+//! The `postgres` client blocks on a runtime of its own, which tokio refuses to start inside
+//! another: every query therefore runs through [`off_runtime`], which leaves the caller's
+//! runtime for the duration of the query (or, on a single-threaded runtime, which cannot, runs
+//! it on a scoped thread).
+
+use super::{database, lock, LogError};
+use ::postgres::{Client, NoTls};
+use std::sync::{
+    atomic::{AtomicUsize, Ordering},
+    Mutex, TryLockError,
+};
+
+/// How many connections a log reads on: reads from many requests at once queue for these.
+pub const READER_CONNECTIONS: usize = 4;
+
+/// Runs `work`, which blocks, without blocking the async runtime the caller may be on.
+pub(super) fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        Ok(_) => std::thread::scope(|scope| match scope.spawn(work).join() {
+            Ok(answer) => answer,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+        Err(_) => work(),
+    }
+}
+
+/// Connections for reads, each used by one query at a time.
+pub(super) struct Pool {
+    clients: Vec<Mutex<Client>>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    pub(super) fn connect(url: &str) -> Result<Self, LogError> {
+        let clients = (0..READER_CONNECTIONS)
+            .map(|_| {
+                Client::connect(url, NoTls)
+                    .map(Mutex::new)
+                    .map_err(database)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            clients,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `query` on an idle connection, or waits for one.
+    pub(super) fn with<R: Send>(
+        &self,
+        query: impl FnOnce(&mut Client) -> Result<R, ::postgres::Error> + Send,
+    ) -> Result<R, LogError> {
+        off_runtime(|| {
+            for client in &self.clients {
+                match client.try_lock() {
+                    Ok(mut client) => return query(&mut client).map_err(database),
+                    Err(TryLockError::Poisoned(poisoned)) => {
+                        return query(&mut poisoned.into_inner()).map_err(database)
+                    }
+                    Err(TryLockError::WouldBlock) => continue,
+                }
+            }
+            let index = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+            query(&mut lock(&self.clients[index])).map_err(database)
+        })
+    }
+}
