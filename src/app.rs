@@ -22,6 +22,8 @@ pub struct Steward {
     projections: Arc<RwLock<Projections>>,
     clock: Arc<dyn Clock>,
     start: StartReport,
+    /// This node's part in a cluster on a shared log; none on a log of its own.
+    cluster: Option<crate::cluster::Node>,
 }
 
 /// How start-up went: from which checkpoint, and how much of the log it replayed.
@@ -38,15 +40,17 @@ impl Steward {
     /// can be used, and replays the rest of the log into the write model and every projection.
     pub fn open(data_directory: &Path, clock: Arc<dyn Clock>) -> Result<Self, LogError> {
         let log: Arc<dyn LogStore> = Arc::new(SledLog::open(data_directory)?);
-        Self::open_on(log, data_directory, clock)
+        Self::open_on(log, data_directory, clock, true)
     }
 
     /// Opens on `log`, with the checkpoint kept in `data_directory`, and replays the log
-    /// after it into the write model and every projection.
-    pub fn open_on(
+    /// after it into the write model and every projection. The processor decides commands
+    /// at once if `writing`, else once elected (`cluster`).
+    pub(crate) fn open_on(
         log: Arc<dyn LogStore>,
         data_directory: &Path,
         clock: Arc<dyn Clock>,
+        writing: bool,
     ) -> Result<Self, LogError> {
         let (mut state, mut projections, checkpoint_position) =
             match checkpoint::load(data_directory, log.as_ref()) {
@@ -75,6 +79,7 @@ impl Steward {
             state,
             Arc::clone(&projections),
             Arc::clone(&clock),
+            writing,
         );
         Ok(Self {
             data_directory: data_directory.to_owned(),
@@ -86,7 +91,29 @@ impl Steward {
                 checkpoint_position,
                 replayed,
             },
+            cluster: None,
         })
+    }
+
+    /// Joins this node to its cluster: `node` follows the log and stands for election.
+    pub(crate) fn attach(&mut self, node: crate::cluster::Node) {
+        self.cluster = Some(node);
+    }
+
+    /// This node's part in a cluster, if it shares its log with others.
+    pub fn cluster(&self) -> Option<&crate::cluster::Node> {
+        self.cluster.as_ref()
+    }
+
+    /// Whether this node decides commands now: always on a log of its own; in a cluster,
+    /// while it is the elected writer.
+    pub fn is_writer(&self) -> bool {
+        self.processor.is_writing()
+    }
+
+    /// A handle for feeding the processor what other nodes append.
+    pub(crate) fn follower(&self) -> crate::processor::FollowerHandle {
+        self.processor.follower()
     }
 
     /// How start-up went.
@@ -100,17 +127,20 @@ impl Steward {
         actor: Actor,
         command: Command,
     ) -> Result<Vec<Envelope>, CommandError> {
-        self.processor.execute(actor, command).await
+        self.execute_with(actor, command, BesideWrites::default())
+            .await
     }
 
     /// Decides and records `command`, with `beside` written in the same group commit if it
-    /// records anything (`CommandProcessor::execute_with`).
+    /// records anything (`CommandProcessor::execute_with`), and the claim of the request's
+    /// `Idempotency-Key`, if it has one (`http::idempotency`).
     pub async fn execute_with(
         &self,
         actor: Actor,
         command: Command,
-        beside: BesideWrites,
+        mut beside: BesideWrites,
     ) -> Result<Vec<Envelope>, CommandError> {
+        beside.extend(crate::http::idempotency::claimed_writes());
         self.processor.execute_with(actor, command, beside).await
     }
 
@@ -168,7 +198,10 @@ impl Steward {
 
     /// Answers every queued command, stops the processor, writes a checkpoint and flushes the
     /// log. A checkpoint that cannot be written is logged: the log alone is enough to start.
-    pub fn shutdown(self) -> Result<(), LogError> {
+    pub fn shutdown(mut self) -> Result<(), LogError> {
+        if let Some(node) = self.cluster.take() {
+            node.stop();
+        }
         if let Some(state) = self.processor.shutdown() {
             let projections = read_lock(&self.projections);
             if let Err(error) = checkpoint::write(

@@ -9,9 +9,19 @@ use steward_events::Nanodollars;
 
 #[derive(Clone, Debug, Args)]
 pub struct ServeSettings {
-    /// Where the event log lives (a sled database; created if missing).
+    /// Where the event log lives (a sled database; created if missing). With
+    /// `--postgres-url`, only this node's checkpoint cache and grant signing keys.
     #[arg(long, env = "STEWARD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    /// A PostgreSQL connection string (`host=… dbname=…` or `postgresql://…`): the log,
+    /// sessions, idempotency answers and the outbox live there, shared by every node started
+    /// with it. Schema created or migrated on start-up.
+    #[arg(long, env = "STEWARD_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+    /// With `--postgres-url`: where the other nodes reach this one, to send it commands once
+    /// it is the writer; `http://` and the listen address when absent.
+    #[arg(long, env = "STEWARD_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
     /// The address to listen on.
     #[arg(long, env = "STEWARD_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -99,10 +109,34 @@ impl ServeSettings {
         Ok(text.trim_end_matches('/').to_owned())
     }
 
+    /// Where the other nodes of a cluster reach this one.
+    pub fn advertise_url(&self) -> Result<String, String> {
+        let Some(text) = &self.advertise_url else {
+            if self.listen.ip().is_unspecified() {
+                return Err(format!(
+                    "listening on {}, the other nodes cannot tell where to reach this one: \
+                     give --advertise-url",
+                    self.listen
+                ));
+            }
+            return Ok(format!("http://{}", self.listen));
+        };
+        let url =
+            url::Url::parse(text).map_err(|error| format!("--advertise-url {text:?}: {error}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(format!(
+                "--advertise-url {text:?}: must be an http or https address"
+            ));
+        }
+        Ok(text.trim_end_matches('/').to_owned())
+    }
+
     /// The embedded default: `./data`, port 8080 on loopback, open signup, $200 promotional.
     pub fn embedded_default() -> Self {
         Self {
             data_dir: "./data".into(),
+            postgres_url: None,
+            advertise_url: None,
             listen: "127.0.0.1:8080".parse().expect("a valid address"),
             operator_token: None,
             open_signup: true,

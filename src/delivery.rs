@@ -112,8 +112,11 @@ impl Mailer {
     /// Runs until the task is aborted.
     pub async fn run(self) {
         loop {
-            if let Err(error) = self.round().await {
-                tracing::error!(%error, "the mail worker could not read the outbox");
+            // In a cluster the writer sends: it alone writes how a delivery went.
+            if self.steward.is_writer() {
+                if let Err(error) = self.round().await {
+                    tracing::error!(%error, "the mail worker could not read the outbox");
+                }
             }
             tokio::select! {
                 _ = self.outbox.woken() => {}

@@ -8,6 +8,7 @@ pub mod app;
 pub mod checkpoint;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod delivery;

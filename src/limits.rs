@@ -118,3 +118,15 @@ pub const INVITES_PER_FORM_MAX: usize = 50;
 /// The longest a request carrying `Steward-Min-Position` waits for the read models to reach
 /// it before it is answered 503 with `Retry-After`.
 pub const MIN_POSITION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a node following a shared log waits for an append's notification before it reads
+/// the log again anyway, and how often it stands for election while no node writes.
+pub const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+/// Events a follower reads from the shared log and hands to its processor at once.
+pub const FOLLOWED_EVENTS_MAX: usize = 1000;
+/// The longest a command forwarded to the writer may take, answer included.
+pub const FORWARD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The largest answer a node passes back from the writer for a forwarded command.
+pub const FORWARDED_ANSWER_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// How long a node that forwarded a command waits for its own read models to reach the
+/// command's events before it answers (read-your-writes on the node asked).
+pub const FORWARD_CATCH_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);

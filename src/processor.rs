@@ -6,6 +6,10 @@
 //! beside the log (sessions, idempotency answers, the outbox) come to it through a
 //! [`DurableWriter`] and land with the next batch's flush.
 //!
+//! On a log many nodes share (PostgreSQL), only the elected writer's processor decides: the
+//! others follow the log ([`Submission::Followed`], sent by `cluster`'s follower) and refuse
+//! commands with `NotWriter` until the follower tells them they were elected.
+//!
 //! Whether a request id was recorded already is asked of the log's request index
 //! (`request_position`) and of the batch being decided, not of the write model, which would
 //! otherwise hold every request id ever recorded in memory and in its checkpoint; `decide` gets
@@ -19,7 +23,10 @@ use crate::{
 };
 use std::{
     collections::{BTreeMap, HashSet},
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, RwLock,
+    },
     thread::JoinHandle,
 };
 use steward_events::{
@@ -41,6 +48,10 @@ pub enum CommandError {
     /// The processor has stopped (shutdown).
     #[error("the service is shutting down")]
     Unavailable,
+    /// This node does not write the log (another node does, or none is elected yet); nothing
+    /// was decided.
+    #[error("this node is not the log's writer")]
+    NotWriter,
     /// A bounded resource the command needs (password hashing) is at its limit; nothing was
     /// decided.
     #[error(transparent)]
@@ -63,6 +74,36 @@ enum Submission {
         writes: BesideWrites,
         reply: oneshot::Sender<Result<(), CommandError>>,
     },
+    /// Events another node appended, in order, to apply to the write model and projections.
+    Followed(Vec<Envelope>),
+    /// This node was elected the writer and every event before its election was followed:
+    /// it decides from now on.
+    Elected,
+}
+
+/// A handle for the follower (`cluster`), which feeds the processor what other nodes append.
+/// Like [`DurableWriter`], it does not keep the processor alive.
+#[derive(Clone)]
+pub struct FollowerHandle {
+    sender: mpsc::WeakSender<Submission>,
+}
+
+impl FollowerHandle {
+    /// Hands over events read from the log; false once the processor has stopped.
+    pub fn followed(&self, envelopes: Vec<Envelope>) -> bool {
+        self.send(Submission::Followed(envelopes))
+    }
+
+    /// Says this node was elected; false once the processor has stopped.
+    pub fn elected(&self) -> bool {
+        self.send(Submission::Elected)
+    }
+
+    fn send(&self, submission: Submission) -> bool {
+        self.sender
+            .upgrade()
+            .is_some_and(|sender| sender.blocking_send(submission).is_ok())
+    }
 }
 
 /// A handle for making writes to the trees beside the log durable through the processor's
@@ -104,16 +145,20 @@ pub struct CommandProcessor {
     stats: Arc<Mutex<ProcessorStats>>,
     metrics: CommitMetrics,
     visible: watch::Receiver<u64>,
+    writing: Arc<AtomicBool>,
 }
 
 impl CommandProcessor {
-    /// Starts the processor on a write model and projections that already reflect the log.
+    /// Starts the processor on a write model and projections that already reflect the log,
+    /// deciding commands at once (`writing`) or only once elected.
     pub fn start(
         log: Arc<dyn LogStore>,
         state: State,
         projections: Arc<RwLock<Projections>>,
         clock: Arc<dyn Clock>,
+        writing: bool,
     ) -> Self {
+        let writing = Arc::new(AtomicBool::new(writing));
         let (sender, receiver) = mpsc::channel(QUEUED_COMMANDS_MAX);
         let stats = Arc::new(Mutex::new(ProcessorStats::default()));
         let metrics = CommitMetrics::default();
@@ -127,6 +172,7 @@ impl CommandProcessor {
             clock,
             stats: Arc::clone(&stats),
             metrics: metrics.clone(),
+            writing: Arc::clone(&writing),
         };
         let thread = std::thread::Builder::new()
             .name("steward-commands".into())
@@ -138,6 +184,23 @@ impl CommandProcessor {
             stats,
             metrics,
             visible: visible_positions,
+            writing,
+        }
+    }
+
+    /// Whether this processor decides commands (it writes the log), as of now.
+    pub fn is_writing(&self) -> bool {
+        self.writing.load(Ordering::Acquire)
+    }
+
+    /// A handle for the follower.
+    pub fn follower(&self) -> FollowerHandle {
+        FollowerHandle {
+            sender: self
+                .sender
+                .as_ref()
+                .expect("a running processor has a sender")
+                .downgrade(),
         }
     }
 
@@ -234,6 +297,9 @@ struct Worker {
     clock: Arc<dyn Clock>,
     stats: Arc<Mutex<ProcessorStats>>,
     metrics: CommitMetrics,
+    /// Whether this node decides: set once elected, cleared if its append finds it is not
+    /// the writer any more.
+    writing: Arc<AtomicBool>,
 }
 
 /// A decided command waiting for the append: refused already, or holding commit `index`.
@@ -265,8 +331,26 @@ impl Worker {
         let mut batch_requests = HashSet::new();
         let mut beside = BesideWrites::default();
         let mut beside_replies = Vec::new();
+        let writing = self.writing.load(Ordering::Acquire);
         for submission in batch {
             let (actor, command, command_beside, reply) = match submission {
+                Submission::Followed(envelopes) => {
+                    self.follow(envelopes);
+                    continue;
+                }
+                Submission::Elected => {
+                    tracing::info!("elected the log's writer; deciding commands");
+                    self.writing.store(true, Ordering::Release);
+                    continue;
+                }
+                Submission::Command { reply, .. } if !writing => {
+                    let _ = reply.send(Err(CommandError::NotWriter));
+                    continue;
+                }
+                Submission::Beside { reply, .. } if !writing => {
+                    let _ = reply.send(Err(CommandError::NotWriter));
+                    continue;
+                }
                 Submission::Command {
                     actor,
                     command,
@@ -360,6 +444,10 @@ impl Worker {
                 Ok(outcomes) => outcomes,
                 Err(error) => {
                     tracing::error!(%error, "appending a batch failed; reloading the write model");
+                    if matches!(error, LogError::NotWriter) {
+                        // Another node was elected: follow it from here.
+                        self.writing.store(false, Ordering::Release);
+                    }
                     let error = Arc::new(error);
                     self.reload();
                     for (reply, _) in pending {
@@ -409,6 +497,30 @@ impl Worker {
             tracing::error!("the log refused a decided commit; reloading the write model");
             self.reload();
         }
+    }
+
+    /// Applies events another node appended, skipping those already applied; a gap (which
+    /// a follower reading in order never leaves) is logged and the rest left for later.
+    fn follow(&mut self, envelopes: Vec<Envelope>) {
+        let mut projections = self.projections.write().expect("projections lock");
+        for envelope in envelopes {
+            let next = projections.position() + 1;
+            if envelope.position < next {
+                continue;
+            }
+            if envelope.position > next {
+                tracing::error!(
+                    position = envelope.position,
+                    expected = next,
+                    "followed events skip positions; waiting for the missing ones"
+                );
+                break;
+            }
+            // Counted in the metrics of the node that appended them, not again here.
+            evolve(&mut self.state, &envelope.event, envelope.recorded_at);
+            projections.apply(&envelope);
+        }
+        self.visible.send_replace(projections.position());
     }
 
     /// Adds a recorded request's spent credit to the total, and a soft budget it passed.

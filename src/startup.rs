@@ -38,6 +38,9 @@ pub enum StartError {
     /// A mail setting (`--smtp-url`, `--smtp-from`, `--public-url`) that cannot be used.
     #[error("{0}")]
     Mail(String),
+    /// A cluster setting (`--advertise-url`) that cannot be used.
+    #[error("{0}")]
+    Cluster(String),
 }
 
 /// The text of a configuration file, or why it cannot be read.
@@ -80,7 +83,13 @@ impl Application {
             .map(|url| SmtpSettings::parse(url, &settings.smtp_from, settings.smtp_max_attempts))
             .transpose()
             .map_err(StartError::Mail)?;
-        let steward = Arc::new(Steward::open(&settings.data_dir, clock)?);
+        let steward = Arc::new(match &settings.postgres_url {
+            None => Steward::open(&settings.data_dir, clock)?,
+            Some(url) => {
+                let advertised = settings.advertise_url().map_err(StartError::Cluster)?;
+                Steward::open_cluster(url, &settings.data_dir, clock, advertised)?
+            }
+        });
         let grants =
             GrantKeys::open(&settings.data_dir, steward.now()).map_err(StartError::GrantKeys)?;
         let store = Arc::clone(steward.log_arc());
@@ -198,6 +207,10 @@ async fn sweep(steward: Arc<Steward>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     loop {
         ticks.tick().await;
+        if !steward.is_writer() {
+            // In a cluster the writer sweeps.
+            continue;
+        }
         // Each command records at most EXPIRIES_PER_SWEEP_MAX expiries: repeat until done.
         loop {
             match steward.execute(Actor::System, Command::ExpireCredits).await {
@@ -220,6 +233,9 @@ async fn sweep_stores(state: AppState) {
     let mut ticks = tokio::time::interval(STORE_SWEEP_INTERVAL);
     loop {
         ticks.tick().await;
+        if !state.steward.is_writer() {
+            continue;
+        }
         if let Err(error) = http::sweep_stores(&state).await {
             tracing::error!(%error, "sweeping expired sessions, answers and messages failed");
         }

@@ -350,6 +350,11 @@ pub fn refusal(error: &CommandError) -> String {
         }
         CommandError::Domain(error) => error.sentence(),
         CommandError::Busy(_) => "The service is busy; try again.".into(),
+        CommandError::NotWriter => {
+            "Nothing was saved: the service is changing which node records changes; try again \
+             in a moment."
+                .into()
+        }
         CommandError::Storage(_) | CommandError::Unavailable => {
             "The change could not be saved; try again.".into()
         }

@@ -8,7 +8,7 @@ use crate::{
     processor::CommandError, reads::ReadError,
 };
 use axum::{
-    http::StatusCode,
+    http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -228,6 +228,16 @@ impl ApiError {
         error
     }
 
+    /// 503 `SERVICE_UNAVAILABLE`: this node cannot take commands now (a new writer is being
+    /// elected, or the writer cannot be reached).
+    pub fn not_writer() -> Self {
+        Self::new(
+            Category::ServiceUnavailable,
+            "No node can take this command right now (the log's writer is changing); nothing \
+             was recorded. Retry shortly, with the same Idempotency-Key.",
+        )
+    }
+
     /// 503 `SERVICE_UNAVAILABLE`: shutting down.
     pub fn unavailable() -> Self {
         Self::new(
@@ -310,6 +320,7 @@ impl From<CommandError> for ApiError {
             CommandError::Domain(error) => error.into(),
             CommandError::Storage(cause) => Self::internal(cause),
             CommandError::Unavailable => Self::unavailable(),
+            CommandError::NotWriter => Self::not_writer(),
             CommandError::Busy(busy) => busy.into(),
         }
     }
@@ -318,6 +329,10 @@ impl From<CommandError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every refusal for now says when to come back.
+            (response.headers_mut()).insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response.extensions_mut().insert(PendingErrorBody {
             category: self.category.code(),
             message: self.message,

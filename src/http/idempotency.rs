@@ -7,6 +7,13 @@
 //! or wrongly authenticated caller could otherwise fill the disk), and never a 401, a 429 or a
 //! server error (5xx): retrying those runs again. An answer is kept for the idempotency TTL
 //! (`--idempotency-ttl-hours`, 24 by default), then swept.
+//!
+//! The answer is kept once it is sent, after the command's events are durable; a node killed
+//! in between would lose it, and a retry would run the command again. So the key is also
+//! *claimed* with the events themselves: while a request with a key is answered, every command
+//! it records carries the claim in its group commit ([`claimed_writes`], which
+//! `Steward::execute_with` adds). A retry that finds the claim but no answer knows the command
+//! was recorded, and is answered 409 rather than run twice.
 
 use super::error::Category;
 use super::{auth::authenticate, error::ApiError, standalone_error, AppState, REQUEST_ID_HEADER};
@@ -28,7 +35,24 @@ use std::{
     collections::HashSet,
     sync::{Arc, Mutex},
 };
-use steward_events::{LogError, LogStore, Timestamp};
+use steward_events::{BesideWrites, LogError, LogStore, Timestamp};
+
+tokio::task_local! {
+    /// The claim of the `Idempotency-Key` of the request this task answers.
+    static CLAIM: Claim;
+}
+
+/// The writes that claim a key, made with the events of each command the request records.
+#[derive(Clone)]
+struct Claim(Arc<dyn Fn() -> BesideWrites + Send + Sync>);
+
+/// The writes that claim the `Idempotency-Key` of the request being answered, if it has one.
+pub fn claimed_writes() -> BesideWrites {
+    CLAIM.try_with(|claim| (claim.0)()).unwrap_or_default()
+}
+
+/// What a claimed key holds until its answer is kept: no answer (status 0).
+const CLAIMED_STATUS: u16 = 0;
 
 /// The request header naming the key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -118,6 +142,21 @@ impl IdempotencyStore {
         serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(ApiError::internal)
+    }
+
+    /// The writes that claim `key` for the request `request_hash`, before its answer is kept.
+    fn claim(&self, key: [u8; 32], request_hash: &str, now: Timestamp) -> BesideWrites {
+        let expiry = Expiry(now.plus_seconds(self.ttl_seconds));
+        let claimed = Kept {
+            request_hash: request_hash.to_owned(),
+            status: CLAIMED_STATUS,
+            content_type: None,
+            request_id: None,
+            body: String::new(),
+            expires_at_micros: expiry.0.unix_micros(),
+        };
+        let bytes = serde_json::to_vec(&claimed).expect("kept answers serialize");
+        self.answers.insertion(&key, bytes, expiry)
     }
 
     async fn put(&self, key: [u8; 32], mut kept: Kept, now: Timestamp) -> Result<(), CommandError> {
@@ -243,6 +282,12 @@ async fn answer(state: AppState, request: Request, next: Next) -> Result<Respons
                 "This Idempotency-Key was used with another request.",
             ));
         }
+        if kept.status == CLAIMED_STATUS {
+            return Err(conflict(
+                "This request was recorded, but its answer was lost when the node answering it \
+                 stopped; it is not run again. Read what it changed instead.",
+            ));
+        }
         return Ok(replay(kept));
     }
     let Some(_in_flight) = store.begin(store_key) else {
@@ -250,7 +295,15 @@ async fn answer(state: AppState, request: Request, next: Next) -> Result<Respons
             "A request with this Idempotency-Key is still being answered.",
         ));
     };
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let claim = {
+        let (store, hash) = (Arc::clone(&state.idempotency), request_hash.clone());
+        let steward = Arc::clone(&state.steward);
+        Claim(Arc::new(move || {
+            store.claim(store_key, &hash, steward.now())
+        }))
+    };
+    let request = Request::from_parts(parts, Body::from(body));
+    let response = CLAIM.scope(claim, next.run(request)).await;
     keep(&state, store_key, request_hash, response).await
 }
 

@@ -15,6 +15,7 @@ pub(crate) mod audit;
 mod billing;
 pub(crate) mod billing_usage;
 mod budgets;
+mod forward;
 mod grants;
 mod invites;
 mod keys;
@@ -359,6 +360,11 @@ pub fn with_middleware(
                     position::POSITION_HEADER,
                 ]),
         )
+        // In a cluster, a node that is not the writer sends commands on to it from here.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            forward::forward,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,

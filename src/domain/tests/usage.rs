@@ -130,7 +130,8 @@ async fn the_same_request_is_recorded_once_per_project() {
         let projections = Arc::new(RwLock::new(
             steward_projections::Projections::rebuild(&*log).unwrap(),
         ));
-        CommandProcessor::start(log, state, projections, Arc::new(ManualClock::new(days(1))))
+        let clock = Arc::new(ManualClock::new(days(1)));
+        CommandProcessor::start(log, state, projections, clock, true)
     };
     let log = Arc::new(SledLog::open(directory.path()).unwrap());
     log.append(Commit {
