@@ -31,8 +31,8 @@ pub use pool::READER_CONNECTIONS;
 
 use super::*;
 use crate::log::contract::{self, Envelopes, EventLog};
-use ::postgres::{fallible_iterator::FallibleIterator, types::ToSql, Client, NoTls};
-use pool::{off_runtime, Pool};
+use ::postgres::{fallible_iterator::FallibleIterator, types::ToSql, Client};
+use pool::{off_runtime, Connection, Pool};
 
 /// The advisory lock key whose holder is the log's writer ("steward" in ASCII).
 const WRITER_LOCK: i64 = i64::from_be_bytes(*b"\0steward");
@@ -44,7 +44,7 @@ fn database(error: ::postgres::Error) -> LogError {
 }
 
 struct Writer {
-    client: Client,
+    client: Connection,
     /// The epoch this node was elected in; `None` when it is not the writer.
     epoch: Option<i64>,
     heads: Heads,
@@ -59,7 +59,7 @@ pub struct PgLog {
     writer: Mutex<Writer>,
     readers: Pool,
     /// The connection that listens on `APPENDED_CHANNEL`, opened on first wait.
-    listener: Mutex<Option<Client>>,
+    listener: Mutex<Option<Connection>>,
 }
 
 impl PgLog {
@@ -75,7 +75,7 @@ impl PgLog {
     /// ([`PgLog::try_elect`]).
     pub fn connect(url: &str) -> Result<Self, LogError> {
         off_runtime(|| {
-            let mut client = Client::connect(url, NoTls).map_err(database)?;
+            let mut client = Connection::open(url)?;
             schema::migrate(&mut client)?;
             let head: i64 = client
                 .query_one("SELECT position FROM steward_log_head", &[])
@@ -147,7 +147,7 @@ impl PgLog {
         off_runtime(|| {
             let mut listener = lock(&self.listener);
             if listener.is_none() {
-                let mut client = Client::connect(&self.url, NoTls).map_err(database)?;
+                let mut client = Connection::open(&self.url)?;
                 client
                     .batch_execute(&format!("LISTEN {APPENDED_CHANNEL}"))
                     .map_err(database)?;

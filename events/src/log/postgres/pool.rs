@@ -30,20 +30,49 @@ pub(super) fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+/// A connection that may be dropped anywhere: closing the blocking client blocks on its own
+/// runtime too, which would abort a process that dropped it on an async runtime's thread.
+pub(super) struct Connection(Option<Client>);
+
+impl Connection {
+    pub(super) fn open(url: &str) -> Result<Self, LogError> {
+        off_runtime(|| Client::connect(url, NoTls).map(|client| Self(Some(client))))
+            .map_err(database)
+    }
+}
+
+impl std::ops::Deref for Connection {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("a connection is open until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Connection {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("a connection is open until dropped")
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            off_runtime(move || drop(client));
+        }
+    }
+}
+
 /// Connections for reads, each used by one query at a time.
 pub(super) struct Pool {
-    clients: Vec<Mutex<Client>>,
+    clients: Vec<Mutex<Connection>>,
     next: AtomicUsize,
 }
 
 impl Pool {
     pub(super) fn connect(url: &str) -> Result<Self, LogError> {
         let clients = (0..READER_CONNECTIONS)
-            .map(|_| {
-                Client::connect(url, NoTls)
-                    .map(Mutex::new)
-                    .map_err(database)
-            })
+            .map(|_| Connection::open(url).map(Mutex::new))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             clients,

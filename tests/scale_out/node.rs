@@ -1,0 +1,85 @@
+//! One `steward serve` node of the harness's cluster: started on the shared log, with a
+//! checkpoint cache of its own, killed or stopped.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+pub const OPERATOR_TOKEN: &str = "operator-token-for-the-scale-out-harness-0123456789";
+
+pub struct Node {
+    child: Child,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Node {
+    /// Starts node `index` on `postgres_url`, listening on `ports[index]`, and waits until it
+    /// answers `/healthz`. Its log goes to `node{index}.log` in `directory`.
+    pub async fn start(postgres_url: &str, directory: &Path, ports: &[u16], index: usize) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(directory.join(format!("node{index}.log")))
+            .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_steward"))
+            .args(["serve", "--postgres-url", postgres_url, "--data-dir"])
+            .arg(directory.join(format!("node{index}")))
+            .args(["--listen", &format!("127.0.0.1:{}", ports[index])])
+            .env("STEWARD_OPERATOR_TOKEN", OPERATOR_TOKEN)
+            .env("STEWARD_SIGNUPS_PER_MINUTE", "0")
+            // Commands reach the writer from the other nodes' address, 127.0.0.1.
+            .env("STEWARD_AUTH_FAILURES_PER_MINUTE", "0")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the steward binary starts");
+        let client = reqwest::Client::new();
+        for _ in 0..400 {
+            let health = client
+                .get(format!("http://127.0.0.1:{}/healthz", ports[index]))
+                .send()
+                .await;
+            if health.is_ok_and(|answer| answer.status().is_success()) {
+                return Self { child };
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("node {index} did not come up");
+    }
+
+    /// SIGKILL.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, and wait for the graceful stop.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "a node stopped with {status}");
+    }
+}
+
+impl Drop for Node {
+    /// A node left running by a failing test is killed with it.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
