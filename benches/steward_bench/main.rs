@@ -4,8 +4,8 @@
 //! so the suite cannot rot). Absolute numbers depend on the machine; the ratios are the point.
 //! See BENCHMARKS.md for the latest figures and how to read them.
 //!
-//! One module per section: `appends`, `keys`, `memory`, `rebuild`, `http`, `contention`;
-//! `fixtures` holds the events they share.
+//! One module per section: `appends`, `keys`, `memory`, `rebuild`, `http`, `contention`,
+//! `scale_out`; `fixtures` holds the events they share.
 
 mod appends;
 mod contention;
@@ -14,6 +14,7 @@ mod http;
 mod keys;
 mod memory;
 mod rebuild;
+mod scale_out;
 
 use appends::appends;
 use axum::{routing::get, routing::post, Json, Router};
@@ -23,6 +24,7 @@ use http::http;
 use keys::key_check;
 use memory::memory_growth;
 use rebuild::rebuild;
+use scale_out::scale_out;
 use serde_json::{json, Value};
 use std::{
     path::Path,
@@ -143,7 +145,7 @@ fn main() {
             )
             .unwrap_or_default()
     );
-    // `STEWARD_BENCH_ONLY=appends,keys,memory,rebuild,http,contention` runs some sections only;
+    // `STEWARD_BENCH_ONLY=appends,keys,memory,rebuild,http,contention,scale_out` runs some sections only;
     // `STEWARD_BENCH_HTTP=requests,keys,get,verify` some rows of the HTTP section.
     let only = std::env::var("STEWARD_BENCH_ONLY").unwrap_or_default();
     let wanted = |section: &str| only.is_empty() || only.split(',').any(|s| s == section);
@@ -172,5 +174,12 @@ fn main() {
             .build()
             .unwrap();
         runtime.block_on(contention(&mode));
+    }
+    if wanted("scale_out") {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(scale_out(&mode));
     }
 }
