@@ -87,6 +87,15 @@ pub struct ServeSettings {
     pub trusted_proxies: Vec<IpAddr>,
 }
 
+/// `text`, the value of `flag`, without a trailing slash, if it is an absolute http(s) URL.
+fn http_address(flag: &str, text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("{flag} {text:?}: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("{flag} {text:?}: must be an http or https address"));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
 fn parse_usd(text: &str) -> Result<Nanodollars, String> {
     Nanodollars::parse_usd(text)
         .ok_or_else(|| format!("{text:?} is not a USD amount with at most 9 decimals"))
@@ -96,39 +105,25 @@ impl ServeSettings {
     /// The console's address for links: `--public-url` without a trailing slash, or
     /// `http://` and the listen address. Refused unless an absolute http(s) URL.
     pub fn public_url(&self) -> Result<String, String> {
-        let Some(text) = &self.public_url else {
-            return Ok(format!("http://{}", self.listen));
-        };
-        let url =
-            url::Url::parse(text).map_err(|error| format!("--public-url {text:?}: {error}"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-            return Err(format!(
-                "--public-url {text:?}: must be an http or https address"
-            ));
+        match &self.public_url {
+            Some(text) => http_address("--public-url", text),
+            None => Ok(format!("http://{}", self.listen)),
         }
-        Ok(text.trim_end_matches('/').to_owned())
     }
 
     /// Where the other nodes of a cluster reach this one.
     pub fn advertise_url(&self) -> Result<String, String> {
-        let Some(text) = &self.advertise_url else {
-            if self.listen.ip().is_unspecified() {
-                return Err(format!(
-                    "listening on {}, the other nodes cannot tell where to reach this one: \
-                     give --advertise-url",
-                    self.listen
-                ));
-            }
-            return Ok(format!("http://{}", self.listen));
-        };
-        let url =
-            url::Url::parse(text).map_err(|error| format!("--advertise-url {text:?}: {error}"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        if let Some(text) = &self.advertise_url {
+            return http_address("--advertise-url", text);
+        }
+        if self.listen.ip().is_unspecified() {
             return Err(format!(
-                "--advertise-url {text:?}: must be an http or https address"
+                "listening on {}, the other nodes cannot tell where to reach this one: give \
+                 --advertise-url",
+                self.listen
             ));
         }
-        Ok(text.trim_end_matches('/').to_owned())
+        Ok(format!("http://{}", self.listen))
     }
 
     /// The embedded default: `./data`, port 8080 on loopback, open signup, $200 promotional.
@@ -154,6 +149,27 @@ impl ServeSettings {
             smtp_max_attempts: 8,
             public_url: None,
             trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServeSettings;
+
+    #[test]
+    fn a_node_is_advertised_at_its_listen_address_or_where_it_is_told() {
+        let mut settings = ServeSettings::embedded_default();
+        assert_eq!(settings.advertise_url().unwrap(), "http://127.0.0.1:8080");
+        settings.listen = "0.0.0.0:8080".parse().unwrap();
+        let refused = settings.advertise_url().unwrap_err();
+        assert!(refused.contains("give --advertise-url"), "{refused}");
+        settings.advertise_url = Some("http://10.0.0.11:8080/".into());
+        assert_eq!(settings.advertise_url().unwrap(), "http://10.0.0.11:8080");
+        for wrong in ["10.0.0.11:8080", "ftp://10.0.0.11", "not a url"] {
+            settings.advertise_url = Some(wrong.into());
+            let refused = settings.advertise_url().unwrap_err();
+            assert!(refused.starts_with("--advertise-url"), "{wrong}: {refused}");
         }
     }
 }
