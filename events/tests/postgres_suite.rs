@@ -221,3 +221,44 @@ fn a_follower_is_woken_by_an_append_and_elected_once_the_writer_is_gone() {
         .unwrap();
     assert_eq!(appended[0].position, 2);
 }
+
+#[test]
+#[ignore = "needs PostgreSQL's server programs; run by .ci/run"]
+fn after_the_server_restarts_every_node_connects_again_and_the_log_continues() {
+    // Given: a writer that has appended, and a follower listening.
+    let cluster = cluster();
+    let url = database(&cluster);
+    let writer = PgLog::open(&url).unwrap();
+    writer
+        .append(commit(vec![renamed(project(1), "a")]))
+        .unwrap();
+    let first_epoch = writer.epoch().unwrap();
+    let follower = PgLog::connect(&url).unwrap();
+    follower.wait_for_append(Duration::from_millis(10)).unwrap();
+    // When: the server crashes and comes back, cutting every session.
+    cluster.restart().unwrap();
+    // Then: reads work at once, on connections opened again.
+    let read: Vec<u64> = follower.read_from(1).map(|e| e.unwrap().position).collect();
+    assert_eq!(read, [1]);
+    assert_eq!(EventLog::head(&writer).unwrap(), 1);
+    // The writer's lock went with its session: its next append fails, writes nothing, and
+    // it is no longer the writer.
+    let failed = writer.append(commit(vec![renamed(project(1), "lost")]));
+    assert!(matches!(failed, Err(LogError::Database(_))), "{failed:?}");
+    assert!(!writer.is_writer());
+    assert_eq!(EventLog::head(&follower).unwrap(), 1);
+    // The listener connects again after at most one failed wait.
+    if follower.wait_for_append(Duration::from_millis(10)).is_err() {
+        follower.wait_for_append(Duration::from_millis(10)).unwrap();
+    }
+    // And either node can be elected, in a later epoch, and continue the positions.
+    assert!(writer.try_elect(Some("http://one:3000")).unwrap());
+    assert!(writer.epoch().unwrap() > first_epoch);
+    assert!(!follower.try_elect(Some("http://two:3000")).unwrap());
+    let appended = writer
+        .append(commit(vec![renamed(project(1), "b")]))
+        .unwrap();
+    assert_eq!(appended[0].position, 2);
+    assert_eq!(appended[0].stream_version, 2);
+    assert_eq!(follower.verify().unwrap().events, 2);
+}

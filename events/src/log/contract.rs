@@ -33,6 +33,13 @@ pub trait EventLog: Send + Sync {
         outcomes.pop().expect("one outcome per commit")
     }
 
+    /// Whether this handle may append, as far as it knows: a log one process owns always
+    /// may; a shared log's node may while it holds the writer's lock (it loses it when another
+    /// node is elected or its database session ends).
+    fn is_writer(&self) -> bool {
+        true
+    }
+
     /// The position of the last event, 0 when the log is empty.
     fn head(&self) -> Result<u64, LogError>;
 

@@ -49,19 +49,39 @@ impl Cluster {
         let data = cluster.data();
         let data = data.to_str().ok_or("a temporary path that is not UTF-8")?;
         cluster.run("initdb", &["-D", data, "-U", "postgres", "-A", "trust"])?;
-        let server_log = cluster.directory.path().join("server.log");
+        cluster.serve()?;
+        Ok(cluster)
+    }
+
+    /// Stops the server as a crash would (`-m immediate`: every session cut, no checkpoint)
+    /// and starts it again on the same data, as a restart of the machine would.
+    pub fn restart(&self) -> Result<(), String> {
+        self.stop_now()?;
+        self.serve()
+    }
+
+    /// Starts the server on the cluster's data and waits until it takes connections.
+    fn serve(&self) -> Result<(), String> {
+        let data = self.data();
+        let data = data.to_str().ok_or("a temporary path that is not UTF-8")?;
+        let server_log = self.directory.path().join("server.log");
         let server_log = server_log
             .to_str()
             .ok_or("a temporary path that is not UTF-8")?;
         let options = format!(
             "-k {} -c listen_addresses='' -c synchronous_commit=on -c fsync=on",
-            cluster.directory.path().display()
+            self.directory.path().display()
         );
-        cluster.run(
+        self.run(
             "pg_ctl",
             &["-D", data, "-l", server_log, "-o", &options, "-w", "start"],
-        )?;
-        Ok(cluster)
+        )
+    }
+
+    fn stop_now(&self) -> Result<(), String> {
+        let data = self.data();
+        let data = data.to_str().ok_or("a temporary path that is not UTF-8")?;
+        self.run("pg_ctl", &["-D", data, "-m", "immediate", "-w", "stop"])
     }
 
     /// A connection string for `database` (`postgres` exists from the start).
@@ -121,12 +141,6 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let data = self.data();
-        let _ = self
-            .command(&self.bin.join("pg_ctl"))
-            .args(["-D", &data.to_string_lossy(), "-m", "immediate", "stop"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ = self.stop_now();
     }
 }

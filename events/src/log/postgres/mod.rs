@@ -44,10 +44,26 @@ fn database(error: ::postgres::Error) -> LogError {
 }
 
 struct Writer {
+    url: String,
     client: Connection,
     /// The epoch this node was elected in; `None` when it is not the writer.
     epoch: Option<i64>,
     heads: Heads,
+}
+
+impl Writer {
+    /// After a failed query: a closed connection took the database session, and the writer's
+    /// lock with it, so this node is not the writer any more. It connects again (if it can
+    /// now; else on the next failure) to read and to stand for election again.
+    fn after_failure(&mut self) {
+        if !self.client.is_closed() {
+            return;
+        }
+        self.epoch = None;
+        if let Ok(client) = Connection::open(&self.url) {
+            self.client = client;
+        }
+    }
 }
 
 /// The channel an append notifies, with the new head, when it commits.
@@ -84,6 +100,7 @@ impl PgLog {
             Ok(Self {
                 url: url.to_owned(),
                 writer: Mutex::new(Writer {
+                    url: url.to_owned(),
                     client,
                     epoch: None,
                     heads: Heads {
@@ -108,27 +125,39 @@ impl PgLog {
             return Ok(true);
         }
         off_runtime(|| {
-            let elected: bool = writer
-                .client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
-                .map_err(database)?
-                .get(0);
-            if !elected {
-                return Ok(false);
+            // A connection closed since its last use (the server restarted) is opened again,
+            // and the election asked once more on the new one.
+            match Self::elect(writer, writer_url) {
+                Err(_) if writer.client.is_closed() => {
+                    writer.after_failure();
+                    Self::elect(writer, writer_url)
+                }
+                elected => elected,
             }
-            let row = writer
-                .client
-                .query_one(
-                    "UPDATE steward_log_head SET epoch = epoch + 1, writer_url = $1
-                     RETURNING epoch, position",
-                    &[&writer_url],
-                )
-                .map_err(database)?;
-            writer.epoch = Some(row.get::<_, i64>(0));
-            writer.heads.next_position = row.get::<_, i64>(1) as u64 + 1;
-            writer.heads.stream_versions.clear();
-            Ok(true)
         })
+    }
+
+    fn elect(writer: &mut Writer, writer_url: Option<&str>) -> Result<bool, LogError> {
+        let elected: bool = writer
+            .client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+            .map_err(database)?
+            .get(0);
+        if !elected {
+            return Ok(false);
+        }
+        let row = writer
+            .client
+            .query_one(
+                "UPDATE steward_log_head SET epoch = epoch + 1, writer_url = $1
+                 RETURNING epoch, position",
+                &[&writer_url],
+            )
+            .map_err(database)?;
+        writer.epoch = Some(row.get::<_, i64>(0));
+        writer.heads.next_position = row.get::<_, i64>(1) as u64 + 1;
+        writer.heads.stream_versions.clear();
+        Ok(true)
     }
 
     /// Where the writer elected last takes commands, as it said when elected.
@@ -259,6 +288,11 @@ impl PgLog {
         let row = off_runtime(|| writer.client.query_one(schema::APPEND, &parameters));
         let moved = match row {
             Ok(row) => row.get::<_, i64>(0) == 1,
+            Err(error) if writer.client.is_closed() => {
+                // Whether the append committed is unknown; whoever is elected next reads it.
+                writer.after_failure();
+                return Err(database(error));
+            }
             Err(error) => {
                 // What the database holds now is what counts: start again from it.
                 let _ = Self::reload(writer);
@@ -282,7 +316,8 @@ impl PgLog {
             (writer.client)
                 .query_one("SELECT position, epoch FROM steward_log_head", &[])
                 .map_err(database)
-        })?;
+        })
+        .inspect_err(|_| writer.after_failure())?;
         writer.heads.next_position = row.get::<_, i64>(0) as u64 + 1;
         if writer.epoch != Some(row.get::<_, i64>(1)) {
             writer.epoch = None;
@@ -375,6 +410,10 @@ impl Staged {
 }
 
 impl EventLog for PgLog {
+    fn is_writer(&self) -> bool {
+        PgLog::is_writer(self)
+    }
+
     fn append_all_with(
         &self,
         commits: Vec<Commit>,
@@ -388,7 +427,8 @@ impl EventLog for PgLog {
         if writer.epoch.is_none() {
             return Err(LogError::NotWriter);
         }
-        let (mut staged, outcomes) = off_runtime(|| Self::stage(writer, commits))?;
+        let (mut staged, outcomes) =
+            off_runtime(|| Self::stage(writer, commits)).inspect_err(|_| writer.after_failure())?;
         staged.add_beside(beside);
         Self::write(writer, staged)?;
         Ok(outcomes)
@@ -487,9 +527,10 @@ impl EventLog for PgLog {
                 Some(&version) => version,
                 None => match writer.heads.stream_versions.get(&envelope.stream) {
                     Some(&version) => version,
-                    None => off_runtime(|| {
-                        Self::stream_version_in(&mut writer.client, envelope.stream)
-                    })?,
+                    None => {
+                        off_runtime(|| Self::stream_version_in(&mut writer.client, envelope.stream))
+                            .inspect_err(|_| writer.after_failure())?
+                    }
                 },
             };
             contract::refuse_import(envelope, next_position, current)?;

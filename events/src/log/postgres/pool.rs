@@ -65,6 +65,7 @@ impl Drop for Connection {
 
 /// Connections for reads, each used by one query at a time.
 pub(super) struct Pool {
+    url: String,
     clients: Vec<Mutex<Connection>>,
     next: AtomicUsize,
 }
@@ -75,28 +76,41 @@ impl Pool {
             .map(|_| Connection::open(url).map(Mutex::new))
             .collect::<Result<_, _>>()?;
         Ok(Self {
+            url: url.to_owned(),
             clients,
             next: AtomicUsize::new(0),
         })
     }
 
-    /// Runs `query` on an idle connection, or waits for one.
+    /// Runs `query` on an idle connection, or waits for one. A connection found closed (the
+    /// server restarted, or dropped it) is opened again and the query run once more on it.
     pub(super) fn with<R: Send>(
         &self,
-        query: impl FnOnce(&mut Client) -> Result<R, ::postgres::Error> + Send,
+        query: impl Fn(&mut Client) -> Result<R, ::postgres::Error> + Send + Sync,
     ) -> Result<R, LogError> {
         off_runtime(|| {
+            let mut chosen = None;
             for client in &self.clients {
                 match client.try_lock() {
-                    Ok(mut client) => return query(&mut client).map_err(database),
-                    Err(TryLockError::Poisoned(poisoned)) => {
-                        return query(&mut poisoned.into_inner()).map_err(database)
-                    }
+                    Ok(client) => chosen = Some(client),
+                    Err(TryLockError::Poisoned(poisoned)) => chosen = Some(poisoned.into_inner()),
                     Err(TryLockError::WouldBlock) => continue,
                 }
+                break;
             }
-            let index = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-            query(&mut lock(&self.clients[index])).map_err(database)
+            let mut client = chosen.unwrap_or_else(|| {
+                let index = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+                lock(&self.clients[index])
+            });
+            match query(&mut client) {
+                // However the failure was reported (an I/O error, the server's notice that it
+                // is shutting down), what counts is whether the connection is gone.
+                Err(_) if client.is_closed() => {
+                    *client = Connection::open(&self.url)?;
+                    query(&mut client).map_err(database)
+                }
+                answered => answered.map_err(database),
+            }
         })
     }
 }
