@@ -121,6 +121,9 @@ pub const MIN_POSITION_WAIT: std::time::Duration = std::time::Duration::from_sec
 /// How long a node following a shared log waits for an append's notification before it reads
 /// the log again anyway, and how often it stands for election while no node writes.
 pub const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long the command thread waits before it tries again to rebuild its write model from a
+/// log whose database it cannot reach (commands wait in the queue meanwhile).
+pub const RELOAD_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Events a follower reads from the shared log and hands to its processor at once.
 pub const FOLLOWED_EVENTS_MAX: usize = 1000;
 /// The longest a command forwarded to the writer may take, answer included.

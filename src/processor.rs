@@ -15,7 +15,7 @@
 //! otherwise hold every request id ever recorded in memory and in its checkpoint; `decide` gets
 //! the answer as a value (`Known`) and applies the rule.
 
-use crate::limits::{BATCH_COMMANDS_MAX, QUEUED_COMMANDS_MAX};
+use crate::limits::{BATCH_COMMANDS_MAX, QUEUED_COMMANDS_MAX, RELOAD_RETRY};
 use crate::{
     clock::Clock,
     domain::{decide, evolve, Command, DomainError, Known, State},
@@ -146,6 +146,7 @@ pub struct CommandProcessor {
     metrics: CommitMetrics,
     visible: watch::Receiver<u64>,
     writing: Arc<AtomicBool>,
+    stopping: Arc<AtomicBool>,
 }
 
 impl CommandProcessor {
@@ -159,6 +160,7 @@ impl CommandProcessor {
         writing: bool,
     ) -> Self {
         let writing = Arc::new(AtomicBool::new(writing));
+        let stopping = Arc::new(AtomicBool::new(false));
         let (sender, receiver) = mpsc::channel(QUEUED_COMMANDS_MAX);
         let stats = Arc::new(Mutex::new(ProcessorStats::default()));
         let metrics = CommitMetrics::default();
@@ -173,6 +175,7 @@ impl CommandProcessor {
             stats: Arc::clone(&stats),
             metrics: metrics.clone(),
             writing: Arc::clone(&writing),
+            stopping: Arc::clone(&stopping),
         };
         let thread = std::thread::Builder::new()
             .name("steward-commands".into())
@@ -185,6 +188,7 @@ impl CommandProcessor {
             metrics,
             visible: visible_positions,
             writing,
+            stopping,
         }
     }
 
@@ -270,6 +274,7 @@ impl CommandProcessor {
     }
 
     fn stop(&mut self) -> Option<State> {
+        self.stopping.store(true, Ordering::Release);
         drop(self.sender.take());
         let thread = self.thread.take()?;
         match thread.join() {
@@ -300,6 +305,8 @@ struct Worker {
     /// Whether this node decides: set once elected, cleared if its append finds it is not
     /// the writer any more.
     writing: Arc<AtomicBool>,
+    /// Set once the processor is stopping: a reload then stops trying again.
+    stopping: Arc<AtomicBool>,
 }
 
 /// A decided command waiting for the append: refused already, or holding commit `index`.
@@ -444,8 +451,9 @@ impl Worker {
                 Ok(outcomes) => outcomes,
                 Err(error) => {
                     tracing::error!(%error, "appending a batch failed; reloading the write model");
-                    if matches!(error, LogError::NotWriter) {
-                        // Another node was elected: follow it from here.
+                    if !self.log.is_writer() {
+                        // Another node was elected, or the session that held the writer's
+                        // lock ended: follow the log until elected (again).
                         self.writing.store(false, Ordering::Release);
                     }
                     let error = Arc::new(error);
@@ -545,19 +553,30 @@ impl Worker {
         self.metrics.batch_commands.observe(commands as f64);
     }
 
-    /// Rebuilds the write model from the log and brings the projections up to it.
+    /// Rebuilds the write model from the log and brings the projections up to it. While the
+    /// log's database cannot be reached, tries again every `RELOAD_RETRY`: no command can be
+    /// decided before, and they wait in the queue.
     fn reload(&mut self) {
-        let reloaded = load_state(self.log.as_ref()).and_then(|state| {
-            let mut projections = self.projections.write().expect("projections lock");
-            projections.catch_up(self.log.as_ref())?;
-            self.visible.send_replace(projections.position());
-            Ok(state)
-        });
-        match reloaded {
-            Ok(state) => self.state = state,
-            // Without a write model that matches the log no command can be decided safely;
-            // stopping the thread answers every later command with `Unavailable`.
-            Err(error) => panic!("the write model cannot be rebuilt from the log: {error}"),
+        loop {
+            let reloaded = load_state(self.log.as_ref()).and_then(|state| {
+                let mut projections = self.projections.write().expect("projections lock");
+                projections.catch_up(self.log.as_ref())?;
+                self.visible.send_replace(projections.position());
+                Ok(state)
+            });
+            match reloaded {
+                Ok(state) => {
+                    self.state = state;
+                    return;
+                }
+                Err(error @ LogError::Database(_)) if !self.stopping.load(Ordering::Acquire) => {
+                    tracing::warn!(%error, "the log cannot be read to reload; trying again");
+                    std::thread::sleep(RELOAD_RETRY);
+                }
+                // Without a write model that matches the log no command can be decided
+                // safely; stopping the thread answers every later command with `Unavailable`.
+                Err(error) => panic!("the write model cannot be rebuilt from the log: {error}"),
+            }
         }
     }
 }

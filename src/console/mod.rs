@@ -355,6 +355,13 @@ pub fn refusal(error: &CommandError) -> String {
              in a moment."
                 .into()
         }
+        CommandError::Storage(cause)
+            if matches!(**cause, steward_events::LogError::Database(_)) =>
+        {
+            "The database could not be reached, so whether this was saved is not known yet; \
+             look again in a moment before trying again."
+                .into()
+        }
         CommandError::Storage(_) | CommandError::Unavailable => {
             "The change could not be saved; try again.".into()
         }

@@ -12,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use steward_events::LogError;
 use utoipa::ToSchema;
 
 /// The body of every error response.
@@ -238,6 +239,19 @@ impl ApiError {
         )
     }
 
+    /// 503 `SERVICE_UNAVAILABLE`: the shared log's database failed or could not be reached
+    /// (it restarted, or the network between); the cause is for the operator's logs.
+    pub fn database_unreachable(cause: impl std::fmt::Display) -> Self {
+        let mut error = Self::new(
+            Category::ServiceUnavailable,
+            "The database could not be reached, so whether this was recorded is not known \
+             yet. Retry shortly, with the same Idempotency-Key: what was recorded is not \
+             recorded twice.",
+        );
+        error.internal = Some(cause.to_string());
+        error
+    }
+
     /// 503 `SERVICE_UNAVAILABLE`: shutting down.
     pub fn unavailable() -> Self {
         Self::new(
@@ -318,6 +332,9 @@ impl From<CommandError> for ApiError {
     fn from(error: CommandError) -> Self {
         match error {
             CommandError::Domain(error) => error.into(),
+            CommandError::Storage(cause) if matches!(*cause, LogError::Database(_)) => {
+                Self::database_unreachable(cause)
+            }
             CommandError::Storage(cause) => Self::internal(cause),
             CommandError::Unavailable => Self::unavailable(),
             CommandError::NotWriter => Self::not_writer(),

@@ -504,7 +504,8 @@ async fn lean_check(state: AppState, request: Request) -> Response {
 fn render_error(mut response: Response, request_id: &str, method: &Method, path: &str) -> Response {
     if let Some(pending) = response.extensions_mut().remove::<PendingErrorBody>() {
         if let Some(internal) = &pending.internal {
-            tracing::error!(%request_id, %method, %path, cause = %internal, "internal error");
+            let status = response.status().as_u16();
+            tracing::error!(%request_id, %method, %path, status, cause = %internal, "refused on a failure of ours");
         }
         let status = response.status();
         let body = ErrorBody {

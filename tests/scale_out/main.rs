@@ -12,6 +12,7 @@
 //! with `cargo test --test scale_out -- --ignored --nocapture`.
 
 mod node;
+mod restart;
 
 use node::{Node, OPERATOR_TOKEN};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -22,7 +23,7 @@ use std::{
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
-use steward_events::{log::postgres::cluster::Cluster, Event, EventLog, PgLog};
+use steward_events::{log::postgres::cluster::Cluster, Envelope, Event, EventLog, PgLog};
 use steward_projections::Projections;
 use tokio::sync::RwLock;
 use uuid::Uuid;
@@ -294,6 +295,67 @@ async fn client(
     }
 }
 
+/// Checks the log with `steward verify` and that its positions have no gap; answers its
+/// events and the read models rebuilt from it.
+async fn sound_log(url: &str) -> (Vec<Envelope>, Projections) {
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(["verify", "--postgres-url", url])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    let read_url = url.to_owned();
+    let (envelopes, rebuilt) = tokio::task::spawn_blocking(move || {
+        let log = PgLog::connect(&read_url).unwrap();
+        let envelopes: Vec<_> = log.read_from(1).collect::<Result<_, _>>().unwrap();
+        (envelopes, Projections::rebuild(&log).unwrap())
+    })
+    .await
+    .unwrap();
+    let head = envelopes.last().map_or(0, |envelope| envelope.position);
+    let positions: Vec<u64> = envelopes.iter().map(|envelope| envelope.position).collect();
+    assert_eq!(
+        positions,
+        (1..=head).collect::<Vec<_>>(),
+        "positions with a gap"
+    );
+    (envelopes, rebuilt)
+}
+
+/// Checks that every node's read models, once at `head`, equal `rebuilt`.
+async fn read_models_equal(
+    http: &reqwest::Client,
+    ports: &[u16],
+    rebuilt: &Projections,
+    head: u64,
+) {
+    let rebuilt: Vec<Value> = rebuilt
+        .summaries()
+        .into_iter()
+        .map(|s| json!({"name": s.name, "position": s.position, "digest": s.digest}))
+        .collect();
+    for index in 0..ports.len() {
+        let live: Value = http
+            .get(format!("{}/v1/operator/projections", base(ports, index)))
+            .header("Authorization", format!("Bearer {OPERATOR_TOKEN}"))
+            .header("Steward-Min-Position", head.to_string())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            live["projections"],
+            json!(rebuilt),
+            "node {index}'s read models"
+        );
+    }
+}
+
 /// The URL of the elected writer, from the log's head row.
 async fn writer_url(url: &str) -> Option<String> {
     let url = url.to_owned();
@@ -367,30 +429,8 @@ async fn three_nodes_lose_nothing_and_apply_nothing_twice_while_nodes_are_killed
     }
 
     // Then: the log is sound.
-    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
-        .args(["verify", "--postgres-url", &url])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
-    let read_url = url.clone();
-    let (envelopes, rebuilt) = tokio::task::spawn_blocking(move || {
-        let log = PgLog::connect(&read_url).unwrap();
-        let envelopes: Vec<_> = log.read_from(1).collect::<Result<_, _>>().unwrap();
-        (envelopes, Projections::rebuild(&log).unwrap())
-    })
-    .await
-    .unwrap();
+    let (envelopes, rebuilt) = sound_log(&url).await;
     let head = envelopes.last().map_or(0, |envelope| envelope.position);
-    let positions: Vec<u64> = envelopes.iter().map(|envelope| envelope.position).collect();
-    assert_eq!(
-        positions,
-        (1..=head).collect::<Vec<_>>(),
-        "positions with a gap"
-    );
 
     // Then: every acknowledged command is in the log once, and none twice.
     let mut found: HashMap<(&'static str, String), usize> = HashMap::new();
@@ -436,28 +476,7 @@ async fn three_nodes_lose_nothing_and_apply_nothing_twice_while_nodes_are_killed
     );
 
     // Then: each node's read models equal a rebuild from the log.
-    let rebuilt: Vec<Value> = rebuilt
-        .summaries()
-        .into_iter()
-        .map(|s| json!({"name": s.name, "position": s.position, "digest": s.digest}))
-        .collect();
-    for index in 0..NODES {
-        let live: Value = http
-            .get(format!("{}/v1/operator/projections", base(&ports, index)))
-            .header("Authorization", format!("Bearer {OPERATOR_TOKEN}"))
-            .header("Steward-Min-Position", head.to_string())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(
-            live["projections"],
-            json!(rebuilt),
-            "node {index}'s read models"
-        );
-    }
+    read_models_equal(&http, &ports, &rebuilt, head).await;
     for slot in nodes.iter() {
         if let Some(node) = slot.write().await.take() {
             node.stop();

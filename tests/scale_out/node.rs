@@ -59,6 +59,11 @@ impl Node {
         panic!("node {index} did not come up");
     }
 
+    /// Whether the process is still running (it has not exited on its own).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGKILL.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");

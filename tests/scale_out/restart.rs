@@ -1,0 +1,86 @@
+//! The shared database itself restarts (as after a crash of its machine): every node's
+//! sessions are cut, the writer's lock with them. No node may exit or wedge; each connects
+//! again, a writer is elected again, and the log continues with nothing lost or doubled.
+
+use super::{command, node, node::Node, read_models_equal, recorded_unanswered, setup, sound_log};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use steward_events::{log::postgres::cluster::Cluster, Event};
+use uuid::Uuid;
+
+/// Usage records sent before the restart, and again after it.
+const RECORDS_EACH_SIDE: usize = 6;
+/// How soon after the database is back every node must take commands again.
+const BACK_WITHIN: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs PostgreSQL's server programs; run by .ci/run"]
+async fn every_node_carries_on_once_the_database_is_back() {
+    // Given: three nodes on one database, and usage recorded through each.
+    let cluster = Cluster::start().unwrap_or_else(|why| panic!("no PostgreSQL: {why}"));
+    let url = tokio::task::block_in_place(|| cluster.create_database("restart")).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..super::NODES).map(|_| node::free_port()).collect();
+    let mut nodes = Vec::new();
+    for index in 0..ports.len() {
+        nodes.push(Node::start(&url, directory.path(), &ports, index).await);
+    }
+    let http = reqwest::Client::new();
+    let tenant = setup(&http, &ports, 0).await;
+    let meter = |first: usize| {
+        let request_id = Uuid::now_v7().to_string();
+        let body = json!({"request_id": request_id, "endpoint": "listen", "method": "sync",
+            "model": "nova-3", "units": {"audio_seconds": 30}, "code": 200});
+        let path = format!("/v1/projects/{}/requests", tenant.project);
+        let (http, ports, key) = (&http, &ports, &tenant.key);
+        async move {
+            let (_, status, answer) =
+                command(http, ports, first, Method::POST, &path, key, body).await;
+            assert!(
+                status == StatusCode::OK || recorded_unanswered(status, &answer),
+                "metering: {status} {answer}"
+            );
+            request_id
+        }
+    };
+    let mut acknowledged = Vec::new();
+    for index in 0..RECORDS_EACH_SIDE {
+        acknowledged.push(meter(index % ports.len()).await);
+    }
+
+    // When: the database crashes and comes back.
+    tokio::task::block_in_place(|| cluster.restart()).unwrap();
+    let back = Instant::now();
+
+    // Then: every node takes commands again (refusing with 503 meanwhile, never exiting),
+    // and the log continues.
+    for index in 0..RECORDS_EACH_SIDE {
+        acknowledged.push(meter(index % ports.len()).await);
+    }
+    let took = back.elapsed();
+    println!(
+        "database restart: commands answered again after {:.2} s",
+        took.as_secs_f64()
+    );
+    assert!(took < BACK_WITHIN, "the nodes took {took:?} to carry on");
+    for (index, node) in nodes.iter_mut().enumerate() {
+        assert!(node.is_running(), "node {index} exited");
+    }
+    let (envelopes, rebuilt) = sound_log(&url).await;
+    let mut recorded: Vec<String> = envelopes
+        .iter()
+        .filter_map(|envelope| match &envelope.event {
+            Event::UsageRecorded { request_id, .. } => Some(request_id.to_string()),
+            _ => None,
+        })
+        .collect();
+    recorded.sort();
+    acknowledged.sort();
+    assert_eq!(recorded, acknowledged, "usage lost or recorded twice");
+    let head = envelopes.last().map_or(0, |envelope| envelope.position);
+    read_models_equal(&http, &ports, &rebuilt, head).await;
+    for node in nodes {
+        node.stop();
+    }
+}
