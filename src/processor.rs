@@ -58,6 +58,14 @@ pub enum CommandError {
     Busy(#[from] crate::passwords::Busy),
 }
 
+impl CommandError {
+    /// Whether the log's database failed or could not be reached: the command may have been
+    /// recorded or not, which is known once the database is back.
+    pub fn database_failed(&self) -> bool {
+        matches!(self, Self::Storage(cause) if matches!(**cause, LogError::Database(_)))
+    }
+}
+
 // A command is most of what is submitted; boxing it would cost an allocation per command.
 #[allow(clippy::large_enum_variant)]
 enum Submission {

@@ -355,9 +355,7 @@ pub fn refusal(error: &CommandError) -> String {
              in a moment."
                 .into()
         }
-        CommandError::Storage(cause)
-            if matches!(**cause, steward_events::LogError::Database(_)) =>
-        {
+        error if error.database_failed() => {
             "The database could not be reached, so whether this was saved is not known yet; \
              look again in a moment before trying again."
                 .into()

@@ -12,7 +12,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use steward_events::LogError;
 use utoipa::ToSchema;
 
 /// The body of every error response.
@@ -330,11 +329,10 @@ impl From<MeteringError> for ApiError {
 
 impl From<CommandError> for ApiError {
     fn from(error: CommandError) -> Self {
+        let database_failed = error.database_failed();
         match error {
             CommandError::Domain(error) => error.into(),
-            CommandError::Storage(cause) if matches!(*cause, LogError::Database(_)) => {
-                Self::database_unreachable(cause)
-            }
+            CommandError::Storage(cause) if database_failed => Self::database_unreachable(cause),
             CommandError::Storage(cause) => Self::internal(cause),
             CommandError::Unavailable => Self::unavailable(),
             CommandError::NotWriter => Self::not_writer(),

@@ -503,11 +503,11 @@ async fn lean_check(state: AppState, request: Request) -> Response {
 /// an internal cause, and sets the `dg-request-id` header and the security headers.
 fn render_error(mut response: Response, request_id: &str, method: &Method, path: &str) -> Response {
     if let Some(pending) = response.extensions_mut().remove::<PendingErrorBody>() {
-        if let Some(internal) = &pending.internal {
-            let status = response.status().as_u16();
-            tracing::error!(%request_id, %method, %path, status, cause = %internal, "refused on a failure of ours");
-        }
         let status = response.status();
+        if let Some(internal) = &pending.internal {
+            let code = status.as_u16();
+            tracing::error!(%request_id, %method, %path, status = code, cause = %internal, "refused on a failure of ours");
+        }
         let body = ErrorBody {
             category: pending.category,
             message: pending.message,
