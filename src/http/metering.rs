@@ -11,7 +11,11 @@ use super::{
 };
 use crate::domain::{DomainError, UsageReport};
 use crate::limits::{METERING_BATCH_MAX, UNITS_PER_REQUEST_MAX};
-use axum::{extract::State, Json};
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, State},
+    response::{IntoResponse, Response},
+    Json,
+};
 use serde::{Deserialize, Serialize};
 use steward_events::{
     parse_fixed_decimal, Deployment, Endpoint, Feature, FeatureSet, Permission, ProjectId,
@@ -200,6 +204,29 @@ async fn record_request(
         .record_usage(principal.actor(), project_id, report)
         .await?;
     Ok(Json(recorded_answer(&recorded)))
+}
+
+/// The route template of `record_request`, as the router matches it (and `/metrics` counts
+/// it under), for the lean path.
+pub const ROUTE: &str = "/v1/projects/{project_id}/requests";
+
+/// `record_request` on the lean path (`http::split`): the extractors the route runs, in the
+/// route's order (the caller's credentials, then the body), on a request whose path named
+/// `project_id`.
+pub async fn record_lean(state: AppState, project_id: ProjectId, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let principal = match Metering::from_request_parts(&mut parts, &state).await {
+        Ok(principal) => principal,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let request = Request::from_parts(parts, body);
+    let body = match ApiJson::from_request(request, &state).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal.into_response(),
+    };
+    record_request(State(state), principal, ApiPath(project_id), body)
+        .await
+        .into_response()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

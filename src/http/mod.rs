@@ -299,9 +299,10 @@ async fn remember_route(
 }
 
 /// The whole service: the routes wrapped once in the middleware, outermost first: CORS,
-/// idempotency, the request context (request id, log, error bodies, security headers), the
-/// panic catcher, the body limit. The gateway's check takes a lean path of its own: the
-/// request context and a panic catcher around the check, without a router (`split`).
+/// forwarding to the writer, idempotency, the request context (request id, log, error bodies,
+/// security headers), the panic catcher, the body limit. The gateway's check, and metering
+/// when those layers have nothing to do for it, take a lean path of their own: the request
+/// context, a panic catcher and the body limit, without a router (`split`).
 ///
 /// The layers wrap the router as a whole rather than through `Router::layer`, which wraps
 /// every route on its own: there, each request cloned every layer's boxed service, about 8%
@@ -317,12 +318,20 @@ pub fn app(
        + Send
        + Sync
        + 'static {
-    let check_state = state.clone();
-    let check = tower::service_fn(move |request| {
-        let state = check_state.clone();
-        async move { Ok(lean_check(state, request).await) }
+    let lean_state = state.clone();
+    let lean = tower::service_fn(move |request| {
+        let state = lean_state.clone();
+        async move { Ok(split::answer(state, request).await) }
     });
-    split::Split::new(check, with_middleware(state.clone(), router(state)))
+    let lean = tower::ServiceBuilder::new()
+        .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+        .service(lean);
+    let takes_state = state.clone();
+    split::Split::new(
+        lean,
+        with_middleware(state.clone(), router(state)),
+        move |request: &Request| split::takes_lean(&takes_state, request),
+    )
 }
 
 /// `routes` wrapped in the middleware `app` uses (tests wrap routes of their own).
@@ -411,14 +420,8 @@ async fn request_context(
     next: Next,
 ) -> Response {
     let context = RequestContext::of(&request);
-    match position::asked(&request) {
-        Ok(None) => {}
-        Ok(Some(asked)) => {
-            if let Some(refusal) = position::wait_for(&state, asked).await {
-                return context.finish(&state, refusal, "unmatched");
-            }
-        }
-        Err(refusal) => return context.finish(&state, refusal.into_response(), "unmatched"),
+    if let Some(refusal) = unreached_position(&state, position::asked(&request)).await {
+        return context.finish(&state, refusal, "unmatched");
     }
     let response = next.run(request).await;
     let route = response
@@ -486,17 +489,18 @@ impl RequestContext {
     }
 }
 
-/// The gateway's check on its lean path (see `split`): in the request context, with a panic
-/// answered as any other handler's, and no router.
-async fn lean_check(state: AppState, request: Request) -> Response {
-    use futures_util::FutureExt;
-    let context = RequestContext::of(&request);
-    let route = verify::route_of(request.uri().path());
-    let answer = std::panic::AssertUnwindSafe(verify::check(state.clone(), request))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(panic_answer);
-    context.finish(&state, answer, route)
+/// The refusal of a request whose `Steward-Min-Position` (`asked`, from `position::asked`)
+/// is malformed, or is not reached within `MIN_POSITION_WAIT`; none once the read models
+/// reflect it (or it asks nothing).
+async fn unreached_position(
+    state: &AppState,
+    asked: Result<Option<u64>, ApiError>,
+) -> Option<Response> {
+    match asked {
+        Ok(None) => None,
+        Ok(Some(asked)) => position::wait_for(state, asked).await,
+        Err(refusal) => Some(refusal.into_response()),
+    }
 }
 
 /// Writes the body of an error answer (an `ApiError` leaves it pending) with `request_id`, logs

@@ -26,7 +26,13 @@ pub struct UsdInput(pub Nanodollars);
 /// are parsed digit by digit, never through a float.
 pub fn decimal_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let raw = <Box<RawValue>>::deserialize(deserializer)?;
-    Ok(serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| raw.get().to_owned()))
+    let text = raw.get();
+    if !text.starts_with('"') {
+        // A number (or something no caller accepts): its text as sent. Not tried as a
+        // string first, which would build and drop an error on every number.
+        return Ok(text.to_owned());
+    }
+    serde_json::from_str::<String>(text).map_err(de::Error::custom)
 }
 
 impl<'de> Deserialize<'de> for UsdInput {

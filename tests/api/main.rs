@@ -15,6 +15,7 @@ mod helpers;
 mod hostile;
 mod idempotency;
 mod keys;
+mod lean_paths;
 mod lifecycle;
 mod members;
 mod models;
