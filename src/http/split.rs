@@ -3,8 +3,8 @@
 //! They skip what only the rest of the API needs: the router and its boxed services, and the
 //! layers that have nothing to do for them. They keep the request context (request id,
 //! `Steward-Min-Position`, error JSON, security headers, `Steward-Position`, metrics, the log
-//! line), a panic catcher, and (metering) the body limit, and they run the same extractors
-//! in the same order as the routes do, so that every answer is the one the full stack gives.
+//! line), a panic catcher and the body limit, and they run the same extractors in the same
+//! order as the routes do, so that every answer is the one the full stack gives.
 //!
 //! - The check skips CORS (browsers never ask it), the idempotency layer (it is a question,
 //!   not a command, and must not write an answer to disk even when the gateway passes on a

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 const ORIGIN: &str = "https://console.fruit.example";
 
 /// One metering request as sent.
-#[derive(Clone)]
 struct Metered<'a> {
     project_id: &'a str,
     authorization: Option<String>,
