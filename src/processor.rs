@@ -10,15 +10,15 @@
 //! others follow the log ([`Submission::Followed`], sent by `cluster`'s follower) and refuse
 //! commands with `NotWriter` until the follower tells them they were elected.
 //!
-//! Whether a request id was recorded already is asked of the log's request index
-//! (`request_position`) and of the batch being decided, not of the write model, which would
+//! Whether a request id was recorded already is asked of the log's request index (once per
+//! batch, `recorded_requests`) and of the batch being decided, not of the write model, which would
 //! otherwise hold every request id ever recorded in memory and in its checkpoint; `decide` gets
 //! the answer as a value (`Known`) and applies the rule.
 
 use crate::limits::{BATCH_COMMANDS_MAX, QUEUED_COMMANDS_MAX, RELOAD_RETRY};
 use crate::{
     clock::Clock,
-    domain::{decide, evolve, Command, DomainError, Known, State},
+    domain::{decide, evolve, load_state, Command, DomainError, Known, State},
     metrics::CommitMetrics,
 };
 use std::{
@@ -31,7 +31,8 @@ use std::{
 };
 use steward_events::{
     codec, limits::EVENTS_PER_COMMIT_MAX, Actor, BesideWrites, Commit, Envelope, Event, EventId,
-    EventLog, ExpectedVersion, LogError, LogStore, Nanodollars, ProposedEvent, StreamId,
+    ExpectedVersion, LogError, LogStore, Nanodollars, ProjectId, ProposedEvent, RequestId,
+    StreamId,
 };
 use steward_projections::Projections;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -87,6 +88,19 @@ enum Submission {
     /// This node was elected the writer and every event before its election was followed:
     /// it decides from now on.
     Elected,
+}
+
+impl Submission {
+    /// The (project, request id) a command records usage for.
+    fn request(&self) -> Option<(ProjectId, RequestId)> {
+        match self {
+            Submission::Command {
+                command: Command::RecordUsage { project_id, report },
+                ..
+            } => Some((*project_id, report.request_id)),
+            _ => None,
+        }
+    }
 }
 
 /// A handle for the follower (`cluster`), which feeds the processor what other nodes append.
@@ -347,7 +361,14 @@ impl Worker {
         let mut beside = BesideWrites::default();
         let mut beside_replies = Vec::new();
         let writing = self.writing.load(Ordering::Acquire);
+        // Which request ids of the batch were recorded before it: asked of the log at once.
+        let requests: Vec<_> = batch.iter().filter_map(Submission::request).collect();
+        let recorded = match requests.is_empty() || !writing {
+            true => Ok(HashSet::new()),
+            false => self.log.recorded_requests(&requests).map_err(Arc::new),
+        };
         for submission in batch {
+            let request = submission.request();
             let (actor, command, command_beside, reply) = match submission {
                 Submission::Followed(envelopes) => {
                     self.follow(envelopes);
@@ -378,27 +399,16 @@ impl Worker {
                     continue;
                 }
             };
-            let request = match &command {
-                Command::RecordUsage { project_id, report } => {
-                    Some((*project_id, report.request_id))
-                }
-                _ => None,
+            let recorded_before = match (request, &recorded) {
+                (None, _) => Ok(false),
+                (Some(request), _) if batch_requests.contains(&request) => Ok(true),
+                (Some(request), Ok(recorded)) => Ok(recorded.contains(&request)),
+                (Some(_), Err(error)) => Err(CommandError::Storage(Arc::clone(error))),
             };
-            let recorded_before = match request {
-                Some(request) if batch_requests.contains(&request) => Ok(true),
-                Some((project_id, request_id)) => self
-                    .log
-                    .request_position(project_id, request_id)
-                    .map(|position| position.is_some()),
-                None => Ok(false),
-            };
-            let decided = match recorded_before {
-                Ok(request_recorded) => {
-                    let known = Known { request_recorded };
-                    decide(&self.state, &actor, &command, known, now).map_err(Into::into)
-                }
-                Err(error) => Err(CommandError::Storage(Arc::new(error))),
-            };
+            let decided = recorded_before.and_then(|request_recorded| {
+                let known = Known { request_recorded };
+                decide(&self.state, &actor, &command, known, now).map_err(Into::into)
+            });
             // Checked before the write model changes, so that the log never refuses what was
             // decided (a refusal there would leave the write model ahead of the log).
             let decided = decided.and_then(|events| {
@@ -587,14 +597,4 @@ impl Worker {
             }
         }
     }
-}
-
-/// Replays the whole log into a fresh write model.
-pub fn load_state(log: &dyn EventLog) -> Result<State, LogError> {
-    let mut state = State::default();
-    for envelope in log.read_from(1) {
-        let envelope = envelope?;
-        evolve(&mut state, &envelope.event, envelope.recorded_at);
-    }
-    Ok(state)
 }

@@ -34,6 +34,7 @@ cases!(
     a_long_log_reads_back_whole_from_any_position,
     a_reopened_log_keeps_its_events_and_continues_the_positions,
     a_recorded_request_is_found_by_its_id_at_once_and_after_reopening,
+    recorded_requests_are_asked_together_and_found_in_their_own_project,
     an_oversized_event_is_refused_and_nothing_lands,
     appends_at_one_expected_version_from_64_threads_give_exactly_one_success,
     an_import_continues_the_log_exactly_or_lands_nothing,

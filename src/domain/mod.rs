@@ -19,7 +19,8 @@ pub use decide::{decide, Known};
 pub use error::{as_sentence, DomainError};
 pub use rules::{may_change_role, may_delete_key, may_hand_over_key, may_invite_as, may_remove};
 pub use state::{
-    evolve, may_use_model, AccountState, GrantState, InvitationState, KeyState, ProjectState, State,
+    evolve, load_state, may_use_model, AccountState, GrantState, InvitationState, KeyState,
+    ProjectState, State,
 };
 pub use values::{CompanyName, KeyComment, ModelName, PersonName, ProjectName, Reference};
 

@@ -385,3 +385,13 @@ pub fn evolve(state: &mut State, event: &Event, recorded_at: Timestamp) {
         }
     }
 }
+
+/// Replays the whole log into a fresh write model.
+pub fn load_state(log: &dyn steward_events::EventLog) -> Result<State, steward_events::LogError> {
+    let mut state = State::default();
+    for envelope in log.read_from(1) {
+        let envelope = envelope?;
+        evolve(&mut state, &envelope.event, envelope.recorded_at);
+    }
+    Ok(state)
+}

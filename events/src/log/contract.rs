@@ -64,6 +64,22 @@ pub trait EventLog: Send + Sync {
         request_id: RequestId,
     ) -> Result<Option<u64>, LogError>;
 
+    /// Which of `requests` (project id, request id) were recorded, as `request_position`
+    /// answers each; one round trip on a log that lives in a database (the command processor
+    /// asks once per batch).
+    fn recorded_requests(
+        &self,
+        requests: &[(ProjectId, RequestId)],
+    ) -> Result<HashSet<(ProjectId, RequestId)>, LogError> {
+        let mut recorded = HashSet::new();
+        for &(project_id, request_id) in requests {
+            if self.request_position(project_id, request_id)?.is_some() {
+                recorded.insert((project_id, request_id));
+            }
+        }
+        Ok(recorded)
+    }
+
     /// Appends envelopes exported from another log, keeping their positions, versions, ids,
     /// times and actors. Each must continue the log exactly; the first that does not is
     /// refused with its position and nothing of the call lands.

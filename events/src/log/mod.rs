@@ -66,7 +66,7 @@ use crate::{
 };
 use index::{run_len, run_positions, IndexEntries, IndexJob, Indexer, INDEXED_THROUGH_KEY};
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::Path,
     sync::{Arc, Mutex, MutexGuard},
 };

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // Each test binary uses its own part of the support module.
 
 use crate::support::{commit, project, renamed, samples};
+use std::collections::HashSet;
 use steward_events::*;
 
 /// Where a case's log lives; `open` may be called again once the previous log is dropped.
@@ -46,6 +47,10 @@ pub const CASES: &[(&str, Case)] = &[
     (
         "a_recorded_request_is_found_by_its_id_at_once_and_after_reopening",
         a_recorded_request_is_found_by_its_id_at_once_and_after_reopening,
+    ),
+    (
+        "recorded_requests_are_asked_together_and_found_in_their_own_project",
+        recorded_requests_are_asked_together_and_found_in_their_own_project,
     ),
     (
         "an_oversized_event_is_refused_and_nothing_lands",
@@ -290,6 +295,56 @@ pub fn a_recorded_request_is_found_by_its_id_at_once_and_after_reopening(store: 
         Some(2)
     );
     assert_eq!(log.verify().unwrap().events, 2);
+}
+
+pub fn recorded_requests_are_asked_together_and_found_in_their_own_project(store: &dyn Store) {
+    // Given: usage recorded for three request ids in two projects, in two appends.
+    let log = store.open();
+    let sample = samples()
+        .into_iter()
+        .find(|event| event.kind() == "usage_recorded")
+        .unwrap();
+    let usage = |project_id: ProjectId, request: u128| {
+        let mut event = sample.clone();
+        if let Event::UsageRecorded {
+            project_id: project,
+            request_id,
+            ..
+        } = &mut event
+        {
+            *project = project_id;
+            *request_id = RequestId::from_uuid(uuid::Uuid::from_u128(request));
+        }
+        event
+    };
+    let request = |n: u128| RequestId::from_uuid(uuid::Uuid::from_u128(n));
+    let (apple, pear) = (project(1), project(2));
+    log.append(commit(vec![usage(apple, 1), usage(apple, 2)]))
+        .unwrap();
+    log.append(commit(vec![usage(pear, 3)])).unwrap();
+    // When: asked together, with ids never recorded and ids of the other project.
+    let asked = [
+        (apple, request(1)),
+        (apple, request(2)),
+        (apple, request(3)),
+        (pear, request(1)),
+        (pear, request(3)),
+        (pear, request(4)),
+    ];
+    let recorded = log.recorded_requests(&asked).unwrap();
+    // Then: exactly the ids recorded in their own project, as `request_position` says.
+    let expected: HashSet<_> = [(apple, request(1)), (apple, request(2)), (pear, request(3))]
+        .into_iter()
+        .collect();
+    assert_eq!(recorded, expected);
+    for (project_id, request_id) in asked {
+        let position = log.request_position(project_id, request_id).unwrap();
+        assert_eq!(
+            position.is_some(),
+            expected.contains(&(project_id, request_id))
+        );
+    }
+    assert!(log.recorded_requests(&[]).unwrap().is_empty());
 }
 
 pub fn an_oversized_event_is_refused_and_nothing_lands(store: &dyn Store) {

@@ -126,7 +126,7 @@ async fn the_same_request_is_recorded_once_per_project() {
         .concat(),
     );
     let start_processor = |log: Arc<SledLog>| {
-        let state = crate::processor::load_state(&*log).unwrap();
+        let state = crate::domain::load_state(&*log).unwrap();
         let projections = Arc::new(RwLock::new(
             steward_projections::Projections::rebuild(&*log).unwrap(),
         ));

@@ -512,6 +512,37 @@ impl EventLog for PgLog {
         Ok(row.map(|row| row.get::<_, i64>(0) as u64))
     }
 
+    fn recorded_requests(
+        &self,
+        requests: &[(ProjectId, RequestId)],
+    ) -> Result<HashSet<(ProjectId, RequestId)>, LogError> {
+        if requests.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let by_key: HashMap<RequestKey, (ProjectId, RequestId)> = (requests.iter())
+            .map(|&(project_id, request_id)| {
+                (
+                    request_key(project_id, request_id),
+                    (project_id, request_id),
+                )
+            })
+            .collect();
+        let keys: Vec<&[u8]> = by_key.keys().map(|key| &key[..]).collect();
+        let rows = self.readers.with(|client| {
+            client.query(
+                "SELECT key FROM steward_requests WHERE key = ANY($1)",
+                &[&keys],
+            )
+        })?;
+        Ok((rows.iter())
+            .filter_map(|row| {
+                let key: &[u8] = row.get(0);
+                let key: RequestKey = key.try_into().ok()?;
+                by_key.get(&key).copied()
+            })
+            .collect())
+    }
+
     fn import(&self, envelopes: &[Envelope]) -> Result<(), LogError> {
         if envelopes.len() > EVENTS_PER_COMMIT_MAX {
             return Err(LogError::Limit("an import exceeds EVENTS_PER_COMMIT_MAX"));
