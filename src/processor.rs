@@ -11,9 +11,9 @@
 //! commands with `NotWriter` until the follower tells them they were elected.
 //!
 //! Whether a request id was recorded already is asked of the log's request index (once per
-//! batch, `recorded_requests`) and of the batch being decided, not of the write model, which would
-//! otherwise hold every request id ever recorded in memory and in its checkpoint; `decide` gets
-//! the answer as a value (`Known`) and applies the rule.
+//! batch, `recorded_requests`) and of the batch being decided, not of the write model, which
+//! would otherwise hold every request id ever recorded in memory and in its checkpoint;
+//! `decide` gets the answer as a value (`Known`) and applies the rule.
 
 use crate::limits::{BATCH_COMMANDS_MAX, QUEUED_COMMANDS_MAX, RELOAD_RETRY};
 use crate::{
@@ -361,11 +361,11 @@ impl Worker {
         let mut beside = BesideWrites::default();
         let mut beside_replies = Vec::new();
         let writing = self.writing.load(Ordering::Acquire);
-        // Which request ids of the batch were recorded before it: asked of the log at once.
         let requests: Vec<_> = batch.iter().filter_map(Submission::request).collect();
-        let recorded = match requests.is_empty() || !writing {
-            true => Ok(HashSet::new()),
-            false => self.log.recorded_requests(&requests).map_err(Arc::new),
+        let recorded = if requests.is_empty() || !writing {
+            Ok(HashSet::new())
+        } else {
+            self.log.recorded_requests(&requests).map_err(Arc::new)
         };
         for submission in batch {
             let request = submission.request();
