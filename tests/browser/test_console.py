@@ -84,8 +84,15 @@ def shot(page, directory, name):
     page.screenshot(path=os.path.join(directory, f"{name}.png"))
 
 
+def follow(page, link, heading):
+    """Clicks a link and waits for the page it opens, whose fields may share a label with this one's
+    ("Email" on Log in and Sign up, "Project Name" on Settings and Create Project)."""
+    page.get_by_role("link", name=link).click()
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+
+
 def sign_up(page, email, first):
-    page.get_by_role("link", name="Sign up").click()
+    follow(page, "Sign up", "Sign up")
     page.get_by_label("Email").fill(email)
     page.get_by_label("First name").fill(first)
     page.get_by_label("Last name").fill("Grove")
@@ -140,7 +147,7 @@ def run(browser, steward, smtp, screenshots):
 
     # The Projects dropdown: "Create Project", then rename it in Settings.
     olive.get_by_text("Projects", exact=False).first.click()
-    olive.get_by_role("link", name="Create Project").click()
+    follow(olive, "Create Project", "Create Project")
     olive.get_by_label("Project Name").fill("Fruit Staging")
     olive.get_by_role("button", name="Create Project").click()
     expect(olive.get_by_label("Project Name")).to_have_value("Fruit Staging")
