@@ -88,7 +88,7 @@ pub(super) async fn authenticate(parts: &Parts, state: &AppState) -> Result<Prin
                 let account_id = state
                     .sessions
                     .account(token, now)
-                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::from)?
                     .ok_or_else(ApiError::invalid_auth)?;
                 let live = state.steward.read(|projections| {
                     projections

@@ -12,6 +12,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
+use steward_events::LogError;
 use utoipa::ToSchema;
 
 /// The body of every error response.
@@ -251,6 +252,17 @@ impl ApiError {
         error
     }
 
+    /// 503 `SERVICE_UNAVAILABLE`: a read needed the log's database, which failed or could not
+    /// be reached; nothing was changed.
+    pub fn database_unreachable_for_read(cause: impl std::fmt::Display) -> Self {
+        let mut error = Self::new(
+            Category::ServiceUnavailable,
+            "The database could not be reached; retry shortly.",
+        );
+        error.internal = Some(cause.to_string());
+        error
+    }
+
     /// 503 `SERVICE_UNAVAILABLE`: shutting down.
     pub fn unavailable() -> Self {
         Self::new(
@@ -314,7 +326,16 @@ impl From<ReadError> for ApiError {
             ReadError::NotFound(what) => Self::not_found(what),
             ReadError::ModelNotAllowed => Self::from(DomainError::ModelNotAllowed),
             ReadError::Storage(cause) => Self::internal(cause),
+            ReadError::DatabaseUnreachable(cause) => Self::database_unreachable_for_read(cause),
         }
+    }
+}
+
+/// A failed read of the log or of the trees beside it (sessions, the outbox): 503 when its
+/// database could not be reached, 500 otherwise.
+impl From<LogError> for ApiError {
+    fn from(error: LogError) -> Self {
+        ReadError::from(error).into()
     }
 }
 

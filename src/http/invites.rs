@@ -59,7 +59,7 @@ async fn list_invites(
         .into_iter()
         .map(|(email, role)| {
             let delivery = (state.outbox.delivery_of(project_id, &email, now))
-                .map_err(ApiError::internal)?
+                .map_err(ApiError::from)?
                 .map(|delivery| delivery.state);
             Ok(InviteView {
                 email: email.to_string(),

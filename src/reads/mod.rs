@@ -51,11 +51,18 @@ pub enum ReadError {
     /// The log could not be read; the cause is for the operator's logs, not the client.
     #[error("storage: {0}")]
     Storage(String),
+    /// The log's database failed or could not be reached: the same read may be answered once
+    /// it is back. The cause is for the operator's logs.
+    #[error("database: {0}")]
+    DatabaseUnreachable(String),
 }
 
 impl From<LogError> for ReadError {
     fn from(error: LogError) -> Self {
-        Self::Storage(error.to_string())
+        match error {
+            LogError::Database(_) => Self::DatabaseUnreachable(error.to_string()),
+            error => Self::Storage(error.to_string()),
+        }
     }
 }
 

@@ -61,7 +61,7 @@ impl Cluster {
     }
 
     /// Starts the server on the cluster's data and waits until it takes connections.
-    fn serve(&self) -> Result<(), String> {
+    pub fn serve(&self) -> Result<(), String> {
         let data = self.data();
         let data = data.to_str().ok_or("a temporary path that is not UTF-8")?;
         let server_log = self.directory.path().join("server.log");
@@ -78,7 +78,8 @@ impl Cluster {
         )
     }
 
-    fn stop_now(&self) -> Result<(), String> {
+    /// Stops the server as a crash would; `serve` starts it again.
+    pub fn stop_now(&self) -> Result<(), String> {
         let data = self.data();
         let data = data.to_str().ok_or("a temporary path that is not UTF-8")?;
         self.run("pg_ctl", &["-D", data, "-m", "immediate", "-w", "stop"])
