@@ -1,15 +1,18 @@
 //! Who is visiting the console: their session (the API's sessions, in a cookie) and their CSRF
 //! token (a random cookie every form must repeat).
 
-use crate::{access::Principal, http::AppState};
+use crate::{
+    access::Principal,
+    http::{error::ApiError, AppState},
+};
 use axum::{
     extract::{FromRequestParts, Request},
     http::{header, request::Parts, HeaderMap, HeaderValue},
     middleware::Next,
-    response::{Redirect, Response},
+    response::{IntoResponse, Redirect, Response},
 };
 use cookie::{Cookie, SameSite};
-use steward_events::AccountId;
+use steward_events::{AccountId, LogError};
 use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "steward_session";
@@ -52,19 +55,20 @@ impl Visitor {
 }
 
 /// A signed-in visitor of a page; a signed-out one is sent to log in, then back to the page.
+/// A visitor whose session could not be looked up sees why (see [`Visitor`]).
 pub struct SignedIn {
     pub visitor: Visitor,
     pub user: User,
 }
 
 impl FromRequestParts<AppState> for SignedIn {
-    type Rejection = Redirect;
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Ok(visitor) = Visitor::from_request_parts(parts, state).await;
+        let visitor = Visitor::from_request_parts(parts, state).await?;
         match visitor.user.clone() {
             Some(user) => Ok(Self { visitor, user }),
             None => {
@@ -72,7 +76,7 @@ impl FromRequestParts<AppState> for SignedIn {
                     .uri
                     .path_and_query()
                     .map_or("/console", |path| path.as_str());
-                Err(Redirect::to(&login_path(here)))
+                Err(Redirect::to(&login_path(here)).into_response())
             }
         }
     }
@@ -164,8 +168,11 @@ pub fn session_cookie(token: Option<&str>, secure: bool) -> Cookie<'static> {
     cookie
 }
 
+/// A visitor with a session cookie whose session could not be looked up (the database is
+/// down) is answered a page that says so, with the API's status for the failure (503 and
+/// `Retry-After`), rather than being taken for signed out.
 impl FromRequestParts<AppState> for Visitor {
-    type Rejection = std::convert::Infallible;
+    type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -175,26 +182,54 @@ impl FromRequestParts<AppState> for Visitor {
             .map(|token| token.0.clone())
             .unwrap_or_default();
         let user = match cookie_value(&parts.headers, SESSION_COOKIE) {
-            Some(token) if !token.is_empty() => user_of(state, token),
+            Some(token) if !token.is_empty() => user_of(state, token).map_err(|error| {
+                let signed_out = Self {
+                    user: None,
+                    csrf: csrf.clone(),
+                };
+                unreadable_session(state, &signed_out, error)
+            })?,
             _ => None,
         };
         Ok(Self { user, csrf })
     }
 }
 
-/// The live person whose session `token` is.
-fn user_of(state: &AppState, token: &str) -> Option<User> {
+/// The page for a session that could not be read.
+fn unreadable_session(state: &AppState, visitor: &Visitor, error: LogError) -> Response {
+    let error = ApiError::from(error);
+    tracing::warn!(
+        cause = error.internal.as_deref(),
+        "a console session could not be read"
+    );
+    let mut page = super::message(
+        state,
+        visitor,
+        error.status,
+        "The Console cannot check your session",
+        &format!("{} Nothing was changed.", error.message),
+    );
+    if let Some(retry_after) = error.retry_after() {
+        page.headers_mut().insert(header::RETRY_AFTER, retry_after);
+    }
+    page
+}
+
+/// The live person whose session `token` is, or none.
+fn user_of(state: &AppState, token: &str) -> Result<Option<User>, LogError> {
     let now = state.steward.now();
-    let account_id = state.sessions.account(token, now).ok().flatten()?;
+    let Some(account_id) = state.sessions.account(token, now)? else {
+        return Ok(None);
+    };
     let email = state.steward.read(|projections| {
         let account = projections.membership.accounts.get(&account_id)?;
         (!account.deleted).then(|| account.email.to_string())
-    })?;
-    Some(User {
+    });
+    Ok(email.map(|email| User {
         account_id,
         email,
         token: token.to_owned(),
-    })
+    }))
 }
 
 #[cfg(test)]

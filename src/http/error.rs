@@ -263,6 +263,11 @@ impl ApiError {
         error
     }
 
+    /// The `Retry-After` the answer carries: every refusal for now (503) says when to come back.
+    pub fn retry_after(&self) -> Option<HeaderValue> {
+        (self.status == StatusCode::SERVICE_UNAVAILABLE).then(|| HeaderValue::from_static("1"))
+    }
+
     /// 503 `SERVICE_UNAVAILABLE`: shutting down.
     pub fn unavailable() -> Self {
         Self::new(
@@ -365,9 +370,8 @@ impl From<CommandError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            // Every refusal for now says when to come back.
-            (response.headers_mut()).insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if let Some(retry_after) = self.retry_after() {
+            (response.headers_mut()).insert(header::RETRY_AFTER, retry_after);
         }
         response.extensions_mut().insert(PendingErrorBody {
             category: self.category.code(),

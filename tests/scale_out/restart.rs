@@ -80,6 +80,31 @@ async fn every_node_carries_on_once_the_database_is_back() {
         let message = body["message"].as_str().unwrap_or_default();
         assert!(message.contains("database could not be reached"), "{body}");
     }
+    // A signed-in person in the Console is told so too, not sent to log in.
+    let token = tenant.session.trim_start_matches("Bearer ");
+    for port in &ports {
+        let answer = http
+            .get(format!(
+                "http://127.0.0.1:{port}/console/projects/{}/settings",
+                tenant.project
+            ))
+            .header("Cookie", format!("steward_session={token}"))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let retry_after = answer.headers().get("retry-after").cloned();
+        let page = answer.text().await.unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{page}");
+        assert_eq!(
+            retry_after.as_ref().map(|value| value.as_bytes()),
+            Some(&b"1"[..])
+        );
+        assert!(
+            page.contains("The Console cannot check your session"),
+            "{page}"
+        );
+    }
     // And it comes back.
     tokio::task::block_in_place(|| cluster.serve()).unwrap();
     let back = Instant::now();
