@@ -221,12 +221,17 @@ impl ApiError {
 
     /// 500 `INTERNAL_SERVER_ERROR`; `cause` is logged, not sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        let mut error = Self::new(
+        Self::new(
             Category::InternalServerError,
             "Something went wrong on our side.",
-        );
-        error.internal = Some(cause.to_string());
-        error
+        )
+        .with_internal(cause)
+    }
+
+    /// The cause for the operator's logs, never sent.
+    fn with_internal(mut self, cause: impl std::fmt::Display) -> Self {
+        self.internal = Some(cause.to_string());
+        self
     }
 
     /// 503 `SERVICE_UNAVAILABLE`: this node cannot take commands now (a new writer is being
@@ -242,25 +247,23 @@ impl ApiError {
     /// 503 `SERVICE_UNAVAILABLE`: the shared log's database failed or could not be reached
     /// (it restarted, or the network between); the cause is for the operator's logs.
     pub fn database_unreachable(cause: impl std::fmt::Display) -> Self {
-        let mut error = Self::new(
+        Self::new(
             Category::ServiceUnavailable,
             "The database could not be reached, so whether this was recorded is not known \
              yet. Retry shortly, with the same Idempotency-Key: what was recorded is not \
              recorded twice.",
-        );
-        error.internal = Some(cause.to_string());
-        error
+        )
+        .with_internal(cause)
     }
 
     /// 503 `SERVICE_UNAVAILABLE`: a read needed the log's database, which failed or could not
     /// be reached; nothing was changed.
     pub fn database_unreachable_for_read(cause: impl std::fmt::Display) -> Self {
-        let mut error = Self::new(
+        Self::new(
             Category::ServiceUnavailable,
             "The database could not be reached; retry shortly.",
-        );
-        error.internal = Some(cause.to_string());
-        error
+        )
+        .with_internal(cause)
     }
 
     /// The `Retry-After` the answer carries: every refusal for now (503) says when to come back.
