@@ -474,14 +474,15 @@ impl Worker {
                         // lock ended: follow the log until elected (again).
                         self.writing.store(false, Ordering::Release);
                     }
+                    // Answered first: the reload waits as long as the database is unreachable.
                     let error = Arc::new(error);
-                    self.reload();
                     for (reply, _) in pending {
                         let _ = reply.send(Err(CommandError::Storage(Arc::clone(&error))));
                     }
                     for reply in beside_replies {
                         let _ = reply.send(Err(CommandError::Storage(Arc::clone(&error))));
                     }
+                    self.reload();
                     return;
                 }
             }
@@ -571,9 +572,8 @@ impl Worker {
         self.metrics.batch_commands.observe(commands as f64);
     }
 
-    /// Rebuilds the write model from the log and brings the projections up to it. While the
-    /// log's database cannot be reached, tries again every `RELOAD_RETRY`: no command can be
-    /// decided before, and they wait in the queue.
+    /// Rebuilds the write model from the log and brings the projections up to it; while the
+    /// database cannot be reached, every `RELOAD_RETRY`, the queued commands waiting.
     fn reload(&mut self) {
         loop {
             let reloaded = load_state(self.log.as_ref()).and_then(|state| {

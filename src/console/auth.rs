@@ -1,7 +1,7 @@
 //! Signing in, signing up and out: the API's accounts and sessions, behind forms.
 
 use super::{
-    page,
+    page, refusal, status_of,
     visitor::{append_cookie, safe_next, secure_cookies, session_cookie},
     Chrome, Visitor,
 };
@@ -134,29 +134,27 @@ pub async fn login(
             )
         }
     };
-    signed_in(&state, account_id, &next).await
+    match signed_in(&state, account_id, &next).await {
+        Ok(response) => response,
+        Err(error) => again(&refusal(&error), status_of(&error)),
+    }
 }
 
-/// Starts a session for `account_id` and goes to `next` with its cookie.
+/// Starts a session for `account_id` and goes to `next` with its cookie; the refusal if the
+/// session could not be saved (the form that asked shows it).
 async fn signed_in(
     state: &AppState,
     account_id: steward_events::AccountId,
     next: &str,
-) -> Response {
-    match state.sessions.start(account_id, state.steward.now()).await {
-        Ok(token) => {
-            let mut response = Redirect::to(next).into_response();
-            append_cookie(
-                &mut response,
-                &session_cookie(Some(&token), secure_cookies(state)),
-            );
-            response
-        }
-        Err(error) => {
-            tracing::error!(%error, "a console session could not be started");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
-    }
+) -> Result<Response, CommandError> {
+    let token = (state.sessions.start(account_id, state.steward.now()).await)
+        .inspect_err(|error| tracing::warn!(%error, "a console session could not be started"))?;
+    let mut response = Redirect::to(next).into_response();
+    append_cookie(
+        &mut response,
+        &session_cookie(Some(&token), secure_cookies(state)),
+    );
+    Ok(response)
 }
 
 /// A form whose CSRF token is not the visitor's (stale, or sent from another site).
@@ -194,16 +192,6 @@ struct SignupErrors {
     last_name: Option<String>,
     password: Option<String>,
     form: Option<String>,
-}
-
-impl SignupErrors {
-    fn any(&self) -> bool {
-        self.email.is_some()
-            || self.first_name.is_some()
-            || self.last_name.is_some()
-            || self.password.is_some()
-            || self.form.is_some()
-    }
 }
 
 #[derive(Template)]
@@ -319,17 +307,26 @@ pub async fn signup(
         password: Some(password),
         promotional_credit: state.settings.promotional_credit,
     };
-    match state.steward.register(Actor::System, account).await {
-        Ok(registered) => signed_in(&state, registered.account_id, safe_next(&form.next)).await,
+    let registered = match state.steward.register(Actor::System, account).await {
+        Ok(registered) => registered,
+        Err(CommandError::Domain(DomainError::EmailTaken)) => {
+            errors.email = Some("An account with this email already exists.".into());
+            return signup_form(&state, &visitor, StatusCode::BAD_REQUEST, form, errors);
+        }
         Err(error) => {
-            match error {
-                CommandError::Domain(DomainError::EmailTaken) => {
-                    errors.email = Some("An account with this email already exists.".into())
-                }
-                other => errors.form = Some(format!("Signing up failed: {other}.")),
-            }
-            debug_assert!(errors.any());
-            signup_form(&state, &visitor, StatusCode::BAD_REQUEST, form, errors)
+            errors.form = Some(format!("Signing up failed. {}", refusal(&error)));
+            return signup_form(&state, &visitor, status_of(&error), form, errors);
+        }
+    };
+    match signed_in(&state, registered.account_id, safe_next(&form.next)).await {
+        Ok(response) => response,
+        Err(error) => {
+            errors.form = Some(
+                "Your account was created, but signing you in failed. Log in with your email \
+                 and password in a moment."
+                    .into(),
+            );
+            signup_form(&state, &visitor, status_of(&error), form, errors)
         }
     }
 }

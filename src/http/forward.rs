@@ -70,7 +70,8 @@ async fn send_on(state: &AppState, node: &Node, request: Request) -> Result<Resp
         Ok(Some(url)) if url != node.advertised_url() => url,
         // None elected yet, or this node, elected a moment ago and still catching up.
         Ok(_) => return Err(ApiError::not_writer()),
-        Err(error) => return Err(ApiError::internal(error)),
+        // The database cannot be asked who writes: 503, as every read that needs it.
+        Err(error) => return Err(ApiError::from(error)),
     };
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, BODY_BYTES_MAX).await else {

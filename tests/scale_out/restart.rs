@@ -105,6 +105,47 @@ async fn every_node_carries_on_once_the_database_is_back() {
             "{page}"
         );
     }
+    // Logging in is refused with a 503 on every node, and at once: the writer answers its
+    // failed commit before it waits for the database to reload. The writer shows the refusal
+    // beside the form (not a blank page); a follower, which cannot ask who the writer is, the
+    // error JSON.
+    let mut login_pages = 0;
+    for port in &ports {
+        let base = format!("http://127.0.0.1:{port}/console/login");
+        let form = http.get(&base).send().await.unwrap();
+        let csrf = (form.headers().get_all("set-cookie").iter())
+            .filter_map(|cookie| cookie.to_str().ok()?.strip_prefix("steward_csrf="))
+            .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+            .next()
+            .expect("the login form sets a CSRF cookie");
+        let answer = http
+            .post(&base)
+            .header("Cookie", format!("steward_csrf={csrf}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", "owner0@scale.example"),
+                ("password", "scale-out pw"),
+                ("next", ""),
+            ])
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let html = (answer.headers().get("content-type"))
+            .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+        let page = answer.text().await.unwrap();
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{page}");
+        if html {
+            assert!(page.contains("Log in to the Console"), "{page}");
+            assert!(page.contains("<p class=\"error\""), "{page}");
+            login_pages += 1;
+        } else {
+            let error: serde_json::Value = serde_json::from_str(&page).unwrap();
+            assert_eq!(error["category"], "SERVICE_UNAVAILABLE", "{page}");
+        }
+    }
+    assert_eq!(login_pages, 1, "the writer answers with the login form");
     // And it comes back.
     tokio::task::block_in_place(|| cluster.serve()).unwrap();
     let back = Instant::now();
