@@ -572,8 +572,8 @@ impl Worker {
         self.metrics.batch_commands.observe(commands as f64);
     }
 
-    /// Rebuilds the write model from the log and brings the projections up to it; while the
-    /// database cannot be reached, every `RELOAD_RETRY`, the queued commands waiting.
+    /// Rebuilds the write model from the log and brings the projections up to it, trying again
+    /// every `RELOAD_RETRY` while the database cannot be reached (queued commands wait).
     fn reload(&mut self) {
         loop {
             let reloaded = load_state(self.log.as_ref()).and_then(|state| {
