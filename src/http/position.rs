@@ -9,7 +9,7 @@ use super::{ApiError, AppState};
 use crate::{http::error::Category, limits::MIN_POSITION_WAIT};
 use axum::{
     extract::Request,
-    http::{header, HeaderName, HeaderValue},
+    http::{HeaderName, HeaderValue},
     response::{IntoResponse, Response},
 };
 
@@ -40,19 +40,16 @@ pub async fn wait_for(state: &AppState, position: u64) -> Option<Response> {
     if state.steward.reached(position, MIN_POSITION_WAIT).await {
         return None;
     }
-    let mut refusal = ApiError::new(
+    // A 503, so it carries `Retry-After` (`ApiError::retry_after`).
+    let refusal = ApiError::new(
         Category::ServiceUnavailable,
         format!(
             "This node's read models have not reached log position {position} within {} \
              seconds; retry shortly.",
             MIN_POSITION_WAIT.as_secs()
         ),
-    )
-    .into_response();
-    refusal
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    Some(refusal)
+    );
+    Some(refusal.into_response())
 }
 
 /// Says on `response` the position the read models reflect now.
