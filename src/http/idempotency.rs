@@ -16,7 +16,9 @@
 //! was recorded, and is answered 409 rather than run twice.
 
 use super::error::Category;
-use super::{auth::authenticate, error::ApiError, standalone_error, AppState, REQUEST_ID_HEADER};
+use super::{
+    auth::authenticate, error::ApiError, position, standalone_error, AppState, REQUEST_ID_HEADER,
+};
 use crate::limits::{BODY_BYTES_MAX, IDEMPOTENCY_KEY_CHARS_MAX, KEPT_ANSWER_BYTES_MAX};
 use crate::{
     expiring::{ExpiringTree, Expiry},
@@ -202,12 +204,21 @@ fn replay(kept: Kept) -> Response {
 }
 
 /// The middleware. Outermost, so that what it keeps is the answer exactly as it was sent.
+///
+/// A replay, and a refusal of this layer, never reach the request context, which says on every
+/// other answer the position the read models reflect: this layer says it on them. A node that
+/// forwarded a retry then waits for its own read models to reach it, as for a first answer
+/// (read-your-writes on whichever node the retry went to).
 pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    match answer(state, request, next).await {
+    let mut response = match answer(state.clone(), request, next).await {
         Ok(response) => response,
         Err(error) => standalone_error(error, &method, &path),
+    };
+    if !response.headers().contains_key(position::POSITION_HEADER) {
+        position::tell(&state, &mut response);
     }
+    response
 }
 
 /// The `Idempotency-Key` of a command, if it carries one.

@@ -144,3 +144,55 @@ async fn a_min_position_that_is_not_a_position_is_400_and_the_command_is_not_car
         assert_eq!(app.log_head(), head, "{bad}");
     }
 }
+
+/// A POST of a key creation with `idempotency_key`: its status, whether it was replayed, its
+/// position header and body.
+async fn create_key_once(
+    app: &TestApp,
+    auth: &Auth,
+    project_id: &str,
+    idempotency_key: &str,
+    comment: &str,
+) -> (StatusCode, bool, Option<u64>, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/projects/{project_id}/keys", app.address))
+        .header("Authorization", bearer(auth))
+        .header("Idempotency-Key", idempotency_key)
+        .json(&json!({"comment": comment, "scopes": ["member"]}))
+        .send()
+        .await
+        .unwrap();
+    let replayed = response.headers().contains_key("idempotent-replayed");
+    let position = (response.headers().get("steward-position"))
+        .map(|value| value.to_str().unwrap().parse().unwrap());
+    let status = response.status();
+    (status, replayed, position, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_replayed_answer_and_an_idempotency_conflict_give_the_position_too() {
+    // Given: a key created with an Idempotency-Key, and the log moved on since
+    let app = spawn_app().await;
+    let ann = app.signup("ann@fruit.example").await;
+    let (status, replayed, first, body) =
+        create_key_once(&app, &ann.session, &ann.project_id, "laptop-1", "laptop").await;
+    assert_eq!((status, replayed), (StatusCode::OK, false), "{body}");
+    let first = first.unwrap();
+    app.signup("bob@fruit.example").await;
+    let head = app.log_head();
+    assert!(head > first);
+    // When: the same request again
+    let (status, replayed, position, body) =
+        create_key_once(&app, &ann.session, &ann.project_id, "laptop-1", "laptop").await;
+    // Then: the first answer, with the position the read models reflect now (at least the
+    // key's), which a node that forwarded it waits for before answering
+    assert_eq!((status, replayed), (StatusCode::OK, true), "{body}");
+    assert_eq!(position, Some(head));
+    // When: the key again with another request
+    let (status, _, position, body) =
+        create_key_once(&app, &ann.session, &ann.project_id, "laptop-1", "phone").await;
+    // Then
+    assert_error(status, &body, StatusCode::CONFLICT, "IDEMPOTENCY_CONFLICT");
+    assert_eq!(position, Some(head));
+    assert_eq!(app.log_head(), head);
+}
