@@ -35,7 +35,7 @@ use axum::{
 use steward_events::{Nanodollars, Permission, ProjectId, Timestamp};
 use steward_projections::membership::ProjectView;
 use tower_http::set_header::SetResponseHeaderLayer;
-pub use visitor::{SignedIn, User, Visitor};
+pub use visitor::{unforwarded_form, SignedIn, User, Visitor};
 
 /// The console's pages allow only their own scripts, styles and forms.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

@@ -112,6 +112,12 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value)
 }
 
+/// The request's CSRF cookie, if it holds a token this console could have made.
+fn csrf_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie_value(headers, CSRF_COOKIE)
+        .filter(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// The CSRF token of the request, set by `ensure_csrf_cookie`.
 #[derive(Clone)]
 struct CsrfToken(String);
@@ -123,9 +129,7 @@ pub async fn ensure_csrf_cookie(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let existing = cookie_value(request.headers(), CSRF_COOKIE)
-        .filter(|token| token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(str::to_owned);
+    let existing = csrf_cookie(request.headers()).map(str::to_owned);
     let fresh = existing.is_none();
     let token = existing.unwrap_or_else(|| hex::encode(rand::random::<[u8; 32]>()));
     request.extensions_mut().insert(CsrfToken(token.clone()));
@@ -202,17 +206,27 @@ fn unreadable_session(state: &AppState, visitor: &Visitor, error: LogError) -> R
         cause = error.internal.as_deref(),
         "a console session could not be read"
     );
-    let mut page = super::message(
-        state,
-        visitor,
-        error.status,
-        "The Console cannot check your session",
-        &format!("{} Nothing was changed.", error.message),
+    let text = format!("{} Nothing was changed.", error.message);
+    let heading = "The Console cannot check your session";
+    super::message(state, visitor, error.status, heading, &text)
+}
+
+/// The page for a form a node could not send on to the writer (`error`, the API's refusal),
+/// for a visitor known from the request's cookies alone: the forwarding layer is outside the
+/// console's router. A session that cannot be read (the database is down) shows no one
+/// signed in; the page says why nothing could be done either way.
+pub fn unforwarded_form(state: &AppState, headers: &HeaderMap, error: &ApiError) -> Response {
+    tracing::warn!(
+        cause = error.internal.as_deref(),
+        "a console form could not be sent on to the writer"
     );
-    if let Some(retry_after) = error.retry_after() {
-        page.headers_mut().insert(header::RETRY_AFTER, retry_after);
-    }
-    page
+    let session = cookie_value(headers, SESSION_COOKIE).filter(|token| !token.is_empty());
+    let visitor = Visitor {
+        user: session.and_then(|token| user_of(state, token).ok().flatten()),
+        csrf: csrf_cookie(headers).unwrap_or_default().to_owned(),
+    };
+    let heading = "The Console could not do this";
+    super::message(state, &visitor, error.status, heading, &error.message)
 }
 
 /// The live person whose session `token` is, or none.

@@ -244,6 +244,18 @@ impl ApiError {
         )
     }
 
+    /// 503 `SERVICE_UNAVAILABLE`: the writer was sent a command and stopped answering before
+    /// it said what became of it (killed, or too slow): it may have recorded it.
+    pub fn writer_lost(cause: impl std::fmt::Display) -> Self {
+        Self::new(
+            Category::ServiceUnavailable,
+            "The node that decides commands stopped answering before it said whether this was \
+             recorded. Retry shortly, with the same Idempotency-Key: what was recorded is not \
+             recorded twice.",
+        )
+        .with_internal(cause)
+    }
+
     /// 503 `SERVICE_UNAVAILABLE`: the shared log's database failed or could not be reached
     /// (it restarted, or the network between); the cause is for the operator's logs.
     pub fn database_unreachable(cause: impl std::fmt::Display) -> Self {
@@ -264,11 +276,6 @@ impl ApiError {
             "The database could not be reached; retry shortly.",
         )
         .with_internal(cause)
-    }
-
-    /// The `Retry-After` the answer carries: every refusal for now (503) says when to come back.
-    pub fn retry_after(&self) -> Option<HeaderValue> {
-        (self.status == StatusCode::SERVICE_UNAVAILABLE).then(|| HeaderValue::from_static("1"))
     }
 
     /// 503 `SERVICE_UNAVAILABLE`: shutting down.
@@ -373,9 +380,6 @@ impl From<CommandError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
-        if let Some(retry_after) = self.retry_after() {
-            (response.headers_mut()).insert(header::RETRY_AFTER, retry_after);
-        }
         response.extensions_mut().insert(PendingErrorBody {
             category: self.category.code(),
             message: self.message,
@@ -388,3 +392,14 @@ impl IntoResponse for ApiError {
 
 /// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Says on an answer refused for now (503: the database, the writer or this node is not ready)
+/// when to come back, unless it says so already. Every answer passes here on its way out, the
+/// API's JSON and the Console's pages alike.
+pub fn say_when_to_retry(response: &mut Response) {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        (response.headers_mut())
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static("1"));
+    }
+}

@@ -6,10 +6,11 @@
 //!
 //! The writer is where the last elected node said it takes commands (`PgLog::writer_url`).
 //! A writer that cannot be reached (killed, being replaced) is answered 503 with
-//! `Retry-After`: whether the command was recorded is then unknown, and a retry with the same
-//! `Idempotency-Key` (or, for metering, the same request id) is safe.
+//! `Retry-After`, saying nothing was recorded; one that was sent the command and stopped
+//! answering, 503 saying that whether it was recorded is unknown. Either way a retry with the
+//! same `Idempotency-Key` (or, for metering, the same request id) is safe.
 
-use super::{position::POSITION_HEADER, split, standalone_error, ApiError, AppState};
+use super::{position::POSITION_HEADER, render_error, split, standalone_error, ApiError, AppState};
 use crate::limits::{BODY_BYTES_MAX, FORWARDED_ANSWER_BYTES_MAX, FORWARD_CATCH_UP_WAIT};
 use crate::{cluster::Node, http::error::Category};
 use axum::{
@@ -20,6 +21,7 @@ use axum::{
     response::Response,
 };
 use std::net::SocketAddr;
+use uuid::Uuid;
 
 /// Headers that belong to one connection, never passed on (RFC 9110 §7.6.1), and those the
 /// client that sends on sets itself.
@@ -50,9 +52,16 @@ pub async fn forward(State(state): State<AppState>, request: Request, next: Next
         return next.run(request).await;
     }
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    match send_on(&state, node, request).await {
-        Ok(response) => response,
-        Err(refusal) => standalone_error(refusal, &method, &path),
+    // A person's browser sent a Console form: a refusal is a page for them, not the JSON.
+    let console =
+        (path == "/console" || path.starts_with("/console/")).then(|| request.headers().clone());
+    match (send_on(&state, node, request).await, console) {
+        (Ok(response), _) => response,
+        (Err(refusal), Some(headers)) => {
+            let page = crate::console::unforwarded_form(&state, &headers, &refusal);
+            render_error(page, &Uuid::now_v7().to_string(), &method, &path)
+        }
+        (Err(refusal), None) => standalone_error(refusal, &method, &path),
     }
 }
 
@@ -105,10 +114,13 @@ async fn send_on(state: &AppState, node: &Node, request: Request) -> Result<Resp
         .await;
     let mut answer = match sent {
         Ok(answer) => answer,
-        Err(error) => {
+        // Not connected: the command never reached the writer.
+        Err(error) if error.is_connect() => {
             tracing::warn!(%error, %writer_url, "the writer could not be reached");
             return Err(ApiError::not_writer());
         }
+        // Sent, and no answer in time or none at all: it may have been recorded.
+        Err(error) => return Err(ApiError::writer_lost(format!("{error} ({writer_url})"))),
     };
     let status = answer.status();
     let headers = passed_on(answer.headers());
@@ -120,10 +132,10 @@ async fn send_on(state: &AppState, node: &Node, request: Request) -> Result<Resp
             }
             Ok(Some(_)) => return Err(ApiError::internal("the writer's answer is too large")),
             Ok(None) => break,
+            // The command may have been recorded: the caller retries with its key.
             Err(error) => {
-                // The command may have been recorded: the caller retries with its key.
-                tracing::warn!(%error, %writer_url, "the writer's answer was cut off");
-                return Err(ApiError::not_writer());
+                let cause = format!("the writer's answer was cut off: {error} ({writer_url})");
+                return Err(ApiError::writer_lost(cause));
             }
         }
     }

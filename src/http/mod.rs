@@ -530,6 +530,7 @@ fn render_error(mut response: Response, request_id: &str, method: &Method, path:
         *rendered.extensions_mut() = std::mem::take(response.extensions_mut());
         response = rendered;
     }
+    error::say_when_to_retry(&mut response);
     let headers = response.headers_mut();
     headers.insert(
         HeaderName::from_static(REQUEST_ID_HEADER),

@@ -40,7 +40,7 @@ pub async fn wait_for(state: &AppState, position: u64) -> Option<Response> {
     if state.steward.reached(position, MIN_POSITION_WAIT).await {
         return None;
     }
-    // A 503, so it carries `Retry-After` (`ApiError::retry_after`).
+    // A 503, so it carries `Retry-After` (`error::say_when_to_retry`).
     let refusal = ApiError::new(
         Category::ServiceUnavailable,
         format!(

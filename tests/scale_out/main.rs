@@ -11,6 +11,7 @@
 //! It needs PostgreSQL's server programs, so a plain `cargo test` skips it; `.ci/run` runs it
 //! with `cargo test --test scale_out -- --ignored --nocapture`.
 
+mod forwarding;
 mod node;
 mod restart;
 

@@ -107,8 +107,8 @@ async fn every_node_carries_on_once_the_database_is_back() {
     }
     // Logging in is refused with a 503 on every node, and at once: the writer answers its
     // failed commit before it waits for the database to reload. The writer shows the refusal
-    // beside the form (not a blank page); a follower, which cannot ask who the writer is, the
-    // error JSON.
+    // beside the form (not a blank page); a follower, which cannot ask who the writer is, a
+    // page saying so.
     let mut login_pages = 0;
     for port in &ports {
         let base = format!("http://127.0.0.1:{port}/console/login");
@@ -134,16 +134,21 @@ async fn every_node_carries_on_once_the_database_is_back() {
         let status = answer.status();
         let html = (answer.headers().get("content-type"))
             .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
+        let retry_after = answer.headers().get("retry-after").cloned();
         let page = answer.text().await.unwrap();
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{page}");
-        if html {
-            assert!(page.contains("Log in to the Console"), "{page}");
-            assert!(page.contains("<p class=\"error\""), "{page}");
-            login_pages += 1;
-        } else {
-            let error: serde_json::Value = serde_json::from_str(&page).unwrap();
-            assert_eq!(error["category"], "SERVICE_UNAVAILABLE", "{page}");
+        assert!(html, "{page}");
+        assert_eq!(
+            retry_after.as_ref().map(|value| value.as_bytes()),
+            Some(&b"1"[..])
+        );
+        assert!(page.contains("database could not be reached"), "{page}");
+        if page.contains("The Console could not do this") {
+            continue;
         }
+        assert!(page.contains("Log in to the Console"), "{page}");
+        assert!(page.contains("<p class=\"error\""), "{page}");
+        login_pages += 1;
     }
     assert_eq!(login_pages, 1, "the writer answers with the login form");
     // And it comes back.
