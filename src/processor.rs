@@ -15,10 +15,12 @@
 //! would otherwise hold every request id ever recorded in memory and in its checkpoint;
 //! `decide` gets the answer as a value (`Known`) and applies the rule.
 
-use crate::limits::{BATCH_COMMANDS_MAX, QUEUED_COMMANDS_MAX, RELOAD_RETRY};
+mod in_step;
+
+use crate::limits::{BATCH_COMMANDS_MAX, QUEUED_COMMANDS_MAX};
 use crate::{
     clock::Clock,
-    domain::{decide, evolve, load_state, Command, DomainError, Known, State},
+    domain::{decide, evolve, Command, DomainError, Known, State},
     metrics::CommitMetrics,
 };
 use std::{
@@ -163,7 +165,7 @@ pub struct ProcessorStats {
 pub struct CommandProcessor {
     sender: Option<mpsc::Sender<Submission>>,
     /// Ends with the write model, for the checkpoint.
-    thread: Option<JoinHandle<State>>,
+    thread: Option<JoinHandle<Option<State>>>,
     stats: Arc<Mutex<ProcessorStats>>,
     metrics: CommitMetrics,
     visible: watch::Receiver<u64>,
@@ -290,7 +292,8 @@ impl CommandProcessor {
     }
 
     /// Stops taking commands, answers every queued one, waits for the thread to end, and
-    /// hands back the write model (unless the thread had stopped on a panic).
+    /// hands back the write model (unless the thread had stopped on a panic, or stopped
+    /// waiting for the database to reload it).
     pub fn shutdown(mut self) -> Option<State> {
         self.stop()
     }
@@ -300,7 +303,7 @@ impl CommandProcessor {
         drop(self.sender.take());
         let thread = self.thread.take()?;
         match thread.join() {
-            Ok(state) => Some(state),
+            Ok(state) => state,
             Err(_) => {
                 tracing::error!("the command thread had stopped on a panic");
                 None
@@ -338,7 +341,9 @@ enum Pending {
 }
 
 impl Worker {
-    fn run(mut self, mut receiver: mpsc::Receiver<Submission>) -> State {
+    /// Decides commands until the processor stops; the write model, unless stopping left it
+    /// unmatched to the log (a reload the database kept waiting).
+    fn run(mut self, mut receiver: mpsc::Receiver<Submission>) -> Option<State> {
         while let Some(first) = receiver.blocking_recv() {
             let mut batch = vec![first];
             while batch.len() < BATCH_COMMANDS_MAX {
@@ -347,12 +352,15 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            self.process(batch);
+            if !self.process(batch) {
+                return None;
+            }
         }
-        self.state
+        Some(self.state)
     }
 
-    fn process(&mut self, batch: Vec<Submission>) {
+    /// Decides and appends `batch`; false if a reload it needed was given up to stop.
+    fn process(&mut self, batch: Vec<Submission>) -> bool {
         let now = self.clock.now();
         let mut commits = Vec::new();
         let mut pending = Vec::with_capacity(batch.len());
@@ -482,8 +490,7 @@ impl Worker {
                     for reply in beside_replies {
                         let _ = reply.send(Err(CommandError::Storage(Arc::clone(&error))));
                     }
-                    self.reload();
-                    return;
+                    return self.reload();
                 }
             }
         };
@@ -522,32 +529,9 @@ impl Worker {
             // event can meet the log's limits: each was checked with `codec::fits` above).
             // The write model assumed the refused commit landed, so rebuild it from the log.
             tracing::error!("the log refused a decided commit; reloading the write model");
-            self.reload();
+            return self.reload();
         }
-    }
-
-    /// Applies events another node appended, skipping those already applied; a gap (which
-    /// a follower reading in order never leaves) is logged and the rest left for later.
-    fn follow(&mut self, envelopes: Vec<Envelope>) {
-        let mut projections = self.projections.write().expect("projections lock");
-        for envelope in envelopes {
-            let next = projections.position() + 1;
-            if envelope.position < next {
-                continue;
-            }
-            if envelope.position > next {
-                tracing::error!(
-                    position = envelope.position,
-                    expected = next,
-                    "followed events skip positions; waiting for the missing ones"
-                );
-                break;
-            }
-            // Counted in the metrics of the node that appended them, not again here.
-            evolve(&mut self.state, &envelope.event, envelope.recorded_at);
-            projections.apply(&envelope);
-        }
-        self.visible.send_replace(projections.position());
+        true
     }
 
     /// Adds a recorded request's spent credit to the total, and a soft budget it passed.
@@ -570,31 +554,5 @@ impl Worker {
         stats.commands += commands as u64;
         stats.largest_batch = stats.largest_batch.max(commands as u64);
         self.metrics.batch_commands.observe(commands as f64);
-    }
-
-    /// Rebuilds the write model from the log and brings the projections up to it, trying again
-    /// every `RELOAD_RETRY` while the database cannot be reached (queued commands wait).
-    fn reload(&mut self) {
-        loop {
-            let reloaded = load_state(self.log.as_ref()).and_then(|state| {
-                let mut projections = self.projections.write().expect("projections lock");
-                projections.catch_up(self.log.as_ref())?;
-                self.visible.send_replace(projections.position());
-                Ok(state)
-            });
-            match reloaded {
-                Ok(state) => {
-                    self.state = state;
-                    return;
-                }
-                Err(error @ LogError::Database(_)) if !self.stopping.load(Ordering::Acquire) => {
-                    tracing::warn!(%error, "the log cannot be read to reload; trying again");
-                    std::thread::sleep(RELOAD_RETRY);
-                }
-                // Without a write model that matches the log no command can be decided
-                // safely; stopping the thread answers every later command with `Unavailable`.
-                Err(error) => panic!("the write model cannot be rebuilt from the log: {error}"),
-            }
-        }
     }
 }

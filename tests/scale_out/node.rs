@@ -13,12 +13,23 @@ pub struct Node {
     child: Child,
 }
 
+/// A port nothing listens on, below the range the kernel takes the local ports of outgoing
+/// connections from: a node restarted on it later finds it still free, though the nodes
+/// around it made thousands of connections meanwhile (a port from that range could be taken by
+/// one of them: "Address already in use").
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let lowest = 10_000.min(ephemeral_low / 2);
+    for _ in 0..1000 {
+        let port = rand::random_range(lowest..ephemeral_low);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below {ephemeral_low}");
 }
 
 impl Node {

@@ -49,6 +49,11 @@ async fn every_node_carries_on_once_the_database_is_back() {
         acknowledged.push(meter(index % ports.len()).await);
     }
 
+    let writer = super::writer_url(&url).await.expect("a writer is elected");
+    let writer = (0..ports.len())
+        .find(|&index| super::base(&ports, index) == writer)
+        .expect("the writer is one of the nodes");
+
     // When: the database crashes. While it is down, a read that needs it (a recorded request,
     // or a session, which lives beside the log) is refused with 503 and the error JSON on every
     // node, not a 500.
@@ -151,6 +156,21 @@ async fn every_node_carries_on_once_the_database_is_back() {
         login_pages += 1;
     }
     assert_eq!(login_pages, 1, "the writer answers with the login form");
+    // The writer, waiting to reload its write model since that failed commit, stops cleanly
+    // when told to, and at once: it gives up the reload rather than panic.
+    let stopping = Instant::now();
+    nodes.remove(writer).stop();
+    assert!(
+        stopping.elapsed() < Duration::from_secs(10),
+        "the writer took {:?} to stop",
+        stopping.elapsed()
+    );
+    let log = std::fs::read_to_string(directory.path().join(format!("node{writer}.log"))).unwrap();
+    assert!(!log.contains("panicked"), "{log}");
+    assert!(
+        log.contains("stopping before the write model could be reloaded"),
+        "{log}"
+    );
     // And it comes back.
     tokio::task::block_in_place(|| cluster.serve()).unwrap();
     let back = Instant::now();
@@ -166,6 +186,11 @@ async fn every_node_carries_on_once_the_database_is_back() {
         took.as_secs_f64()
     );
     assert!(took < BACK_WITHIN, "the nodes took {took:?} to carry on");
+    // The writer stopped above starts again, and is checked with the others.
+    nodes.insert(
+        writer,
+        Node::start(&url, directory.path(), &ports, writer).await,
+    );
     for (index, node) in nodes.iter_mut().enumerate() {
         assert!(node.is_running(), "node {index} exited");
     }
