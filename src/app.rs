@@ -13,6 +13,7 @@ use std::{
 };
 use steward_events::{Actor, BesideWrites, Envelope, LogError, LogStore, SledLog, Timestamp};
 use steward_projections::Projections;
+use tracing::Instrument;
 
 pub struct Steward {
     /// Where the checkpoint is kept (with the sled log, the log's own directory).
@@ -141,7 +142,12 @@ impl Steward {
         mut beside: BesideWrites,
     ) -> Result<Vec<Envelope>, CommandError> {
         beside.extend(crate::http::idempotency::claimed_writes());
-        self.processor.execute_with(actor, command, beside).await
+        let span = crate::telemetry::command_span(command.name());
+        let decided = (self.processor.execute_with(actor, command, beside))
+            .instrument(span.clone())
+            .await;
+        crate::telemetry::decided(&span, &decided);
+        decided
     }
 
     /// The log position the read models reflect: every command answered so far, and at least

@@ -32,5 +32,6 @@ pub mod reads;
 pub mod secrets;
 pub mod sessions;
 pub mod startup;
+pub mod telemetry;
 
 pub use app::Steward;

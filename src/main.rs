@@ -1,4 +1,5 @@
-//! The `steward` binary: telemetry, arguments, then the chosen command.
+//! The `steward` binary: telemetry (logs, and traces when an OTLP endpoint is set), arguments,
+//! then the chosen command.
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -9,15 +10,23 @@ use steward::cli::{run, Cli, CliError};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()).await {
+fn main() -> ExitCode {
+    // Before the runtime: the trace exporter's HTTP client runs one of its own.
+    let telemetry = match steward::telemetry::init() {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("steward: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts");
+    let result = runtime.block_on(run(Cli::parse()));
+    drop(runtime);
+    telemetry.shutdown();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that stopped early (`steward audit | head`) is not a failure.
         Err(CliError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => {

@@ -204,3 +204,33 @@ pub enum Command {
         allowed: bool,
     },
 }
+
+impl Command {
+    /// The command's name, as the code spells it (the name of its span in exported traces).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::RegisterAccount(_) => "RegisterAccount",
+            Self::DeleteAccount { .. } => "DeleteAccount",
+            Self::CreateProject { .. } => "CreateProject",
+            Self::UpdateProject { .. } => "UpdateProject",
+            Self::DeleteProject { .. } => "DeleteProject",
+            Self::InviteMember { .. } => "InviteMember",
+            Self::ResendInvitation { .. } => "ResendInvitation",
+            Self::RevokeInvitation { .. } => "RevokeInvitation",
+            Self::AcceptInvitation { .. } => "AcceptInvitation",
+            Self::ChangeRole { .. } => "ChangeRole",
+            Self::RemoveMember { .. } => "RemoveMember",
+            Self::LeaveProject { .. } => "LeaveProject",
+            Self::CreateKey(_) => "CreateKey",
+            Self::DeleteKey { .. } => "DeleteKey",
+            Self::HandOverKey { .. } => "HandOverKey",
+            Self::RotateKey { .. } => "RotateKey",
+            Self::SetTagBudget { .. } => "SetTagBudget",
+            Self::GrantCredits { .. } => "GrantCredits",
+            Self::TransferCredits { .. } => "TransferCredits",
+            Self::RecordUsage { .. } => "RecordUsage",
+            Self::ExpireCredits => "ExpireCredits",
+            Self::SetModelAccess { .. } => "SetModelAccess",
+        }
+    }
+}

@@ -15,6 +15,7 @@ pub(crate) mod audit;
 mod billing;
 pub(crate) mod billing_usage;
 mod budgets;
+mod context;
 mod forward;
 mod grants;
 mod invites;
@@ -46,11 +47,13 @@ use axum::{
     response::{IntoResponse, Response},
     Json, Router,
 };
+use context::RequestContext;
 use error::{ApiError, ErrorBody, PendingErrorBody};
 use idempotency::IdempotencyStore;
 use std::sync::Arc;
 use steward_events::Nanodollars;
 use tower_http::{catch_panic::CatchPanicLayer, cors::CorsLayer};
+use tracing::Instrument;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use uuid::Uuid;
@@ -420,10 +423,12 @@ async fn request_context(
     next: Next,
 ) -> Response {
     let context = RequestContext::of(&request);
-    if let Some(refusal) = unreached_position(&state, position::asked(&request)).await {
+    let asked = position::asked(&request);
+    let unreached = unreached_position(&state, asked).instrument(context.span());
+    if let Some(refusal) = unreached.await {
         return context.finish(&state, refusal, "unmatched");
     }
-    let response = next.run(request).await;
+    let response = next.run(request).instrument(context.span()).await;
     let route = response
         .extensions()
         .get::<axum::extract::MatchedPath>()
@@ -432,61 +437,6 @@ async fn request_context(
         .as_ref()
         .map_or("unmatched", |matched| matched.as_str());
     context.finish(&state, response, route)
-}
-
-/// What the request context knows of a request before it is answered.
-struct RequestContext {
-    request_id: String,
-    method: Method,
-    path: String,
-    started: std::time::Instant,
-}
-
-impl RequestContext {
-    fn of(request: &Request) -> Self {
-        Self {
-            request_id: Uuid::now_v7().to_string(),
-            method: request.method().clone(),
-            path: request.uri().path().to_owned(),
-            started: std::time::Instant::now(),
-        }
-    }
-
-    /// The answer as it leaves: its error body written, its headers set, counted under the
-    /// route template `route` and logged.
-    fn finish(self, state: &AppState, response: Response, route: &str) -> Response {
-        let Self {
-            request_id,
-            method,
-            path,
-            started,
-        } = self;
-        let mut response = render_error(response, &request_id, &method, &path);
-        position::tell(state, &mut response);
-        let status = response.status().as_u16();
-        // Any other method is one label: a client cannot make the metrics grow.
-        let method_label = match method {
-            Method::GET
-            | Method::POST
-            | Method::PUT
-            | Method::PATCH
-            | Method::DELETE
-            | Method::HEAD
-            | Method::OPTIONS => method.as_str(),
-            _ => "other",
-        };
-        let elapsed = started.elapsed();
-        (state.metrics).answered(route, method_label, status, elapsed.as_secs_f64());
-        tracing::info!(
-            %request_id,
-            %method,
-            %path,
-            status,
-            elapsed_us = elapsed.as_micros() as u64,
-            "request"
-        );
-        response
-    }
 }
 
 /// The refusal of a request whose `Steward-Min-Position` (`asked`, from `position::asked`)

@@ -30,6 +30,7 @@ use std::{
 };
 use steward_events::ProjectId;
 use tower::{util::Oneshot, Service, ServiceExt};
+use tracing::Instrument;
 
 /// Whether `path` is the gateway's check: `/v1/auth/verify`, or with Envoy's original path
 /// appended.
@@ -75,7 +76,9 @@ pub async fn answer(state: AppState, request: Request) -> Response {
         Some(_) => metering::ROUTE,
         None => verify::route_of(path),
     };
-    if let Some(refusal) = unreached_position(&state, position::asked(&request)).await {
+    let asked = position::asked(&request);
+    let unreached = unreached_position(&state, asked).instrument(context.span());
+    if let Some(refusal) = unreached.await {
         return context.finish(&state, refusal, route);
     }
     let answer = match project {
@@ -84,6 +87,7 @@ pub async fn answer(state: AppState, request: Request) -> Response {
     };
     let answer = std::panic::AssertUnwindSafe(answer)
         .catch_unwind()
+        .instrument(context.span())
         .await
         .unwrap_or_else(panic_answer);
     context.finish(&state, answer, route)
