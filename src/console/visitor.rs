@@ -7,7 +7,7 @@ use crate::{
 };
 use axum::{
     extract::{FromRequestParts, Request},
-    http::{header, request::Parts, HeaderMap, HeaderValue},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
@@ -225,7 +225,11 @@ pub fn unforwarded_form(state: &AppState, headers: &HeaderMap, error: &ApiError)
         user: session.and_then(|token| user_of(state, token).ok().flatten()),
         csrf: csrf_cookie(headers).unwrap_or_default().to_owned(),
     };
-    let heading = "The Console could not do this";
+    // The message says whether the form may have been saved (a writer lost mid-answer).
+    let heading = match error.status {
+        StatusCode::SERVICE_UNAVAILABLE => "Try again in a moment",
+        _ => "The Console could not do this",
+    };
     super::message(state, &visitor, error.status, heading, &error.message)
 }
 

@@ -5,6 +5,28 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+/// A POST of a key creation with `idempotency_key`, as it was answered.
+async fn send_key(
+    app: &TestApp,
+    session: &Auth,
+    project_id: &str,
+    idempotency_key: &str,
+    comment: &str,
+) -> reqwest::Response {
+    let Auth::Bearer(token) = session else {
+        unreachable!()
+    };
+    app.client
+        .post(format!("{}/v1/projects/{project_id}/keys", app.address))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Idempotency-Key", idempotency_key)
+        .json(&json!({"comment": comment, "scopes": ["member"]}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `send_key`'s status, whether it was replayed, its request id and its body.
 async fn create_key_with(
     app: &TestApp,
     session: &Auth,
@@ -12,18 +34,7 @@ async fn create_key_with(
     idempotency_key: &str,
     comment: &str,
 ) -> (StatusCode, Option<String>, String, Value) {
-    let Auth::Bearer(token) = session else {
-        unreachable!()
-    };
-    let response = app
-        .client
-        .post(format!("{}/v1/projects/{project_id}/keys", app.address))
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Idempotency-Key", idempotency_key)
-        .json(&json!({"comment": comment, "scopes": ["member"]}))
-        .send()
-        .await
-        .unwrap();
+    let response = send_key(app, session, project_id, idempotency_key, comment).await;
     let status = response.status();
     let replayed = response
         .headers()
@@ -34,6 +45,20 @@ async fn create_key_with(
         .unwrap()
         .to_owned();
     (status, replayed, request_id, response.json().await.unwrap())
+}
+
+/// `send_key`'s status and its `Steward-Position`.
+async fn position_of_key(
+    app: &TestApp,
+    session: &Auth,
+    project_id: &str,
+    idempotency_key: &str,
+    comment: &str,
+) -> (StatusCode, Option<u64>) {
+    let response = send_key(app, session, project_id, idempotency_key, comment).await;
+    let position = (response.headers().get("steward-position"))
+        .map(|value| value.to_str().unwrap().parse().unwrap());
+    (response.status(), position)
 }
 
 #[tokio::test]
@@ -294,4 +319,32 @@ async fn hand_over_rotation_budgets_and_removal_with_reassignment_are_idempotent
             assert_eq!(again, first, "{path}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_replayed_answer_and_a_conflict_give_the_position_the_read_models_reflect() {
+    // Given: a key created with an Idempotency-Key, and the log moved on since
+    let app = spawn_app().await;
+    let ann = app.signup("ann@fruit.example").await;
+    let (status, first) =
+        position_of_key(&app, &ann.session, &ann.project_id, "laptop-1", "laptop").await;
+    assert_eq!(status, StatusCode::OK);
+    let first = first.unwrap();
+    app.signup("bob@fruit.example").await;
+    let head = app.log_head();
+    assert!(head > first);
+    // When: the same request again
+    let (status, position) =
+        position_of_key(&app, &ann.session, &ann.project_id, "laptop-1", "laptop").await;
+    // Then: the first answer, with the position the read models reflect now (at least the
+    // key's), which a node that forwarded it waits for before answering
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(position, Some(head));
+    // When: the key again with another request
+    let (status, position) =
+        position_of_key(&app, &ann.session, &ann.project_id, "laptop-1", "phone").await;
+    // Then
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(position, Some(head));
+    assert_eq!(app.log_head(), head);
 }

@@ -3,11 +3,10 @@
 //! command and closes without an answer (as a writer killed while deciding it), or a port
 //! nothing listens on, stands for the writer by taking its place in that row.
 
-use super::{node, node::Node, setup, writer_url};
+use super::{node, node::Deployment, setup, writer_url};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
-use steward_events::log::postgres::cluster::Cluster;
 use tokio::io::AsyncReadExt;
 
 /// Points the other nodes at `writer` for their commands.
@@ -50,14 +49,14 @@ async fn refusal(answer: reqwest::Response) -> (StatusCode, Option<String>, bool
 #[ignore = "needs PostgreSQL's server programs; run by .ci/run"]
 async fn a_writer_lost_mid_command_is_told_apart_from_one_never_reached() {
     // Given: the harness's nodes, a tenant, and a follower.
-    let cluster = Cluster::start().unwrap_or_else(|why| panic!("no PostgreSQL: {why}"));
-    let url = tokio::task::block_in_place(|| cluster.create_database("forwarding")).unwrap();
-    let directory = tempfile::tempdir().unwrap();
-    let ports: Vec<u16> = (0..super::NODES).map(|_| node::free_port()).collect();
-    let mut nodes = Vec::new();
-    for index in 0..ports.len() {
-        nodes.push(Node::start(&url, directory.path(), &ports, index).await);
-    }
+    // (The cluster and the directory last as long as their bindings.)
+    let Deployment {
+        cluster: _cluster,
+        directory: _directory,
+        url,
+        ports,
+        nodes,
+    } = Deployment::start("forwarding", super::NODES).await;
     let http = reqwest::Client::new();
     let tenant = setup(&http, &ports, 0).await;
     let writer = writer_url(&url).await.expect("a writer is elected");
@@ -130,7 +129,7 @@ async fn a_writer_lost_mid_command_is_told_apart_from_one_never_reached() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{page}");
     assert_eq!(retry_after.as_deref(), Some("1"));
     assert!(html, "{page}");
-    assert!(page.contains("The Console could not do this"), "{page}");
+    assert!(page.contains("Try again in a moment"), "{page}");
     assert!(page.contains("whether this was recorded"), "{page}");
     assert!(page.contains("owner0@scale.example"), "{page}");
 

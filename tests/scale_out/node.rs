@@ -6,11 +6,43 @@ use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
+use steward_events::log::postgres::cluster::Cluster;
 
 pub const OPERATOR_TOKEN: &str = "operator-token-for-the-scale-out-harness-0123456789";
 
 pub struct Node {
     child: Child,
+}
+
+/// A throwaway PostgreSQL cluster with one database, and `count` nodes started on it, each on
+/// a port of its own, with its log and checkpoint cache in `directory`.
+pub struct Deployment {
+    pub cluster: Cluster,
+    pub url: String,
+    pub directory: tempfile::TempDir,
+    pub ports: Vec<u16>,
+    pub nodes: Vec<Node>,
+}
+
+impl Deployment {
+    pub async fn start(database: &str, count: usize) -> Self {
+        let cluster = Cluster::start().unwrap_or_else(|why| panic!("no PostgreSQL: {why}"));
+        // The blocking client cannot run on the runtime's own threads.
+        let url = tokio::task::block_in_place(|| cluster.create_database(database)).unwrap();
+        let directory = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+        let mut nodes = Vec::new();
+        for index in 0..count {
+            nodes.push(Node::start(&url, directory.path(), &ports, index).await);
+        }
+        Self {
+            cluster,
+            url,
+            directory,
+            ports,
+            nodes,
+        }
+    }
 }
 
 /// A port nothing listens on, below the range the kernel takes the local ports of outgoing
