@@ -3,7 +3,7 @@
 //! command and closes without an answer (as a writer killed while deciding it), or a port
 //! nothing listens on, stands for the writer by taking its place in that row.
 
-use super::{node, node::Deployment, setup, writer_url};
+use super::{console_login, node, node::Deployment, setup, writer_url};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -98,33 +98,8 @@ async fn a_writer_lost_mid_command_is_told_apart_from_one_never_reached() {
     assert!(message.contains("whether this was recorded"), "{body}");
     // And a Console form, sent by a signed-in person, is answered a page that says the same,
     // with their session still shown.
-    let form = http
-        .get(format!("{follower}/console/login"))
-        .send()
-        .await
-        .unwrap();
-    let csrf = (form.headers().get_all("set-cookie").iter())
-        .filter_map(|cookie| cookie.to_str().ok()?.strip_prefix("steward_csrf="))
-        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-        .next()
-        .expect("the login form sets a CSRF cookie");
     let token = tenant.session.trim_start_matches("Bearer ");
-    let answer = http
-        .post(format!("{follower}/console/login"))
-        .header(
-            "Cookie",
-            format!("steward_csrf={csrf}; steward_session={token}"),
-        )
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("email", "owner0@scale.example"),
-            ("password", "scale-out pw"),
-            ("next", ""),
-        ])
-        .timeout(Duration::from_secs(20))
-        .send()
-        .await
-        .unwrap();
+    let answer = console_login(&http, &follower, &format!("steward_session={token}")).await;
     let (status, retry_after, html, page) = refusal(answer).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{page}");
     assert_eq!(retry_after.as_deref(), Some("1"));

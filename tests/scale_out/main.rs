@@ -104,6 +104,31 @@ async fn command(
     panic!("{method} {path} was not answered within {COMMAND_DEADLINE:?}");
 }
 
+/// Logs in as the first tenant's owner with the Console's form on node `base` (whose CSRF
+/// cookie it fetches first), sending `cookies` beside that one; the answer as it came.
+async fn console_login(http: &reqwest::Client, base: &str, cookies: &str) -> reqwest::Response {
+    let login = format!("{base}/console/login");
+    let form = http.get(&login).send().await.unwrap();
+    let csrf = (form.headers().get_all("set-cookie").iter())
+        .filter_map(|cookie| cookie.to_str().ok()?.strip_prefix("steward_csrf="))
+        .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
+        .next()
+        .expect("the login form sets a CSRF cookie");
+    http.post(&login)
+        .header("Cookie", format!("steward_csrf={csrf}; {cookies}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "owner0@scale.example"),
+            ("password", "scale-out pw"),
+            ("next", ""),
+        ])
+        // Answered at once, or the test fails: a refusal must not wait for the database.
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Whether an answer says the command was recorded but its first answer lost.
 fn recorded_unanswered(status: StatusCode, body: &Value) -> bool {
     status == StatusCode::CONFLICT

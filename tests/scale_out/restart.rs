@@ -3,7 +3,7 @@
 //! again, a writer is elected again, and the log continues with nothing lost or doubled.
 
 use super::{
-    command,
+    command, console_login,
     node::{Deployment, Node},
     read_models_equal, recorded_unanswered, setup, sound_log,
 };
@@ -119,26 +119,8 @@ async fn every_node_carries_on_once_the_database_is_back() {
     // page saying so.
     let mut login_pages = 0;
     for port in &ports {
-        let base = format!("http://127.0.0.1:{port}/console/login");
-        let form = http.get(&base).send().await.unwrap();
-        let csrf = (form.headers().get_all("set-cookie").iter())
-            .filter_map(|cookie| cookie.to_str().ok()?.strip_prefix("steward_csrf="))
-            .map(|rest| rest.split(';').next().unwrap_or_default().to_owned())
-            .next()
-            .expect("the login form sets a CSRF cookie");
-        let answer = http
-            .post(&base)
-            .header("Cookie", format!("steward_csrf={csrf}"))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("email", "owner0@scale.example"),
-                ("password", "scale-out pw"),
-                ("next", ""),
-            ])
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await
-            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let answer = console_login(&http, &base, "").await;
         let status = answer.status();
         let html = (answer.headers().get("content-type"))
             .is_some_and(|value| value.as_bytes().starts_with(b"text/html"));
