@@ -46,17 +46,7 @@ impl RequestContext {
         let mut response = render_error(response, &request_id, &method, &path);
         position::tell(state, &mut response);
         let status = response.status().as_u16();
-        // Any other method is one label: a client cannot make the metrics grow.
-        let method_label = match method {
-            Method::GET
-            | Method::POST
-            | Method::PUT
-            | Method::PATCH
-            | Method::DELETE
-            | Method::HEAD
-            | Method::OPTIONS => method.as_str(),
-            _ => "other",
-        };
+        let method_label = method_label(&method);
         let elapsed = started.elapsed();
         (state.metrics).answered(route, method_label, status, elapsed.as_secs_f64());
         telemetry::answered(&span, method_label, route, status, &request_id);
@@ -69,5 +59,20 @@ impl RequestContext {
             "request"
         );
         response
+    }
+}
+
+/// `method` as the metrics label it: any method but the common ones is one label, `other`, so
+/// that a client cannot make the metrics grow.
+pub(super) fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }

@@ -17,7 +17,8 @@
 
 use super::error::Category;
 use super::{
-    auth::authenticate, error::ApiError, position, standalone_error, AppState, REQUEST_ID_HEADER,
+    auth::authenticate, context::method_label, error::ApiError, position, standalone_error,
+    AppState, REQUEST_ID_HEADER,
 };
 use crate::limits::{BODY_BYTES_MAX, IDEMPOTENCY_KEY_CHARS_MAX, KEPT_ANSWER_BYTES_MAX};
 use crate::{
@@ -206,10 +207,12 @@ fn replay(kept: Kept) -> Response {
 /// The middleware. Outermost, so that what it keeps is the answer exactly as it was sent.
 ///
 /// A replay, and a refusal of this layer, never reach the request context, which says on every
-/// other answer the position the read models reflect: this layer says it on them. A node that
-/// forwarded a retry then waits for its own read models to reach it, as for a first answer
+/// other answer the position the read models reflect, counts it and logs it: this layer does
+/// so for them (counted under the route `idempotency`). A node that forwarded a retry then
+/// waits for its own read models to reach that position, as for a first answer
 /// (read-your-writes on whichever node the retry went to).
 pub async fn idempotency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     let mut response = match answer(state.clone(), request, next).await {
         Ok(response) => response,
@@ -217,9 +220,22 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
     };
     if !response.headers().contains_key(position::POSITION_HEADER) {
         position::tell(&state, &mut response);
+        let status = response.status().as_u16();
+        let seconds = started.elapsed().as_secs_f64();
+        (state.metrics).answered(ROUTE, method_label(&method), status, seconds);
+        let headers = response.headers();
+        let replayed = headers.contains_key(REPLAYED_HEADER);
+        // A replay's is the first answer's.
+        let request_id = (headers.get(REQUEST_ID_HEADER))
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        tracing::info!(%request_id, %method, %path, status, replayed, "request");
     }
     response
 }
+
+/// The route the metrics count this layer's own answers under.
+pub const ROUTE: &str = "idempotency";
 
 /// The `Idempotency-Key` of a command, if it carries one.
 fn idempotency_key(request: &Request) -> Result<Option<String>, ApiError> {

@@ -321,8 +321,19 @@ async fn hand_over_rotation_budgets_and_removal_with_reassignment_are_idempotent
     }
 }
 
+/// How many answers the metrics count under the idempotency layer's route with `status`.
+fn counted_by_the_layer(app: &TestApp, status: u16) -> usize {
+    let line = format!(
+        "steward_http_requests_total{{route=\"idempotency\",method=\"POST\",status=\"{status}\"}} "
+    );
+    let metrics = app.state.metrics.render();
+    (metrics.lines())
+        .find_map(|found| found.strip_prefix(line.as_str()))
+        .map_or(0, |count| count.parse().unwrap())
+}
+
 #[tokio::test]
-async fn a_replayed_answer_and_a_conflict_give_the_position_the_read_models_reflect() {
+async fn a_replayed_answer_and_a_conflict_give_the_position_and_are_counted() {
     // Given: a key created with an Idempotency-Key, and the log moved on since
     let app = spawn_app().await;
     let ann = app.signup("ann@fruit.example").await;
@@ -337,14 +348,16 @@ async fn a_replayed_answer_and_a_conflict_give_the_position_the_read_models_refl
     let (status, position) =
         position_of_key(&app, &ann.session, &ann.project_id, "laptop-1", "laptop").await;
     // Then: the first answer, with the position the read models reflect now (at least the
-    // key's), which a node that forwarded it waits for before answering
+    // key's), which a node that forwarded it waits for before answering; counted as answered
     assert_eq!(status, StatusCode::OK);
     assert_eq!(position, Some(head));
+    assert_eq!(counted_by_the_layer(&app, 200), 1);
     // When: the key again with another request
     let (status, position) =
         position_of_key(&app, &ann.session, &ann.project_id, "laptop-1", "phone").await;
     // Then
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(position, Some(head));
+    assert_eq!(counted_by_the_layer(&app, 409), 1);
     assert_eq!(app.log_head(), head);
 }
