@@ -212,3 +212,101 @@ pub fn decided(span: &Span, decided: &Result<Vec<Envelope>, CommandError>) {
     };
     span.record("steward.outcome", outcome);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use opentelemetry::{trace::SpanKind, KeyValue};
+    use opentelemetry_sdk::trace::InMemorySpanExporter;
+
+    const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+    const PARENT_SPAN_ID: &str = "b7ad6b7169203331";
+
+    /// Held by each test here: one of them turns `EXPORTING` on for a moment.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    #[test]
+    fn a_request_is_a_server_span_in_its_callers_trace_and_its_command_a_child_of_it() {
+        // Given: spans exported to memory, and a request that carries its caller's trace
+        let _alone = one_at_a_time();
+        let exporter = InMemorySpanExporter::default();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        PROPAGATOR.get_or_init(TraceContextPropagator::new);
+        let request = axum::http::Request::builder()
+            .method("POST")
+            .uri("/v1/projects/p/keys")
+            .header("traceparent", format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01"))
+            .body(Body::empty())
+            .unwrap();
+        // When: it decides a command, then is answered 503
+        EXPORTING.store(true, Ordering::Release);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = request_span(&request);
+            {
+                let _in_request = span.enter();
+                let command = command_span("CreateKey");
+                decided(&command, &Ok(Vec::new()));
+            }
+            answered(
+                &span,
+                "POST",
+                "/v1/projects/{project_id}/keys",
+                503,
+                "the-id",
+            );
+        });
+        // (Other tests' spans stay none: they run without this subscriber.)
+        EXPORTING.store(false, Ordering::Release);
+        // Then: a server span, renamed by its route, in the caller's trace, marked an error
+        let spans = exporter.get_finished_spans().unwrap();
+        let request = (spans.iter())
+            .find(|span| span.name == "POST /v1/projects/{project_id}/keys")
+            .expect("the request's span, renamed by its route");
+        assert_eq!(request.span_kind, SpanKind::Server);
+        assert_eq!(request.span_context.trace_id().to_string(), TRACE_ID);
+        assert_eq!(request.parent_span_id.to_string(), PARENT_SPAN_ID);
+        assert!(matches!(request.status, Status::Error { .. }));
+        for attribute in [
+            KeyValue::new("http.response.status_code", 503_i64),
+            KeyValue::new("http.route", "/v1/projects/{project_id}/keys"),
+            KeyValue::new("dg.request_id", "the-id"),
+        ] {
+            assert!(request.attributes.contains(&attribute), "{attribute:?}");
+        }
+        // And the command, a child of it
+        let command = (spans.iter())
+            .find(|span| span.name == "CreateKey")
+            .expect("the command's span");
+        assert_eq!(command.parent_span_id, request.span_context.span_id());
+        assert_eq!(command.span_kind, SpanKind::Internal);
+        assert!(command
+            .attributes
+            .contains(&KeyValue::new("steward.outcome", "recorded")));
+    }
+
+    #[test]
+    fn with_traces_off_no_span_is_made_even_under_a_subscriber_that_would_record_it() {
+        let _alone = one_at_a_time();
+        let subscriber = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer());
+        let request = axum::http::Request::builder()
+            .uri("/v1/projects")
+            .body(Body::empty())
+            .unwrap();
+        assert!(!exporting());
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(request_span(&request).is_none());
+            assert!(command_span("CreateKey").is_none());
+        });
+    }
+}
