@@ -44,21 +44,48 @@ impl RequestContext {
         } = self;
         let _in_span = span.enter();
         let mut response = render_error(response, &request_id, &method, &path);
-        position::tell(state, &mut response);
+        let answer = Answer {
+            method: &method,
+            path: &path,
+            route,
+            request_id: &request_id,
+            started,
+        };
+        answer.record(state, &mut response);
         let status = response.status().as_u16();
-        let method_label = method_label(&method);
-        let elapsed = started.elapsed();
-        (state.metrics).answered(route, method_label, status, elapsed.as_secs_f64());
-        telemetry::answered(&span, method_label, route, status, &request_id);
+        telemetry::answered(&span, method_label(&method), route, status, &request_id);
+        response
+    }
+}
+
+/// An answer about to leave, as the service records it.
+pub(super) struct Answer<'a> {
+    pub(super) method: &'a Method,
+    pub(super) path: &'a str,
+    /// The route template it is counted under.
+    pub(super) route: &'a str,
+    pub(super) request_id: &'a str,
+    pub(super) started: std::time::Instant,
+}
+
+impl Answer<'_> {
+    /// What every answer records on its way out, whichever layer made it: the position the
+    /// read models reflect (`Steward-Position`), its count in the metrics, and its log line.
+    pub(super) fn record(&self, state: &AppState, response: &mut Response) {
+        position::tell(state, response);
+        let status = response.status().as_u16();
+        let elapsed = self.started.elapsed();
+        let seconds = elapsed.as_secs_f64();
+        (state.metrics).answered(self.route, method_label(self.method), status, seconds);
         tracing::info!(
-            %request_id,
-            %method,
-            %path,
+            request_id = %self.request_id,
+            method = %self.method,
+            path = %self.path,
+            route = %self.route,
             status,
             elapsed_us = elapsed.as_micros() as u64,
             "request"
         );
-        response
     }
 }
 

@@ -17,8 +17,8 @@
 
 use super::error::Category;
 use super::{
-    auth::authenticate, context::method_label, error::ApiError, position, standalone_error,
-    AppState, REQUEST_ID_HEADER,
+    auth::authenticate, context::Answer, error::ApiError, position, standalone_error, AppState,
+    REQUEST_ID_HEADER,
 };
 use crate::limits::{BODY_BYTES_MAX, IDEMPOTENCY_KEY_CHARS_MAX, KEPT_ANSWER_BYTES_MAX};
 use crate::{
@@ -219,17 +219,19 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         Err(error) => standalone_error(error, &method, &path),
     };
     if !response.headers().contains_key(position::POSITION_HEADER) {
-        position::tell(&state, &mut response);
-        let status = response.status().as_u16();
-        let seconds = started.elapsed().as_secs_f64();
-        (state.metrics).answered(ROUTE, method_label(&method), status, seconds);
-        let headers = response.headers();
-        let replayed = headers.contains_key(REPLAYED_HEADER);
-        // A replay's is the first answer's.
-        let request_id = (headers.get(REQUEST_ID_HEADER))
+        // A replay's request id is the first answer's.
+        let request_id = (response.headers().get(REQUEST_ID_HEADER))
             .and_then(|value| value.to_str().ok())
-            .unwrap_or_default();
-        tracing::info!(%request_id, %method, %path, status, replayed, "request");
+            .unwrap_or_default()
+            .to_owned();
+        let answer = Answer {
+            method: &method,
+            path: &path,
+            route: ROUTE,
+            request_id: &request_id,
+            started,
+        };
+        answer.record(&state, &mut response);
     }
     response
 }
