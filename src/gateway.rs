@@ -4,8 +4,12 @@
 //! for a few lookups.
 
 use crate::{
-    domain::may_use_model, grants::GrantKeys, limits::TAGS_PER_REQUEST_MAX, models::ModelCatalog,
-    secrets::hash_secret, Steward,
+    domain::{may_use_model, DomainError},
+    grants::GrantKeys,
+    limits::{TAGS_PER_PROJECT_MONTH_MAX, TAGS_PER_REQUEST_MAX},
+    models::ModelCatalog,
+    secrets::hash_secret,
+    Steward,
 };
 use steward_events::{Permission, Tag};
 use steward_projections::keys::ValidKey;
@@ -55,6 +59,10 @@ pub enum Refusal {
     /// A tag of the key or the request has a hard budget its spend this month has reached.
     #[error("the tag \"{0}\" has reached its monthly budget")]
     TagBudgetReached(Tag),
+    /// The project's requests have carried `TAGS_PER_PROJECT_MONTH_MAX` distinct tags this
+    /// month, and this one carries a tag new to it (its metering would be refused).
+    #[error("{}", DomainError::TooManyTagsThisMonth)]
+    TagLimitReached,
     /// A tag of the request is not a valid tag, or there are too many.
     #[error("{0}")]
     BadTag(String),
@@ -69,6 +77,7 @@ impl Refusal {
             Refusal::ModelNotAllowed => "model_not_allowed",
             Refusal::PaymentRequired => "payment_required",
             Refusal::TagBudgetReached(_) => "tag_budget_reached",
+            Refusal::TagLimitReached => "tag_limit_reached",
             Refusal::BadTag(_) => "bad_request",
         }
     }
@@ -143,8 +152,13 @@ impl Steward {
                 }
             }
             let budgets = projections.tag_budgets.project(valid.project_id);
-            if let Some(tag) = budgets.and_then(|budgets| budgets.hard_budget_reached(&tags, now)) {
-                return Err(Refusal::TagBudgetReached(tag.clone()));
+            if let Some(budgets) = budgets {
+                if !budgets.spend.admits(&tags, now, TAGS_PER_PROJECT_MONTH_MAX) {
+                    return Err(Refusal::TagLimitReached);
+                }
+                if let Some(tag) = budgets.hard_budget_reached(&tags, now) {
+                    return Err(Refusal::TagBudgetReached(tag.clone()));
+                }
             }
             Ok(Verified { key: valid, tags })
         })

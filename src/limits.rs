@@ -18,6 +18,12 @@ pub const SCOPES_PER_KEY_MAX: usize = 64;
 pub const TAGS_PER_KEY_MAX: usize = 32;
 /// The most tags one metered request may carry (besides its key's).
 pub const TAGS_PER_REQUEST_MAX: usize = 32;
+/// The most distinct tags one project's requests may carry in a UTC month. A request's own tags
+/// come from whoever holds a key (the gateway passes on the `tag=` of its URI), and each new one
+/// is held in memory by the write model, the budgets and the day's usage; past this, a request
+/// may carry only tags already used that month. A business that bills a customer per tag keeps
+/// up to this many customers in one project.
+pub const TAGS_PER_PROJECT_MONTH_MAX: usize = 10_000;
 /// The largest single grant or transfer: one billion dollars.
 pub const AMOUNT_MAX: Nanodollars = Nanodollars::from_usd(1_000_000_000);
 /// The largest balance a project may hold, so that no sum of balances overflows.

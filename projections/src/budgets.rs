@@ -46,6 +46,24 @@ impl TagSpend {
         self.spent.get(tag).copied().unwrap_or(Nanodollars::ZERO)
     }
 
+    /// Whether a request at `at` carrying `tags` keeps the month's distinct tags within `max`:
+    /// the tags used in that month so far, and those of `tags` new to it. A request whose tags
+    /// were all used this month always does.
+    pub fn admits<'a>(
+        &self,
+        tags: impl IntoIterator<Item = &'a Tag>,
+        at: Timestamp,
+        max: usize,
+    ) -> bool {
+        let current = self.month_start == Some(at.month_start());
+        let used = if current { self.spent.len() } else { 0 };
+        let new = tags
+            .into_iter()
+            .filter(|tag| !(current && self.spent.contains_key(*tag)))
+            .count();
+        new == 0 || used + new <= max
+    }
+
     /// Every tag used in the month of `at`, with what its requests cost, in tag order.
     pub fn of_month(&self, at: Timestamp) -> impl Iterator<Item = (&Tag, Nanodollars)> {
         self.of_month_from(at, Bound::Unbounded)
@@ -221,5 +239,24 @@ mod tests {
         assert_eq!(spend.spent(&tag("a"), december), Nanodollars::ZERO);
         let listed: Vec<_> = spend.of_month(december).collect();
         assert_eq!(listed, [(&tag("b"), Nanodollars::from_usd(3))]);
+    }
+
+    #[test]
+    fn a_month_admits_new_tags_up_to_its_limit_and_its_own_tags_always() {
+        let mut spend = TagSpend::default();
+        let november = at("2026-11-10T00:00:00Z");
+        spend.add(november, &[tag("a"), tag("b")], Nanodollars::ZERO);
+        // Two used, a limit of three: one new tag fits, two do not.
+        assert!(spend.admits(&[tag("a"), tag("c")], november, 3));
+        assert!(!spend.admits(&[tag("c"), tag("d")], november, 3));
+        spend.add(november, &[tag("c")], Nanodollars::ZERO);
+        assert!(!spend.admits(&[tag("d")], november, 3));
+        // At the limit, the month's own tags still pass, and so does a request with none.
+        assert!(spend.admits(&[tag("a"), tag("b"), tag("c")], november, 3));
+        assert!(spend.admits(&[], november, 3));
+        // A new month starts from none.
+        let december = at("2026-12-01T00:00:00Z");
+        assert!(spend.admits(&[tag("d"), tag("e"), tag("f")], december, 3));
+        assert!(!spend.admits(&[tag("a"), tag("b"), tag("c"), tag("d")], december, 3));
     }
 }

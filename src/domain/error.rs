@@ -73,6 +73,15 @@ pub enum DomainError {
     /// 409: `BUDGETS_PER_PROJECT_MAX`.
     #[error("the project has the most tag budgets it may (1000); remove one first")]
     TooManyBudgets,
+    /// 409: `TAGS_PER_PROJECT_MONTH_MAX`. Only a request carrying a tag new this month is
+    /// refused; one whose tags were all used this month is recorded as ever.
+    #[error(
+        "the project's requests have carried the most distinct tags a month may ({max}); \
+         until the UTC month ends, a request may carry only tags already used this month; \
+         nothing was recorded",
+        max = crate::limits::TAGS_PER_PROJECT_MONTH_MAX
+    )]
+    TooManyTagsThisMonth,
     /// 400.
     #[error("a monthly budget is 0 to 1000000000 USD")]
     InvalidBudget,

@@ -304,7 +304,9 @@ impl From<DomainError> for ApiError {
             | ModelNotAllowed => Category::InsufficientPermissions,
             SoleOwner | EmailTaken | AlreadyMember | AlreadyInvited | AlreadyExists
             | DuplicateRequest | TooManyKeys | TooManyInvitations | TooManyMembers
-            | TooManyProjects | TooManyBalances | TooManyBudgets => Category::Conflict,
+            | TooManyProjects | TooManyBalances | TooManyBudgets | TooManyTagsThisMonth => {
+                Category::Conflict
+            }
             InvitationExpired => Category::InvitationExpired,
             InsufficientCredit | TagBudgetExceeded(_) => Category::AsrPaymentRequired,
             InvalidAmount | SameProject | ExpiryInPast | InvalidExpiry | InvalidName

@@ -187,12 +187,14 @@ fn parse_features(names: &[String]) -> Result<FeatureSet, ApiError> {
 
 /// Records one request the paid API served, priced from the price table and paid from the
 /// soonest-expiring credit. The same request id again answers the first result. Refused with
-/// 402 when the project cannot pay, and then nothing is recorded.
+/// 402 when the project cannot pay, and 409 when it carries a tag new to a month whose
+/// requests have carried `TAGS_PER_PROJECT_MONTH_MAX` tags; then nothing is recorded.
 #[utoipa::path(post, path = "/v1/projects/{project_id}/requests", tag = "usage",
     params(("project_id" = String, Path, format = Uuid)), request_body = RecordRequestBody,
     responses((status = 200, body = RecordRequestResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 402, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
 async fn record_request(
     State(state): State<AppState>,
     Metering(principal): Metering,

@@ -13,7 +13,10 @@ use super::{
     throttle::{client_address, ClientAddress},
     AppState,
 };
-use crate::gateway::{Credential, Inference, Refusal, Verified};
+use crate::{
+    domain::DomainError,
+    gateway::{Credential, Inference, Refusal, Verified},
+};
 use axum::{
     extract::{Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, Method},
@@ -100,6 +103,7 @@ fn refusal_error(refusal: &Refusal) -> ApiError {
             Category::AsrPaymentRequired,
             crate::domain::as_sentence(&refusal.to_string()),
         ),
+        Refusal::TagLimitReached => ApiError::from(DomainError::TooManyTagsThisMonth),
         Refusal::BadTag(message) => ApiError::invalid_query(message.clone()),
     }
 }
@@ -186,7 +190,7 @@ async fn answer(
             description = "Allowed; X-Steward-Project-Id, -Key-Id, -Account-Id, -Tags, -Scopes"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 402, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn verify_get(State(state): State<AppState>, request: Request) -> Response {
     check(state, request).await
 }
@@ -195,7 +199,8 @@ async fn verify_get(State(state): State<AppState>, request: Request) -> Response
 #[utoipa::path(post, path = "/v1/auth/verify", tag = "gateway",
     responses((status = 200, body = VerifyResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 402, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 async fn verify_post(State(state): State<AppState>, request: Request) -> Response {
     check(state, request).await
 }

@@ -270,6 +270,79 @@ async fn a_project_without_credit_is_402_a_model_it_may_not_use_or_a_missing_sco
 }
 
 #[tokio::test]
+async fn a_tag_new_this_month_is_refused_once_the_project_has_used_its_limit_of_tags() {
+    // Given: Olive's project has used one tag short of the month's limit: her key's "apple",
+    // then "c1", "c2", … (32 a request, in one batch).
+    let max = steward::limits::TAGS_PER_PROJECT_MONTH_MAX;
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let key = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &["apple"])
+        .await;
+    let tags: Vec<String> = (1..max - 1).map(|n| format!("c{n}")).collect();
+    let requests: Vec<Value> = tags
+        .chunks(32)
+        .map(|tags| {
+            json!({"request_id": uuid(), "endpoint": "listen", "method": "sync",
+                   "model": "nova-3", "units": {"audio_seconds": 1}, "code": 200, "tags": tags})
+        })
+        .collect();
+    let requests_path = format!("/v1/projects/{}/requests", olive.project_id);
+    let (status, body) = app
+        .post(
+            &format!("{requests_path}/batch"),
+            &key.auth,
+            json!({ "requests": requests }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let statuses = body["results"].as_array().unwrap().iter();
+    assert!(
+        statuses.clone().all(|result| result["status"] == 200),
+        "{body}"
+    );
+    let meter = |tag: &str| {
+        json!({"request_id": uuid(), "endpoint": "listen", "method": "sync", "model": "nova-3",
+               "units": {"audio_seconds": 1}, "code": 200, "tags": [tag]})
+    };
+    // The last new tag of the month is allowed and recorded.
+    let last = verify(&app, Some(&token(&key)), "/v1/listen?tag=last").await;
+    assert_eq!(last.status(), StatusCode::OK);
+    let (status, body) = app.post(&requests_path, &key.auth, meter("last")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // When / Then: a tag new this month is refused by the check and by metering, with the
+    // error JSON; nothing is recorded.
+    let head = app.log_head();
+    let (status, body) =
+        error_of(verify(&app, Some(&token(&key)), "/v1/listen?tag=c1&tag=one-more").await).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "CONFLICT");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("distinct tags a month may ({max})")),
+        "{message}"
+    );
+    let (status, body) = app.post(&requests_path, &key.auth, meter("one-more")).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "CONFLICT");
+    assert_eq!(app.log_head(), head, "nothing was recorded");
+    // A new key's own tags are new this month too.
+    let fresh = app
+        .create_key(&olive.session, &olive.project_id, &["member"], &["fresh"])
+        .await;
+    let (status, _) = error_of(verify(&app, Some(&token(&fresh)), "/v1/listen").await).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // The month's own tags still pass, and so does a request with the key's tag alone.
+    for uri in ["/v1/listen?tag=c7&tag=last", "/v1/listen"] {
+        let answer = verify(&app, Some(&token(&key)), uri).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{uri}");
+    }
+    let (status, body) = app.post(&requests_path, &key.auth, meter("c7")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let metrics = app.state.metrics.render();
+    let line = "steward_verify_answers_total{outcome=\"tag_limit_reached\"} 2";
+    assert!(metrics.contains(line), "{line}: {metrics}");
+}
+
+#[tokio::test]
 async fn the_service_behind_the_gateway_meters_with_the_callers_key_or_grant() {
     // Given: the check passed the project id upstream; the caller came with a grant.
     let app = spawn_app().await;

@@ -41,6 +41,9 @@ pub(super) fn record(
     };
     let key = &project.keys[&key_id];
     let tags: Vec<Tag> = dedup(&[key.tags.as_slice(), report.tags.as_slice()].concat());
+    if !(project.budgets.spend).admits(&tags, cx.now, limits::TAGS_PER_PROJECT_MONTH_MAX) {
+        return Err(DomainError::TooManyTagsThisMonth);
+    }
     let passed = hold_to_budgets(cx, project, project_id, &tags, cost)?;
     let mut events = vec![Event::UsageRecorded {
         project_id,

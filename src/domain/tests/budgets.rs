@@ -137,3 +137,39 @@ fn a_soft_budget_records_the_request_and_that_it_passed_once_a_month() {
         .iter()
         .any(|event| matches!(event, Event::TagBudgetPassed { .. })));
 }
+
+/// The funded Fruit Company in January, its requests having carried `count` distinct tags this
+/// month: its key's "apple", then "t1", "t2", ….
+fn tags_used(count: usize) -> Given {
+    let mut recorded = apple_request(1, Nanodollars::ZERO);
+    let Event::UsageRecorded { tags, .. } = &mut recorded[0] else {
+        panic!("a request records its usage first");
+    };
+    tags.extend((1..count).map(|n| tag(&format!("t{n}"))));
+    given(funded()).at(days(1)).and_at(days(1), recorded)
+}
+
+#[test]
+fn a_month_holds_at_most_its_limit_of_distinct_tags_and_its_own_tags_always_pass() {
+    let max = crate::limits::TAGS_PER_PROJECT_MONTH_MAX;
+    // One tag short of the limit: one new tag is recorded, two are refused.
+    tags_used(max - 1)
+        .when(key_of(MEMBER, 1), usage(2, usd(1), 200, &["new"]))
+        .events();
+    tags_used(max - 1)
+        .when(key_of(MEMBER, 1), usage(2, usd(1), 200, &["new", "newer"]))
+        .then_err(DomainError::TooManyTagsThisMonth);
+    // At the limit: a tag used this month is recorded, failed requests' tags count too.
+    tags_used(max)
+        .when(key_of(MEMBER, 1), usage(2, usd(1), 200, &["t1", "t7"]))
+        .events();
+    tags_used(max)
+        .when(key_of(MEMBER, 1), usage(2, usd(1), 500, &["new"]))
+        .then_err(DomainError::TooManyTagsThisMonth);
+    // The next month starts from none.
+    let february = Timestamp::parse_rfc3339("2026-02-01T00:00:00Z").unwrap();
+    tags_used(max)
+        .at(february)
+        .when(key_of(MEMBER, 1), usage(2, usd(1), 200, &["new"]))
+        .events();
+}
