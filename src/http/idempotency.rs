@@ -6,7 +6,9 @@
 //! never replays another's answer. Only authenticated callers' answers are kept (an anonymous
 //! or wrongly authenticated caller could otherwise fill the disk), and never a 401, a 429 or a
 //! server error (5xx): retrying those runs again. An answer is kept for the idempotency TTL
-//! (`--idempotency-ttl-hours`, 24 by default), then swept.
+//! (`--idempotency-ttl-hours`, 24 by default), then swept. An answer over
+//! `KEPT_ANSWER_BYTES_MAX` is sent but not kept: a retry is told, with a 409, that it was
+//! answered, and is not run again.
 //!
 //! The answer is kept once it is sent, after the command's events are durable; a node killed
 //! in between would lose it, and a retry would run the command again. So the key is also
@@ -26,7 +28,7 @@ use crate::{
     processor::{CommandError, DurableWriter},
 };
 use axum::{
-    body::{to_bytes, Body},
+    body::{to_bytes, Body, HttpBody},
     extract::{Request, State},
     http::{header, HeaderValue, Method, StatusCode},
     middleware::Next,
@@ -83,6 +85,10 @@ struct Kept {
     /// without one, count as expired.
     #[serde(default)]
     expires_at_micros: i64,
+    /// The answer was sent but is over `KEPT_ANSWER_BYTES_MAX`, so only this mark is kept (and
+    /// `body` is empty): a retry is told so, and not run again.
+    #[serde(default)]
+    too_large: bool,
 }
 
 fn expiry_of(value: &[u8]) -> Expiry {
@@ -157,6 +163,7 @@ impl IdempotencyStore {
             request_id: None,
             body: String::new(),
             expires_at_micros: expiry.0.unix_micros(),
+            too_large: false,
         };
         let bytes = serde_json::to_vec(&claimed).expect("kept answers serialize");
         self.answers.insertion(&key, bytes, expiry)
@@ -317,6 +324,13 @@ async fn answer(state: AppState, request: Request, next: Next) -> Result<Respons
                  stopped; it is not run again. Read what it changed instead.",
             ));
         }
+        if kept.too_large {
+            return Err(conflict(&format!(
+                "This request was answered, but its answer was over {} MiB, too large to keep; \
+                 it is not run again. Read what it changed instead.",
+                KEPT_ANSWER_BYTES_MAX / (1024 * 1024)
+            )));
+        }
         return Ok(replay(kept));
     }
     let Some(_in_flight) = store.begin(store_key) else {
@@ -344,7 +358,10 @@ fn worth_keeping(status: StatusCode) -> bool {
         || status == StatusCode::TOO_MANY_REQUESTS)
 }
 
-/// Keeps the answer if it is worth keeping, then sends it on.
+/// Keeps the answer if it is worth keeping, then sends it on. An answer over
+/// `KEPT_ANSWER_BYTES_MAX` (a batch of meterings under keys with many long tags can be) is sent
+/// on as it is, and only the mark that it was too large is kept; so is one of unknown length,
+/// which no handler answers today.
 async fn keep(
     state: &AppState,
     store_key: [u8; 32],
@@ -352,10 +369,27 @@ async fn keep(
     response: Response,
 ) -> Result<Response, ApiError> {
     let (mut parts, body) = response.into_parts();
-    let Ok(body) = to_bytes(body, KEPT_ANSWER_BYTES_MAX).await else {
-        return Err(ApiError::internal("an answer too large to keep"));
-    };
     let secrets = parts.extensions.remove::<ShownOnce>().unwrap_or_default();
+    let fits =
+        (body.size_hint().upper()).is_some_and(|bytes| bytes <= KEPT_ANSWER_BYTES_MAX as u64);
+    if !fits {
+        if worth_keeping(parts.status) {
+            let kept = Kept {
+                request_hash,
+                status: parts.status.as_u16(),
+                content_type: None,
+                request_id: header_text(&parts.headers, REQUEST_ID_HEADER),
+                body: String::new(),
+                expires_at_micros: 0,
+                too_large: true,
+            };
+            put(state, store_key, kept).await;
+        }
+        return Ok(Response::from_parts(parts, body));
+    }
+    let Ok(body) = to_bytes(body, KEPT_ANSWER_BYTES_MAX).await else {
+        return Err(ApiError::internal("an answer longer than its length said"));
+    };
     if worth_keeping(parts.status) {
         let mut kept_body = String::from_utf8_lossy(&body).into_owned();
         for secret in &secrets.0 {
@@ -368,13 +402,19 @@ async fn keep(
             request_id: header_text(&parts.headers, REQUEST_ID_HEADER),
             body: kept_body,
             expires_at_micros: 0,
+            too_large: false,
         };
-        let now = state.steward.now();
-        if let Err(error) = state.idempotency.put(store_key, kept, now).await {
-            tracing::error!(%error, "keeping an idempotent answer failed");
-        }
+        put(state, store_key, kept).await;
     }
     Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// Keeps `kept` for `store_key`; a failure is logged, and the answer is sent all the same.
+async fn put(state: &AppState, store_key: [u8; 32], kept: Kept) {
+    let now = state.steward.now();
+    if let Err(error) = state.idempotency.put(store_key, kept, now).await {
+        tracing::error!(%error, "keeping an idempotent answer failed");
+    }
 }
 
 fn header_text(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {

@@ -361,3 +361,68 @@ async fn a_replayed_answer_and_a_conflict_give_the_position_and_are_counted() {
     assert_eq!(counted_by_the_layer(&app, 409), 1);
     assert_eq!(app.log_head(), head);
 }
+
+#[tokio::test]
+async fn an_answer_too_large_to_keep_is_sent_and_a_retry_is_told_and_not_run() {
+    // Given: a key with 32 tags of 128 two-byte characters, which each metering's answer
+    // repeats: a batch of 1000 meterings is answered with more than KEPT_ANSWER_BYTES_MAX.
+    let app = spawn_app().await;
+    let ann = app.signup("ann@fruit.example").await;
+    let tags: Vec<String> = (0..32)
+        .map(|n| format!("{n:02}{}", "é".repeat(126)))
+        .collect();
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    let key = app
+        .create_key(&ann.session, &ann.project_id, &["member"], &tags)
+        .await;
+    let Auth::Key(secret) = &key.auth else {
+        unreachable!("a key")
+    };
+    let requests: Vec<Value> = (0..1000)
+        .map(|_| {
+            json!({"request_id": uuid(), "endpoint": "listen", "method": "sync",
+                   "model": "nova-3", "units": {"audio_seconds": 1}, "code": 200})
+        })
+        .collect();
+    let send = || {
+        app.client
+            .post(format!(
+                "{}/v1/projects/{}/requests/batch",
+                app.address, ann.project_id
+            ))
+            .header("Authorization", format!("Token {secret}"))
+            .header("Idempotency-Key", "batch-1")
+            .json(&json!({ "requests": requests }))
+            .send()
+    };
+    // When
+    let answer = send().await.unwrap();
+    // Then: the whole answer, counted once, under its route
+    assert_eq!(answer.status(), StatusCode::OK);
+    let body = answer.bytes().await.unwrap();
+    assert!(
+        body.len() > steward::limits::KEPT_ANSWER_BYTES_MAX,
+        "{}",
+        body.len()
+    );
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1000);
+    assert!(results.iter().all(|result| result["status"] == 200));
+    assert_eq!(counted_by_the_layer(&app, 500), 0);
+    let line = "steward_http_requests_total{route=\"/v1/projects/{project_id}/requests/batch\",\
+                method=\"POST\",status=\"200\"} 1";
+    let metrics = app.state.metrics.render();
+    assert!(metrics.contains(line), "{line}: {metrics}");
+    let head = app.log_head();
+    // When: the same batch again
+    let (status, body) = {
+        let answer = send().await.unwrap();
+        (answer.status(), answer.json::<Value>().await.unwrap())
+    };
+    // Then: told it was answered, and nothing more recorded
+    assert_error(status, &body, StatusCode::CONFLICT, "IDEMPOTENCY_CONFLICT");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("too large to keep"), "{message}");
+    assert_eq!(app.log_head(), head);
+}
