@@ -388,7 +388,7 @@ async fn keep(
         return Ok(Response::from_parts(parts, body));
     }
     let Ok(body) = to_bytes(body, KEPT_ANSWER_BYTES_MAX).await else {
-        return Err(ApiError::internal("an answer longer than its length said"));
+        return Err(ApiError::internal("reading an answer to keep failed"));
     };
     if worth_keeping(parts.status) {
         let mut kept_body = String::from_utf8_lossy(&body).into_owned();
