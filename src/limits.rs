@@ -65,6 +65,9 @@ pub const MEMBERS_PER_PROJECT_MAX: usize = 1000;
 pub const BUDGETS_PER_PROJECT_MAX: usize = 1000;
 /// The longest a rotated key's previous secret keeps working: 7 days.
 pub const ROTATION_OVERLAP_SECONDS_MAX: i64 = 7 * 86_400;
+/// The most sessions an account keeps: logging in once more ends its oldest, so that one
+/// person logging in again and again cannot fill the disk for the sessions' lifetime.
+pub const SESSIONS_PER_ACCOUNT_MAX: usize = 100;
 /// The most projects an account may belong to (deleting an account leaves each in one event).
 pub const PROJECTS_PER_ACCOUNT_MAX: usize = 200;
 

@@ -131,6 +131,48 @@ async fn login_gives_a_session_logout_ends_it_and_sessions_expire() {
 }
 
 #[tokio::test]
+async fn an_account_keeps_its_newest_sessions_up_to_the_limit_and_others_keep_theirs() {
+    // Given: Olive signed up (one session), Bob too
+    let max = steward::limits::SESSIONS_PER_ACCOUNT_MAX;
+    let app = spawn_app().await;
+    let olive = app.signup("olive@fruit.example").await;
+    let bob = app.signup("bob@fruit.example").await;
+    // Each login a second after the last, so that their order is their expiries' order.
+    let login = || async {
+        app.clock.advance_seconds(1);
+        let credentials =
+            json!({"email": "olive@fruit.example", "password": "correct horse battery"});
+        let (status, body) = app.post("/v1/login", &Auth::None, credentials).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        Auth::Bearer(body["session_token"].as_str().unwrap().into())
+    };
+    let app = &app;
+    let works = |session: Auth| async move { app.get("/v1/projects", &session).await.0 };
+    // When: she logs in until she holds the most sessions she may
+    let mut sessions = Vec::new();
+    for _ in 1..max {
+        sessions.push(login().await);
+    }
+    // Then: every one works, the first too
+    assert_eq!(works(olive.session.clone()).await, StatusCode::OK);
+    assert_eq!(app.state.sessions.count().unwrap(), max as u64 + 1);
+    // When: once more
+    sessions.push(login().await);
+    // Then: her oldest session ended; the others, and Bob's, still work
+    assert_eq!(works(olive.session.clone()).await, StatusCode::UNAUTHORIZED);
+    for session in [&sessions[0], &sessions[max - 1], &bob.session] {
+        assert_eq!(works(session.clone()).await, StatusCode::OK);
+    }
+    assert_eq!(app.state.sessions.count().unwrap(), max as u64 + 1);
+    // When: she logs one out and logs in again: there is room, nothing else ends
+    let (status, _) = app.post("/v1/logout", &sessions[5], json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    login().await;
+    assert_eq!(works(sessions[0].clone()).await, StatusCode::OK);
+    assert_eq!(app.state.sessions.count().unwrap(), max as u64 + 1);
+}
+
+#[tokio::test]
 async fn a_person_creates_projects_and_lists_all_of_theirs() {
     // Given
     let app = spawn_app().await;

@@ -338,6 +338,9 @@ pub async fn client(
                 }
             }
             105..=109 => {
+                // A tenant logs in some tens of times in a run, well below the sessions an
+                // account keeps (SESSIONS_PER_ACCOUNT_MAX); past it, its oldest session,
+                // `tenant.session` first, would end.
                 let body = json!({"email": tenant.email, "password": "crash harness pw"});
                 match api.call(Method::POST, "/v1/login", "", Some(body)).await {
                     Answer::Ok(body) => {

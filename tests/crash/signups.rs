@@ -29,7 +29,9 @@ fn signup_body(email: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_signups_logins_keys_and_metering_are_all_answered_and_sigterm_stops() {
-    // Given: a server with an owner and a key that may meter.
+    // Given: a server with an owner and a key that may meter, and a visitor who logs in (a
+    // hundred logins of the owner would end the owner's first session, which makes the keys:
+    // an account keeps at most SESSIONS_PER_ACCOUNT_MAX).
     let directory = tempfile::tempdir().unwrap();
     let port = free_port();
     let server = start(&directory.path().join("data"), port).await;
@@ -60,6 +62,16 @@ async fn concurrent_signups_logins_keys_and_metering_are_all_answered_and_sigter
         panic!("the metering key")
     };
     let key = format!("Token {}", key["key"].as_str().unwrap());
+    let visitor_email = "visitor@wedge.example";
+    let visitor = api
+        .call(
+            Method::POST,
+            "/v1/signup",
+            "",
+            Some(signup_body(visitor_email)),
+        )
+        .await;
+    assert!(matches!(visitor, Answer::Ok(_)), "the visitor's signup");
 
     // When: all of these at once.
     let mut calls = JoinSet::new();
@@ -79,7 +91,7 @@ async fn concurrent_signups_logins_keys_and_metering_are_all_answered_and_sigter
             );
         }
         if index < LOGINS {
-            let body = json!({"email": owner_email, "password": "wedge test pw"});
+            let body = json!({"email": visitor_email, "password": "wedge test pw"});
             spawn(
                 "login",
                 Method::POST,
