@@ -113,10 +113,9 @@ async fn every_node_carries_on_once_the_database_is_back() {
             "{page}"
         );
     }
-    // Logging in is refused with a 503 on every node, and at once: the writer answers its
-    // failed commit before it waits for the database to reload. The writer shows the refusal
-    // beside the form (not a blank page); a follower, which cannot ask who the writer is, a
-    // page saying so.
+    // Logging in is refused with a 503 on every node, and at once (the writer cannot read the
+    // account's sessions). The writer shows the refusal beside the form (not a blank page); a
+    // follower, which cannot ask who the writer is, a page saying so.
     let mut login_pages = 0;
     for port in &ports {
         let base = format!("http://127.0.0.1:{port}");
@@ -141,6 +140,35 @@ async fn every_node_carries_on_once_the_database_is_back() {
         login_pages += 1;
     }
     assert_eq!(login_pages, 1, "the writer answers with the login form");
+    // A command the writer decides in memory (a key creation with the tenant's key) reaches
+    // the append, whose commit fails: it is answered 503 at once, before the writer waits for
+    // the database to reload its write model.
+    let sent = Instant::now();
+    let answer = http
+        .post(format!(
+            "{}/v1/projects/{}/keys",
+            super::base(&ports, writer),
+            tenant.project
+        ))
+        .header("Authorization", tenant.key.as_str())
+        .json(&json!({"comment": "while the database is down", "scopes": ["member"]}))
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("whether this was recorded is not known")),
+        "{body}"
+    );
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "the failed commit was answered after {:?}",
+        sent.elapsed()
+    );
     // The writer, waiting to reload its write model since that failed commit, stops cleanly
     // when told to, and at once: it gives up the reload rather than panic.
     let stopping = Instant::now();
