@@ -5,8 +5,9 @@
 //!
 //! An account keeps at most `SESSIONS_PER_ACCOUNT_MAX` sessions: the tree `sessions_by_account`
 //! lists each account's by expiry, and a login past the limit ends the one that expires first
-//! (the oldest, as every session lives as long) in the same write that starts the new one. The list is tidied by the account's next login (a session
-//! ended or expired since is dropped from it), so it holds at most about the limit per account.
+//! (the oldest, as every session lives as long) in the same write that starts the new one. The
+//! list is tidied by the account's next login (a session ended or expired since is dropped from
+//! it), so it holds at most about the limit per account.
 //! Two logins of one account at the same moment may each see room for one more; the next login
 //! ends what is over. Sessions started before the list existed are not in it, and end with age.
 
