@@ -46,10 +46,6 @@ fn index_key(expiry: Expiry, key: &[u8]) -> Vec<u8> {
     index
 }
 
-fn storage(error: LogError) -> CommandError {
-    CommandError::Storage(Arc::new(error))
-}
-
 impl ExpiringTree {
     /// Opens the tree `values` and its index `expiries`, indexing once the values an earlier
     /// version wrote without one (writes outside any append, made durable by the next one; an
@@ -176,9 +172,7 @@ impl ExpiringTree {
         };
         let mut swept = 0;
         loop {
-            let chunk = (self.store)
-                .scan(self.expiries, expired, SWEEP_CHUNK_MAX)
-                .map_err(storage)?;
+            let chunk = (self.store).scan(self.expiries, expired, SWEEP_CHUNK_MAX)?;
             if chunk.is_empty() {
                 return Ok(swept);
             }
@@ -186,7 +180,7 @@ impl ExpiringTree {
             for (index, _) in &chunk {
                 let key = &index[8..];
                 // A value written again since this entry carries a later expiry: it stays.
-                if let Some(value) = self.store.get(self.values, key).map_err(storage)? {
+                if let Some(value) = self.store.get(self.values, key)? {
                     if (self.expiry_of)(&value).0 <= now {
                         writes.remove(self.values, key);
                     }

@@ -255,8 +255,8 @@ impl Outbox {
     /// `DELIVERIES_PER_ROUND_MAX` of them, of the first `OUTBOX_WALKED_MAX` pending ones.
     pub async fn due(&self, now: Timestamp) -> Result<Vec<OutboxMessage>, CommandError> {
         let mut due = Vec::new();
-        for key in self.pending_ids().map_err(storage)? {
-            let message = (self.tree.get(&key, now).map_err(storage)?)
+        for key in self.pending_ids()? {
+            let message = (self.tree.get(&key, now)?)
                 .and_then(|value| serde_json::from_slice::<OutboxMessage>(&value).ok());
             let Some(message) = message else {
                 self.forget(&key).await?;
@@ -284,10 +284,6 @@ fn latest_key(project_id: ProjectId, email: &Email) -> Vec<u8> {
     let mut key = project_id.as_bytes().to_vec();
     key.extend_from_slice(email.as_str().as_bytes());
     key
-}
-
-fn storage(error: LogError) -> CommandError {
-    CommandError::Storage(Arc::new(error))
 }
 
 /// When `message` expires: with its invitation.

@@ -61,6 +61,12 @@ pub enum CommandError {
     Busy(#[from] crate::passwords::Busy),
 }
 
+impl From<LogError> for CommandError {
+    fn from(error: LogError) -> Self {
+        Self::Storage(Arc::new(error))
+    }
+}
+
 impl CommandError {
     /// Whether the log's database failed or could not be reached: the command may have been
     /// recorded or not, which is known once the database is back.
@@ -520,7 +526,7 @@ impl Worker {
                 Pending::Commit(index) => outcomes[index]
                     .take()
                     .expect("each commit is answered once")
-                    .map_err(|error| CommandError::Storage(Arc::new(error))),
+                    .map_err(CommandError::from),
             };
             let _ = reply.send(answer);
         }

@@ -47,10 +47,6 @@ fn by_account_key(account_id: AccountId, expires_at: Timestamp, hash: &[u8]) -> 
     key
 }
 
-fn storage(error: LogError) -> CommandError {
-    CommandError::Storage(Arc::new(error))
-}
-
 /// A session's value: the account's 16 bytes, then its expiry in big-endian unix microseconds.
 fn expiry_of(value: &[u8]) -> Expiry {
     let micros = value
@@ -92,7 +88,7 @@ impl Sessions {
         value.extend_from_slice(account_id.as_bytes());
         value.extend_from_slice(&expires_at.unix_micros().to_be_bytes());
         let key = token.hash.as_bytes().to_vec();
-        let mut writes = self.making_room(account_id, now).map_err(storage)?;
+        let mut writes = self.making_room(account_id, now)?;
         writes.extend(self.tree.insertion(&key, value, Expiry(expires_at)));
         writes.insert(
             BY_ACCOUNT,
