@@ -20,6 +20,14 @@ use steward_events::{BesideWrites, KeyRange, LogError, LogStore, Timestamp, Tree
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Expiry(pub Timestamp);
 
+impl Expiry {
+    /// The instant as eight bytes that sort as instants do: offset so that every instant sorts
+    /// by its bytes, and after the marker ('#' < 0x80).
+    pub fn sort_key(self) -> [u8; 8] {
+        ((self.0.unix_micros() as u64) ^ (1 << 63)).to_be_bytes()
+    }
+}
+
 /// The index key marking that every value of the tree is indexed (set by `open`).
 const INDEXED_MARKER: &[u8] = b"#indexed";
 
@@ -39,9 +47,7 @@ pub struct ExpiringTree {
 
 fn index_key(expiry: Expiry, key: &[u8]) -> Vec<u8> {
     let mut index = Vec::with_capacity(8 + key.len());
-    // Offset so that every instant sorts by its bytes, and after the marker ('#' < 0x80).
-    let micros = (expiry.0.unix_micros() as u64) ^ (1 << 63);
-    index.extend_from_slice(&micros.to_be_bytes());
+    index.extend_from_slice(&expiry.sort_key());
     index.extend_from_slice(key);
     index
 }
@@ -134,7 +140,20 @@ impl ExpiringTree {
         value: Vec<u8>,
         expiry: Expiry,
     ) -> Result<(), CommandError> {
-        self.writer.write(self.insertion(key, value, expiry)).await
+        self.insert_with(key, value, expiry, BesideWrites::default())
+            .await
+    }
+
+    /// `insert`, with `also` (writes to this tree or others) made durable in the same write.
+    pub async fn insert_with(
+        &self,
+        key: &[u8],
+        value: Vec<u8>,
+        expiry: Expiry,
+        mut also: BesideWrites,
+    ) -> Result<(), CommandError> {
+        also.extend(self.insertion(key, value, expiry));
+        self.writer.write(also).await
     }
 
     /// The writes that keep `value` at `key` until `expiry`, to be made durable with a

@@ -32,7 +32,6 @@ const BY_ACCOUNT: TreeName = "sessions_by_account";
 pub struct Sessions {
     tree: ExpiringTree,
     store: Arc<dyn LogStore>,
-    writer: DurableWriter,
     ttl_seconds: i64,
 }
 
@@ -41,8 +40,7 @@ pub struct Sessions {
 fn by_account_key(account_id: AccountId, expires_at: Timestamp, hash: &[u8]) -> Vec<u8> {
     let mut key = Vec::with_capacity(16 + 8 + hash.len());
     key.extend_from_slice(account_id.as_bytes());
-    // Offset so that every instant sorts by its bytes.
-    key.extend_from_slice(&((expires_at.unix_micros() as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(&Expiry(expires_at).sort_key());
     key.extend_from_slice(hash);
     key
 }
@@ -63,14 +61,8 @@ impl Sessions {
         ttl_seconds: i64,
     ) -> Result<Self, LogError> {
         Ok(Self {
-            tree: ExpiringTree::open(
-                store,
-                (VALUES, "sessions_expiry"),
-                writer.clone(),
-                expiry_of,
-            )?,
+            tree: ExpiringTree::open(store, (VALUES, "sessions_expiry"), writer, expiry_of)?,
             store: Arc::clone(store),
-            writer,
             ttl_seconds,
         })
     }
@@ -89,13 +81,14 @@ impl Sessions {
         value.extend_from_slice(&expires_at.unix_micros().to_be_bytes());
         let key = token.hash.as_bytes().to_vec();
         let mut writes = self.making_room(account_id, now)?;
-        writes.extend(self.tree.insertion(&key, value, Expiry(expires_at)));
         writes.insert(
             BY_ACCOUNT,
             by_account_key(account_id, expires_at, &key),
             Vec::new(),
         );
-        self.writer.write(writes).await?;
+        (self.tree)
+            .insert_with(&key, value, Expiry(expires_at), writes)
+            .await?;
         Ok(token.secret)
     }
 
