@@ -372,49 +372,39 @@ async fn keep(
     let secrets = parts.extensions.remove::<ShownOnce>().unwrap_or_default();
     let fits =
         (body.size_hint().upper()).is_some_and(|bytes| bytes <= KEPT_ANSWER_BYTES_MAX as u64);
-    if !fits {
-        if worth_keeping(parts.status) {
-            let kept = Kept {
-                request_hash,
-                status: parts.status.as_u16(),
-                content_type: None,
-                request_id: header_text(&parts.headers, REQUEST_ID_HEADER),
-                body: String::new(),
-                expires_at_micros: 0,
-                too_large: true,
-            };
-            put(state, store_key, kept).await;
-        }
-        return Ok(Response::from_parts(parts, body));
-    }
-    let Ok(body) = to_bytes(body, KEPT_ANSWER_BYTES_MAX).await else {
-        return Err(ApiError::internal("reading an answer to keep failed"));
+    // An answer that fits is read whole, to keep and to send; one that does not is sent on.
+    let (body, read) = if fits {
+        let Ok(bytes) = to_bytes(body, KEPT_ANSWER_BYTES_MAX).await else {
+            return Err(ApiError::internal("reading an answer to keep failed"));
+        };
+        (Body::from(bytes.clone()), Some(bytes))
+    } else {
+        (body, None)
     };
     if worth_keeping(parts.status) {
-        let mut kept_body = String::from_utf8_lossy(&body).into_owned();
-        for secret in &secrets.0 {
-            kept_body = kept_body.replace(secret.as_str(), NOT_KEPT);
-        }
+        let kept_body = read.as_ref().map(|bytes| {
+            let mut text = String::from_utf8_lossy(bytes).into_owned();
+            for secret in &secrets.0 {
+                text = text.replace(secret.as_str(), NOT_KEPT);
+            }
+            text
+        });
         let kept = Kept {
             request_hash,
             status: parts.status.as_u16(),
-            content_type: header_text(&parts.headers, header::CONTENT_TYPE.as_str()),
+            content_type: (kept_body.as_ref())
+                .and_then(|_| header_text(&parts.headers, header::CONTENT_TYPE.as_str())),
             request_id: header_text(&parts.headers, REQUEST_ID_HEADER),
-            body: kept_body,
+            too_large: kept_body.is_none(),
+            body: kept_body.unwrap_or_default(),
             expires_at_micros: 0,
-            too_large: false,
         };
-        put(state, store_key, kept).await;
+        let now = state.steward.now();
+        if let Err(error) = state.idempotency.put(store_key, kept, now).await {
+            tracing::error!(%error, "keeping an idempotent answer failed");
+        }
     }
-    Ok(Response::from_parts(parts, Body::from(body)))
-}
-
-/// Keeps `kept` for `store_key`; a failure is logged, and the answer is sent all the same.
-async fn put(state: &AppState, store_key: [u8; 32], kept: Kept) {
-    let now = state.steward.now();
-    if let Err(error) = state.idempotency.put(store_key, kept, now).await {
-        tracing::error!(%error, "keeping an idempotent answer failed");
-    }
+    Ok(Response::from_parts(parts, body))
 }
 
 fn header_text(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
